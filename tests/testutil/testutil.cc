@@ -1,0 +1,92 @@
+#include "tests/testutil/testutil.h"
+
+#include <array>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+namespace ferry::testing {
+
+std::filesystem::path DataPath(const std::string& rel) {
+  const char* root = std::getenv("FERRY_TEST_DATA");
+  std::filesystem::path base = root != nullptr ? root : FERRY_SOURCE_DIR "/tests/data";
+  return base / rel;
+}
+
+std::string ReadFileOrDie(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    ADD_FAILURE() << "cannot read " << path;
+    return {};
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+namespace {
+uint64_t SplitMix64(uint64_t* state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+std::string RandomBytes(size_t n, uint64_t seed) {
+  std::string out(n, '\0');
+  uint64_t state = seed;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const uint64_t v = SplitMix64(&state);
+    for (size_t k = 0; k < 8; ++k) out[i + k] = static_cast<char>(v >> (8 * k));
+  }
+  const uint64_t v = SplitMix64(&state);
+  for (size_t k = 0; i < n; ++i, ++k) out[i] = static_cast<char>(v >> (8 * k));
+  return out;
+}
+
+std::string PseudoText(size_t n, uint64_t seed) {
+  static const std::array<const char*, 32> kWords = {
+      "the",    "volume",  "backup", "of",       "a",       "snapshot",   "is",    "restored",
+      "block",  "changed", "and",    "written",  "to",      "repository", "chunk", "with",
+      "index",  "pack",    "data",   "for",      "server",  "in",         "file",  "system",
+      "record", "time",    "host",   "database", "replica", "site",       "every", "night"};
+  std::string out;
+  out.reserve(n + 16);
+  uint64_t state = seed;
+  size_t words_in_line = 0;
+  while (out.size() < n) {
+    const uint64_t r = SplitMix64(&state);
+    out += kWords[r % kWords.size()];
+    if (++words_in_line == 12) {
+      out += ".\n";
+      words_in_line = 0;
+    } else {
+      out += ' ';
+    }
+  }
+  out.resize(n);
+  return out;
+}
+
+TempDir::TempDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string templ = std::string(tmp != nullptr ? tmp : "/tmp") + "/ferry-test-XXXXXX";
+  char* made = mkdtemp(templ.data());
+  if (made == nullptr) {
+    ADD_FAILURE() << "mkdtemp failed for " << templ;
+    return;
+  }
+  path_ = made;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+}
+
+}  // namespace ferry::testing

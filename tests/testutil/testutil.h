@@ -1,0 +1,36 @@
+// Helpers shared by tests: test data location, deterministic data generators, temp dirs.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace ferry::testing {
+
+// The directory holding tests/data (from FERRY_TEST_DATA, set by CTest), with `rel` appended.
+std::filesystem::path DataPath(const std::string& rel);
+
+// Reads a whole file; fails the current test (and returns empty) if it cannot.
+std::string ReadFileOrDie(const std::filesystem::path& path);
+
+// Deterministic pseudo-random bytes (splitmix64 stream from `seed`).
+std::string RandomBytes(size_t n, uint64_t seed);
+
+// Deterministic English-like text: words from a fixed list, chosen by a seeded generator.
+std::string PseudoText(size_t n, uint64_t seed);
+
+// A fresh, empty directory under TMPDIR (or /tmp), removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace ferry::testing
