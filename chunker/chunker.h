@@ -53,6 +53,8 @@ inline constexpr uint32_t kMaxFixedSize = 64u << 20;
 // (for FastCDC: min < avg < max, each within the bounds above, level 0–3).
 Status ValidateParams(const Params& params);
 
+inline constexpr uint64_t kMaxCutLag = 1;
+
 class Chunker {
  public:
   virtual ~Chunker() = default;
@@ -61,6 +63,11 @@ class Chunker {
   // which each chunk that these bytes complete ends (exclusive; so a cut at offset c means the
   // next chunk starts at byte c). Offsets count from the start of the stream (or the last
   // Reset()). `data` need not stay live after the call. Never blocks, never fails.
+  //
+  // A cut may lie up to kMaxCutLag bytes before data's first byte: FastCDC 2020 tests bytes in
+  // pairs, and when a pair straddles two buffers the match on its first byte is only known once
+  // the second arrives (at the end of the stream that byte is never tested, as in fastcdc-rs).
+  // Callers that consume chunk bytes as they go hold back the last byte of each buffer.
   virtual void Update(ByteView data, std::vector<uint64_t>* cuts) = 0;
 
   // Ends the stream: appends the end of the last chunk if any byte of it is pending, then starts

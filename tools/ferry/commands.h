@@ -1,0 +1,24 @@
+// The ferry subcommands. Each Register*() adds its subcommand to the CLI11 app; the callback runs
+// the library job and returns an exit code (see README "Exit codes").
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "common/cancel.h"
+
+namespace ferry::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitCancelled = 130;
+
+// Set by SIGINT/SIGTERM; every long-running command passes it to its job.
+CancelToken& GlobalCancel();
+
+// Prints "ferry: <message>" to stderr.
+void PrintError(const std::string& message);
+
+void RegisterChunkCommand(CLI::App& app, int* exit_code);
+
+}  // namespace ferry::cli

@@ -1,0 +1,55 @@
+// ferry: the command-line shell over libferry. It parses arguments, runs one library job, prints
+// its results and maps errors to exit codes; it holds no logic of its own.
+#include <cstdio>
+#include <exception>
+
+#include <signal.h>
+
+#include "tools/ferry/commands.h"
+
+namespace ferry::cli {
+
+CancelToken& GlobalCancel() {
+  static CancelToken token;
+  return token;
+}
+
+void PrintError(const std::string& message) {
+  std::fprintf(stderr, "ferry: %s\n", message.c_str());
+}
+
+namespace {
+void OnSignal(int) { GlobalCancel().Cancel(); }
+}  // namespace
+
+}  // namespace ferry::cli
+
+int main(int argc, char** argv) {
+  using namespace ferry::cli;  // NOLINT(google-build-using-namespace): main only.
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  CLI::App app{"ferry: fast, deduplicated, encrypted backup of volumes"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "ferry 0.1.0");
+  int exit_code = kExitOk;
+  RegisterChunkCommand(app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    PrintError(std::string("internal error: ") + e.what());
+    return kExitFailure;
+  }
+  return exit_code;
+}
