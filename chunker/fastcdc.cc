@@ -43,37 +43,67 @@ constexpr size_t kNoCut = ~size_t{0};
 
 // Hashes whole byte pairs of q[0, len & ~1) with the 2020 recurrence and returns the index in q
 // of the byte whose hash matched (the first byte of the next chunk), or kNoCut.
-// This is the hot loop: one shift-and-add per pair on the hash chain, two predictable branches.
-inline size_t ScanPairs(const uint8_t* q, size_t len, uint64_t* hash, uint64_t mask,
-                        uint64_t mask_ls, const uint64_t* gear, const uint64_t* gear_ls) {
+//
+// This is the hot loop: per byte one table load and one add (or scaled add) on the hash chain,
+// and a test that almost never fires. Unrolling to four bytes with the tests marked unlikely
+// keeps the loop overhead off the chain; measured against simpler forms in bench/RESULTS.md.
+[[gnu::noinline]] size_t ScanPairs(const uint8_t* q, size_t len, uint64_t* hash, uint64_t mask,
+                                   uint64_t mask_ls, const uint64_t* gear,
+                                   const uint64_t* gear_ls) {
   uint64_t h = *hash;
-  const size_t end = len & ~size_t{1};
-  for (size_t a = 0; a < end; a += 2) {
-    h = (h << 2) + gear_ls[q[a]];
-    if ((h & mask_ls) == 0) {
-      *hash = h;
-      return a;
-    }
-    h += gear[q[a + 1]];
-    if ((h & mask) == 0) {
-      *hash = h;
-      return a + 1;
-    }
+  const uint8_t* p = q;
+  const uint8_t* const end = q + (len & ~size_t{1});
+  const uint8_t* const end4 = q + (len & ~size_t{3});
+  auto hit = [&](const uint8_t* at) {
+    *hash = h;
+    return static_cast<size_t>(at - q);
+  };
+  while (p < end4) {
+    h = (h << 2) + gear_ls[p[0]];
+    if (__builtin_expect((h & mask_ls) == 0, 0)) return hit(p);
+    h += gear[p[1]];
+    if (__builtin_expect((h & mask) == 0, 0)) return hit(p + 1);
+    h = (h << 2) + gear_ls[p[2]];
+    if (__builtin_expect((h & mask_ls) == 0, 0)) return hit(p + 2);
+    h += gear[p[3]];
+    if (__builtin_expect((h & mask) == 0, 0)) return hit(p + 3);
+    p += 4;
+  }
+  if (p < end) {
+    h = (h << 2) + gear_ls[p[0]];
+    if ((h & mask_ls) == 0) return hit(p);
+    h += gear[p[1]];
+    if ((h & mask) == 0) return hit(p + 1);
   }
   *hash = h;
   return kNoCut;
 }
 
-// The 2016 recurrence, one byte per step, over q[0, len).
-inline size_t ScanBytes(const uint8_t* q, size_t len, uint64_t* hash, uint64_t mask,
-                        const uint64_t* gear) {
+// The 2016 recurrence, one byte per step, over q[0, len). Unrolled like ScanPairs.
+[[gnu::noinline]] size_t ScanBytes(const uint8_t* q, size_t len, uint64_t* hash, uint64_t mask,
+                                   const uint64_t* gear) {
   uint64_t h = *hash;
-  for (size_t i = 0; i < len; ++i) {
-    h = (h << 1) + gear[q[i]];
-    if ((h & mask) == 0) {
-      *hash = h;
-      return i;
-    }
+  const uint8_t* p = q;
+  const uint8_t* const end = q + len;
+  const uint8_t* const end4 = q + (len & ~size_t{3});
+  auto hit = [&](const uint8_t* at) {
+    *hash = h;
+    return static_cast<size_t>(at - q);
+  };
+  while (p < end4) {
+    h = (h << 1) + gear[p[0]];
+    if (__builtin_expect((h & mask) == 0, 0)) return hit(p);
+    h = (h << 1) + gear[p[1]];
+    if (__builtin_expect((h & mask) == 0, 0)) return hit(p + 1);
+    h = (h << 1) + gear[p[2]];
+    if (__builtin_expect((h & mask) == 0, 0)) return hit(p + 2);
+    h = (h << 1) + gear[p[3]];
+    if (__builtin_expect((h & mask) == 0, 0)) return hit(p + 3);
+    p += 4;
+  }
+  for (; p < end; ++p) {
+    h = (h << 1) + gear[p[0]];
+    if ((h & mask) == 0) return hit(p);
   }
   *hash = h;
   return kNoCut;

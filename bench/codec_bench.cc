@@ -1,0 +1,109 @@
+// Per-chunk primitives on one core: HMAC-SHA-256 ids, XXH3, zstd levels 1 and 3 (both
+// directions, on text), AES-256-GCM seal and open. Argument: bytes per call.
+#include <benchmark/benchmark.h>
+
+#include "bench/bench_data.h"
+#include "formats/codec/aes_gcm.h"
+#include "formats/codec/chunk_id.h"
+#include "formats/codec/xxh3.h"
+#include "formats/codec/zstd_codec.h"
+
+namespace ferry::bench {
+namespace {
+
+ByteView Slice(const std::string& data, int64_t n) {
+  return AsBytes(std::string_view(data).substr(0, static_cast<size_t>(n)));
+}
+
+void BM_HmacSha256(benchmark::State& state) {
+  auto hasher = codec::ChunkIdHasher::Create(AsBytes(std::string(32, 'k'))).value();
+  const ByteView in = Slice(RandomData(), state.range(0));
+  for (auto _ : state) benchmark::DoNotOptimize(hasher->Hash(in));
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+}
+
+void BM_Xxh3_64(benchmark::State& state) {
+  const ByteView in = Slice(RandomData(), state.range(0));
+  for (auto _ : state) benchmark::DoNotOptimize(codec::Xxh3_64(in));
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+}
+
+void BM_Xxh3_128(benchmark::State& state) {
+  const ByteView in = Slice(RandomData(), state.range(0));
+  for (auto _ : state) benchmark::DoNotOptimize(codec::Xxh3_128(in));
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+}
+
+void BM_ZstdCompress(benchmark::State& state) {
+  auto comp = codec::ZstdCompressor::Create(static_cast<int>(state.range(0))).value();
+  const ByteView in = Slice(TextData(), state.range(1));
+  std::string out(codec::ZstdCompressor::MaxOutputSize(in.size()), '\0');
+  MutableByteView dst{reinterpret_cast<std::byte*>(out.data()), out.size()};
+  size_t packed = 0;
+  for (auto _ : state) {
+    packed = comp->Compress(in, dst).value().size;
+    benchmark::DoNotOptimize(packed);
+  }
+  state.SetBytesProcessed(state.iterations() * state.range(1));
+  state.counters["ratio"] = static_cast<double>(in.size()) / static_cast<double>(packed);
+}
+
+void BM_ZstdDecompress(benchmark::State& state) {
+  auto comp = codec::ZstdCompressor::Create(static_cast<int>(state.range(0))).value();
+  const ByteView in = Slice(TextData(), state.range(1));
+  std::string packed(codec::ZstdCompressor::MaxOutputSize(in.size()), '\0');
+  packed.resize(comp->Compress(in, {reinterpret_cast<std::byte*>(packed.data()), packed.size()})
+                    .value()
+                    .size);
+  codec::ZstdDecompressor dec;
+  std::string out(in.size(), '\0');
+  for (auto _ : state) {
+    Status s =
+        dec.Decompress(AsBytes(packed), {reinterpret_cast<std::byte*>(out.data()), out.size()});
+    benchmark::DoNotOptimize(s.ok());
+  }
+  state.SetBytesProcessed(state.iterations() * state.range(1));
+}
+
+void BM_AesGcmSeal(benchmark::State& state) {
+  auto gcm = codec::Aes256Gcm::Create(AsBytes(std::string(32, 'k'))).value();
+  const ByteView in = Slice(RandomData(), state.range(0));
+  std::string out(codec::Aes256Gcm::SealedSize(in.size()), '\0');
+  const std::string aad = "chunk";
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        gcm->Seal(AsBytes(aad), in, {reinterpret_cast<std::byte*>(out.data()), out.size()}));
+  }
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+}
+
+void BM_AesGcmOpen(benchmark::State& state) {
+  auto gcm = codec::Aes256Gcm::Create(AsBytes(std::string(32, 'k'))).value();
+  const ByteView in = Slice(RandomData(), state.range(0));
+  std::string sealed(codec::Aes256Gcm::SealedSize(in.size()), '\0');
+  const std::string aad = "chunk";
+  (void)gcm->Seal(AsBytes(aad), in, {reinterpret_cast<std::byte*>(sealed.data()), sealed.size()});
+  std::string out(in.size(), '\0');
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(gcm->Open(AsBytes(aad), AsBytes(sealed),
+                                       {reinterpret_cast<std::byte*>(out.data()), out.size()}));
+  }
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+}
+
+BENCHMARK(BM_HmacSha256)->ArgName("bytes")->Arg(16 << 10)->Arg(256 << 10)->Arg(1 << 20);
+BENCHMARK(BM_Xxh3_64)->ArgName("bytes")->Arg(4 << 10)->Arg(256 << 10);
+BENCHMARK(BM_Xxh3_128)->ArgName("bytes")->Arg(4 << 10)->Arg(256 << 10);
+BENCHMARK(BM_ZstdCompress)
+    ->ArgNames({"level", "bytes"})
+    ->Args({1, 256 << 10})
+    ->Args({3, 256 << 10});
+BENCHMARK(BM_ZstdDecompress)
+    ->ArgNames({"level", "bytes"})
+    ->Args({1, 256 << 10})
+    ->Args({3, 256 << 10});
+BENCHMARK(BM_AesGcmSeal)->ArgName("bytes")->Arg(16 << 10)->Arg(256 << 10)->Arg(1 << 20);
+BENCHMARK(BM_AesGcmOpen)->ArgName("bytes")->Arg(16 << 10)->Arg(256 << 10)->Arg(1 << 20);
+
+}  // namespace
+}  // namespace ferry::bench

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs dependencies, checks formatting, builds with
+# warnings as errors, runs every test in release and under ASan+UBSan, and smoke-runs the
+# benchmarks so they cannot rot.
+#   scripts/test.sh [--quick]    (--quick: release build and tests only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+[[ "${1:-}" == "--quick" ]] && quick=1
+
+bash scripts/install-deps.sh
+
+echo "== format check"
+mapfile -t sources < <(git ls-files '*.cc' '*.h' 2>/dev/null || find . -name '*.cc' -o -name '*.h')
+clang-format --dry-run --Werror "${sources[@]}"
+
+echo "== release build"
+bash scripts/build.sh release
+echo "== release tests"
+ctest --preset release -j"$(nproc)"
+
+if [[ $quick -eq 1 ]]; then exit 0; fi
+
+echo "== benchmark smoke run"
+./build/release/bench/ferry_bench --benchmark_min_time=0.01 \
+  --benchmark_filter='BM_(FastCdc2020|Fixed|HmacSha256|Xxh3_64|ZstdCompress|AesGcmSeal)/' \
+  >/dev/null
+
+echo "== ASan+UBSan build"
+bash scripts/build.sh asan
+echo "== ASan+UBSan tests"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --preset asan -j"$(nproc)"
