@@ -26,6 +26,19 @@ echo "== benchmark smoke run"
   --benchmark_filter='BM_(FastCdc2020|Fixed|HmacSha256|Xxh3_64|ZstdCompress|AesGcmSeal)/' \
   >/dev/null
 
+echo "== fuzz smoke run (libFuzzer, ${FERRY_FUZZ_SECONDS:-20} s per target)"
+bash scripts/build.sh fuzz
+for target in chunker aes_gcm zstd; do
+  corpus=$(mktemp -d)
+  cp -r "tests/data/fuzz-seeds/$target/." "$corpus/"
+  ./build/fuzz/tests/fuzz/${target}_fuzz -max_total_time="${FERRY_FUZZ_SECONDS:-20}" \
+    -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="build/fuzz/${target}-" "$corpus" \
+    2>"build/fuzz/${target}.log" || { tail -30 "build/fuzz/${target}.log"; exit 1; }
+  echo "   $target: $(grep -o 'stat::number_of_executed_units: [0-9]*' "build/fuzz/${target}.log" \
+    || tail -1 "build/fuzz/${target}.log")"
+  rm -rf "$corpus"
+done
+
 echo "== ASan+UBSan build"
 bash scripts/build.sh asan
 echo "== ASan+UBSan tests"
