@@ -20,8 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ferry::MutableByteView sealed_view{reinterpret_cast<std::byte*>(sealed.data()), sealed.size()};
   if (!gcm->Seal(ferry::AsBytes(aad), in, sealed_view).has_value()) std::abort();
   auto back = gcm->Open(ferry::AsBytes(aad), ferry::AsBytes(sealed), out_view);
-  if (!back.has_value() || *back != size || (size > 0 && out != std::string(
-                                                            reinterpret_cast<const char*>(data), size))) {
+  if (!back.has_value() || *back != size ||
+      (size > 0 && out != std::string(reinterpret_cast<const char*>(data), size))) {
     std::abort();
   }
   return 0;
