@@ -38,11 +38,13 @@ std::string BenchFile() {
   return path;
 }
 
-// Args: backend (0 io_uring, 1 psync), random (0/1), block size.
+// Args: backend (0 io_uring, 1 psync), random (0/1), block size, eager (flush each request as
+// it is queued, as fio does with its default iodepth_batch_submit=1) or batched.
 void BM_IoRead(benchmark::State& state) {
   const auto kind = state.range(0) == 0 ? io::BackendKind::kUring : io::BackendKind::kPsync;
   const bool random = state.range(1) != 0;
   const auto block = static_cast<size_t>(state.range(2));
+  const bool eager = state.range(3) != 0;
   const std::string path = BenchFile();
   auto file = io::FileHandle::Open(path, {.direct = true});
   auto created = io::CreateIoQueue({.kind = kind, .depth = kDepth, .psync_threads = kDepth});
@@ -71,6 +73,7 @@ void BM_IoRead(benchmark::State& state) {
     for (const auto& c : done) {
       bytes += c.result;
       q.Submit({io::IoOp::kRead, file->fd(), offset(), bufs[c.tag].data(), block, c.tag, -1});
+      if (eager && !q.Flush().ok()) state.SkipWithError("flush failed");
     }
   }
   done.clear();
@@ -80,10 +83,12 @@ void BM_IoRead(benchmark::State& state) {
 }
 
 void IoArgs(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"psync", "random", "block"});
+  b->ArgNames({"psync", "random", "block", "eager"});
   for (int64_t backend : {0, 1}) {
     for (int64_t random : {0, 1}) {
-      for (int64_t block : {4 << 10, 1 << 20}) b->Args({backend, random, block});
+      for (int64_t block : {4 << 10, 1 << 20}) {
+        for (int64_t eager : {0, 1}) b->Args({backend, random, block, eager});
+      }
     }
   }
 }

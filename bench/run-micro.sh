@@ -36,12 +36,24 @@ PY
 zstd -b1 -e3 -B262144 "$out/text.bin" >"$out/zstd.txt" 2>&1
 rm -f "$out/text.bin"
 
-# The I/O benchmark creates the file on first use; fio then reads the same file.
+# The I/O benchmark creates the file on first use. The device is the noise here, so ferry and
+# fio (same file, same depth) alternate, three rounds per pattern.
 ./build/release/bench/ferry_bench --benchmark_filter='BM_IoRead' \
   --benchmark_out="$out/io.json" --benchmark_out_format=json >"$out/io.txt" 2>&1
-for spec in "read 1M" "randread 4k" "read 4k" "randread 1M"; do
+: >"$out/io-vs-fio.txt"
+for spec in "0 4096 randread 4k" "1 4096 read 4k" "0 1048576 randread 1M" "1 1048576 read 1M"; do
   set -- $spec
-  fio --name="$1-$2" --filename="$file" --rw="$1" --bs="$2" --iodepth=32 --ioengine=io_uring \
-    --direct=1 --runtime=4 --time_based --group_reporting >"$out/fio-uring-$1-$2.txt" 2>&1
+  seq_arg=$(( $1 == 1 ? 0 : 1 ))
+  for round in 1 2 3; do
+    for eager in 0 1; do
+      ours=$(./build/release/bench/ferry_bench --benchmark_min_time=3 \
+        --benchmark_filter="BM_IoRead/psync:0/random:$seq_arg/block:$2/eager:$eager/" 2>/dev/null |
+        grep -o 'bytes_per_second=[0-9.]*[kMG]' | sed 's/bytes_per_second=//')
+      echo "$3 $4 round $round ferry eager=$eager $ours/s" >>"$out/io-vs-fio.txt"
+    done
+    fio --name=x --filename="$file" --rw="$3" --bs="$4" --iodepth=32 --ioengine=io_uring \
+      --direct=1 --runtime=3 --time_based 2>/dev/null | grep -oE 'BW=[0-9.]+[MG]iB/s' | head -1 |
+      sed "s|^|$3 $4 round $round fio |" >>"$out/io-vs-fio.txt"
+  done
 done
 echo "results in $out"

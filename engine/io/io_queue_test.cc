@@ -161,6 +161,26 @@ TEST_P(IoQueueTest, RegisteredBuffersAndDirectIo) {
   ::unlink(path.c_str());
 }
 
+TEST_P(IoQueueTest, FlushSendsWithoutReaping) {
+  // Without Flush() a queued write waits for the next Reap(); with it the write reaches the
+  // file while nobody reaps, which an outside pread observes.
+  const std::string path = WriteFile("flushed", std::string(8, '.'));
+  auto f = FileHandle::Open(path, {.write = true}).value();
+  std::string data = "FLUSHED!";
+  queue_->Submit(
+      {IoOp::kWrite, f.fd(), 0, reinterpret_cast<std::byte*>(data.data()), data.size(), 1, -1});
+  ASSERT_TRUE(queue_->Flush().ok());
+  std::string seen(8, '\0');
+  for (int i = 0; i < 500 && seen != data; ++i) {
+    ASSERT_EQ(::pread(f.fd(), seen.data(), seen.size(), 0), 8);
+    if (seen != data) ::usleep(10'000);
+  }
+  EXPECT_EQ(seen, data);
+  std::vector<IoCompletion> done;
+  ASSERT_TRUE(queue_->Reap(1, &done).has_value());
+  EXPECT_EQ(done.at(0).result, 8);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, IoQueueTest,
                          ::testing::Values(BackendKind::kUring, BackendKind::kPsync),
                          [](const auto& p) { return std::string(BackendKindName(p.param)); });

@@ -61,13 +61,15 @@ class PsyncQueue final : public IoQueue {
     batch_.push_back(req);
   }
 
+  Status Flush() override {
+    std::lock_guard lock(mu_);
+    HandOverBatch();
+    return Status();
+  }
+
   Result<size_t> Reap(size_t min_complete, std::vector<IoCompletion>* out) override {
     std::unique_lock lock(mu_);
-    if (!batch_.empty()) {
-      for (const auto& r : batch_) pending_.push_back(r);
-      batch_.clear();
-      work_cv_.notify_all();
-    }
+    HandOverBatch();
     done_cv_.wait(lock, [&] { return done_.size() >= std::min(min_complete, in_flight_); });
     const size_t n = done_.size();
     out->insert(out->end(), done_.begin(), done_.end());
@@ -79,6 +81,14 @@ class PsyncQueue final : public IoQueue {
   Status RegisterBuffers(std::span<const MutableByteView>) override { return Status(); }
 
  private:
+  // REQUIRES: mu_ held.
+  void HandOverBatch() {
+    if (batch_.empty()) return;
+    for (const auto& r : batch_) pending_.push_back(r);
+    batch_.clear();
+    work_cv_.notify_all();
+  }
+
   void WorkerLoop() {
     std::unique_lock lock(mu_);
     for (;;) {

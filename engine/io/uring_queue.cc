@@ -103,6 +103,14 @@ class UringQueue final : public IoQueue {
     }
   }
 
+  Status Flush() override {
+    const int rc = io_uring_submit(&ring_);
+    if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+      return Status::FromErrno(-rc, "io_uring_submit");
+    }
+    return Status();
+  }
+
   Status RegisterBuffers(std::span<const MutableByteView> buffers) override {
     std::vector<iovec> iov;
     iov.reserve(buffers.size());

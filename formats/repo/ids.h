@@ -1,0 +1,29 @@
+// Object ids of the repository format (docs/FORMAT.md §1): 16 random bytes, 32 hex characters.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/bytes.h"
+#include "common/result.h"
+
+namespace ferry::repo {
+
+struct ObjectId {
+  std::array<uint8_t, 16> bytes{};
+  bool operator==(const ObjectId&) const = default;
+  auto operator<=>(const ObjectId&) const = default;
+  std::string ToHex() const {
+    return ferry::ToHex({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
+  }
+  ByteView view() const { return {reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()}; }
+};
+
+// A fresh random id. Errors: kIoError if the random generator fails.
+Result<ObjectId> NewObjectId();
+// Parses 32 hex characters. Errors: kInvalidArgument naming the text.
+Result<ObjectId> ParseObjectId(std::string_view hex);
+
+}  // namespace ferry::repo

@@ -1,0 +1,72 @@
+#include "formats/repo/repo_config.h"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+namespace ferry::repo {
+
+using nlohmann::json;
+
+std::string EncodeConfig(const RepoConfig& c) {
+  json j = {
+      {"format", "ferry-repository"},
+      {"version", kFormatVersion},
+      {"id", c.id.ToHex()},
+      {"encryption", c.encrypted ? "aes-256-gcm" : "none"},
+      {"compression", c.compression_level > 0 ? "zstd" : "none"},
+      {"compression_level", c.compression_level},
+      {"chunker",
+       {{"algorithm", std::string(chunker::AlgorithmName(c.chunker.algorithm))},
+        {"min_size", c.chunker.min_size},
+        {"avg_size", c.chunker.avg_size},
+        {"max_size", c.chunker.max_size},
+        {"level", c.chunker.level}}},
+      {"pack_size", c.pack_size},
+  };
+  return j.dump(2) + "\n";
+}
+
+Result<RepoConfig> DecodeConfig(std::string_view text) {
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Err(Status::Corruption("config is not valid JSON"));
+  }
+  if (j.value("format", "") != "ferry-repository") {
+    return Err(Status::NotSupported("not a ferry repository (config has no ferry format tag)"));
+  }
+  if (!j.contains("version") || !j["version"].is_number_integer() ||
+      j["version"].get<int>() != kFormatVersion) {
+    return Err(Status::NotSupported(fmt::format(
+        "repository format version {} is not supported (this ferry reads version {})",
+        j.contains("version") ? j["version"].dump() : "?", kFormatVersion)));
+  }
+  RepoConfig c;
+  try {
+    FERRY_ASSIGN_OR_RETURN(c.id, ParseObjectId(j.at("id").get<std::string>()));
+    const std::string enc = j.at("encryption").get<std::string>();
+    if (enc != "aes-256-gcm" && enc != "none") {
+      return Err(Status::NotSupported("unknown encryption '" + enc + "' in config"));
+    }
+    c.encrypted = enc == "aes-256-gcm";
+    c.compression_level =
+        j.at("compression").get<std::string>() == "none" ? 0 : j.at("compression_level").get<int>();
+    const json& ch = j.at("chunker");
+    FERRY_ASSIGN_OR_RETURN(c.chunker.algorithm,
+                           chunker::ParseAlgorithm(ch.at("algorithm").get<std::string>()));
+    c.chunker.min_size = ch.at("min_size").get<uint32_t>();
+    c.chunker.avg_size = ch.at("avg_size").get<uint32_t>();
+    c.chunker.max_size = ch.at("max_size").get<uint32_t>();
+    c.chunker.level = ch.at("level").get<int>();
+    c.pack_size = j.at("pack_size").get<uint32_t>();
+  } catch (const json::exception& e) {
+    return Err(Status::Corruption(std::string("config: ") + e.what()));
+  }
+  if (Status s = chunker::ValidateParams(c.chunker); !s.ok()) return Err(s.WithContext("config"));
+  if (c.pack_size < (1u << 20) || c.pack_size > kMaxPackSize) {
+    return Err(Status::Corruption(fmt::format("config: pack_size {} is out of range", c.pack_size)));
+  }
+  return c;
+}
+
+}  // namespace ferry::repo

@@ -1,0 +1,33 @@
+// The repository's `config` object (docs/FORMAT.md §3): format version, id, encryption,
+// compression, chunker and pack size. Plaintext JSON, authenticated through the key file's
+// config_sha256.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "chunker/chunker.h"
+#include "common/result.h"
+#include "formats/repo/ids.h"
+
+namespace ferry::repo {
+
+inline constexpr int kFormatVersion = 1;
+inline constexpr uint32_t kDefaultPackSize = 32u << 20;
+inline constexpr uint32_t kMaxPackSize = 128u << 20;
+
+struct RepoConfig {
+  ObjectId id;
+  bool encrypted = true;
+  int compression_level = 3;  // zstd level; 0 = no compression.
+  chunker::Params chunker{chunker::Algorithm::kFastCdc2020, 256u << 10, 1u << 20, 4u << 20, 1, 0};
+  uint32_t pack_size = kDefaultPackSize;
+};
+
+// Canonical JSON bytes of `config` (what is stored and hashed).
+std::string EncodeConfig(const RepoConfig& config);
+// Parses and validates. Errors: kCorruption naming the field; kNotSupported for another format
+// or version.
+Result<RepoConfig> DecodeConfig(std::string_view json);
+
+}  // namespace ferry::repo

@@ -1,0 +1,167 @@
+// Round trips and rejection of damaged input for every object of the repository format.
+#include <gtest/gtest.h>
+
+#include "formats/repo/index_file.h"
+#include "formats/repo/key_file.h"
+#include "formats/repo/pack.h"
+#include "formats/repo/repo_config.h"
+#include "formats/repo/snapshot.h"
+#include "formats/repo/volume_map.h"
+#include "tests/testutil/testutil.h"
+
+namespace ferry::repo {
+namespace {
+
+codec::ChunkId IdOf(char c) {
+  codec::ChunkId id;
+  id.bytes.fill(static_cast<uint8_t>(c));
+  return id;
+}
+
+std::unique_ptr<Sealer> EncryptedSealer() {
+  return Sealer::Create(AsBytes(std::string(32, 'k'))).value();
+}
+
+TEST(RepoConfigTest, RoundTripsAndRejectsForeignOrNewer) {
+  RepoConfig c;
+  c.id = NewObjectId().value();
+  c.compression_level = 5;
+  const std::string bytes = EncodeConfig(c);
+  const RepoConfig back = DecodeConfig(bytes).value();
+  EXPECT_EQ(back.id, c.id);
+  EXPECT_EQ(back.compression_level, 5);
+  EXPECT_EQ(back.chunker.avg_size, c.chunker.avg_size);
+  EXPECT_TRUE(back.encrypted);
+  EXPECT_EQ(DecodeConfig("{\"format\":\"restic\"}").error().message(),
+            "not a ferry repository (config has no ferry format tag)");
+  EXPECT_EQ(DecodeConfig("{\"format\":\"ferry-repository\",\"version\":2}").error().message(),
+            "repository format version 2 is not supported (this ferry reads version 1)");
+  EXPECT_TRUE(DecodeConfig("garbage").error().IsCorruption());
+}
+
+TEST(KeyFileTest, OpensWithThePassphraseOnly) {
+  const MasterKey master = NewMasterKey().value();
+  const std::string config = "config bytes";
+  const codec::ScryptParams cheap{1024, 8, 1};
+  const std::string file = EncodeKeyFile(master, config, true, "correct horse", cheap).value();
+  EXPECT_TRUE(KeyFileNeedsPassphrase(file));
+  EXPECT_EQ(DecodeKeyFile(file, config, "correct horse").value().bytes, master.bytes);
+  auto wrong = DecodeKeyFile(file, config, "battery staple");
+  EXPECT_EQ(wrong.error().code(), Status::Code::kPermissionDenied);
+  EXPECT_EQ(wrong.error().message(), "wrong passphrase");
+  auto changed = DecodeKeyFile(file, "other config", "correct horse");
+  EXPECT_TRUE(changed.error().IsCorruption());
+}
+
+TEST(KeyFileTest, UnencryptedStoresTheKeyPlain) {
+  const MasterKey master = NewMasterKey().value();
+  const std::string file = EncodeKeyFile(master, "c", false, "", {}).value();
+  EXPECT_FALSE(KeyFileNeedsPassphrase(file));
+  EXPECT_EQ(DecodeKeyFile(file, "c", "").value().bytes, master.bytes);
+}
+
+TEST(SealerTest, BothModesDetectDamageAndMisplacement) {
+  for (bool encrypted : {true, false}) {
+    auto sealer = Sealer::Create(encrypted ? AsBytes(std::string(32, 'k')) : ByteView{}).value();
+    std::string sealed;
+    ASSERT_TRUE(sealer->Seal(AsBytes(ChunkAad(IdOf('a').view())), AsBytes("payload"), &sealed).ok());
+    std::string out;
+    ASSERT_TRUE(sealer->Open(AsBytes(ChunkAad(IdOf('a').view())), AsBytes(sealed), &out, "x").ok());
+    EXPECT_EQ(out, "payload");
+    EXPECT_TRUE(
+        sealer->Open(AsBytes(ChunkAad(IdOf('b').view())), AsBytes(sealed), &out, "x").IsCorruption());
+    sealed[3] ^= 1;
+    Status s = sealer->Open(AsBytes(ChunkAad(IdOf('a').view())), AsBytes(sealed), &out, "chunk 61");
+    EXPECT_TRUE(s.IsCorruption());
+    EXPECT_EQ(s.message().rfind("chunk 61: ", 0), 0u) << s.message();
+  }
+}
+
+TEST(PackTest, BuildsAndParsesAndRejectsDamage) {
+  auto sealer = EncryptedSealer();
+  const ObjectId pack_id = NewObjectId().value();
+  PackBuilder b(pack_id);
+  for (char c : {'a', 'b', 'c'}) {
+    std::string blob;
+    ASSERT_TRUE(sealer->Seal(AsBytes(ChunkAad(IdOf(c).view())), AsBytes(std::string(100, c)), &blob)
+                    .ok());
+    b.Add(BlobType::kData, IdOf(c), AsBytes(blob), 100);
+  }
+  const std::string pack = b.Finish(*sealer).value();
+  const std::string name = PackName(pack_id);
+  auto header_size = ParsePackTrailer(std::string_view(pack).substr(pack.size() - kPackTrailerSize),
+                                      pack.size(), name);
+  ASSERT_TRUE(header_size.has_value());
+  const size_t area = pack.size() - kPackTrailerSize - *header_size;
+  auto entries = ParsePackHeader(*sealer, pack_id, std::string_view(pack).substr(area, *header_size),
+                                 area, name);
+  ASSERT_TRUE(entries.has_value()) << entries.error().ToString();
+  ASSERT_EQ(entries->size(), 3u);
+  EXPECT_EQ((*entries)[1].id, IdOf('b'));
+  EXPECT_EQ((*entries)[1].offset, (*entries)[0].stored_size);
+
+  // Truncation loses the magic.
+  const std::string cut = pack.substr(0, pack.size() - 5);
+  auto t = ParsePackTrailer(std::string_view(cut).substr(cut.size() - kPackTrailerSize), cut.size(),
+                            name);
+  EXPECT_EQ(t.error().message(), name + ": bad magic (truncated or not a pack)");
+  // A flipped bit in the header fails authentication, naming the pack.
+  std::string bad = pack;
+  bad[area + 20] ^= 0x10;
+  auto h = ParsePackHeader(*sealer, pack_id, std::string_view(bad).substr(area, *header_size), area,
+                           name);
+  ASSERT_FALSE(h.has_value());
+  EXPECT_NE(h.error().message().find(name + " header"), std::string::npos);
+  // The same header claimed by another pack id fails too.
+  EXPECT_FALSE(ParsePackHeader(*sealer, NewObjectId().value(),
+                               std::string_view(pack).substr(area, *header_size), area, name)
+                   .has_value());
+}
+
+TEST(IndexFileTest, RoundTripsAndBindsToItsId) {
+  auto sealer = EncryptedSealer();
+  const ObjectId index_id = NewObjectId().value();
+  std::vector<IndexEntry> entries = {{IdOf('x'), NewObjectId().value(), BlobType::kMapPage, 7, 8, 9}};
+  const std::string sealed = EncodeIndex(*sealer, index_id, entries).value();
+  auto back = DecodeIndex(*sealer, index_id, sealed, "index/i").value();
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].id, IdOf('x'));
+  EXPECT_EQ(back[0].pack, entries[0].pack);
+  EXPECT_EQ(back[0].type, BlobType::kMapPage);
+  EXPECT_EQ(back[0].raw_size, 9u);
+  EXPECT_TRUE(DecodeIndex(*sealer, NewObjectId().value(), sealed, "index/j").error().IsCorruption());
+}
+
+TEST(VolumeMapTest, RoundTripsAndRejectsLies) {
+  std::vector<Extent> extents = {{0, 4096, ExtentKind::kChunk, IdOf('q')},
+                                 {4096, 8192, ExtentKind::kZeros, {}},
+                                 {12288, 100, ExtentKind::kHole, {}}};
+  const std::string page = EncodeMapPage(extents);
+  EXPECT_EQ(DecodeMapPage(page, "p").value(), extents);
+  EXPECT_TRUE(CheckTiling(extents, 12388, "v").ok());
+  EXPECT_EQ(CheckTiling(extents, 20000, "v").message(), "v: extents end at 12388, volume size is 20000");
+  std::string lie = page;
+  lie[4] = '\x7f';  // Claims far more extents than the bytes hold.
+  EXPECT_EQ(DecodeMapPage(lie, "p").error().message(), "p: malformed map page header");
+  EXPECT_TRUE(DecodeMapPage(page.substr(0, page.size() - 1), "p").error().IsCorruption());
+}
+
+TEST(SnapshotTest, RoundTripsAndChecksItsName) {
+  auto sealer = EncryptedSealer();
+  Snapshot s;
+  s.id = NewObjectId().value();
+  s.time = "2026-11-22T03:04:05Z";
+  s.hostname = "host";
+  s.tags = {"daily"};
+  s.volumes.push_back({"disk0", "/dev/vdb", 123, kDefaultPageSize, {{0, IdOf('p')}}});
+  s.stats.bytes_read = 123;
+  const std::string sealed = EncodeSnapshot(*sealer, s).value();
+  const Snapshot back = DecodeSnapshot(*sealer, s.id, sealed, "snapshots/x").value();
+  EXPECT_EQ(back.hostname, "host");
+  EXPECT_EQ(back.volumes.at(0).pages.at(0).id, IdOf('p'));
+  EXPECT_FALSE(back.parent.has_value());
+  EXPECT_TRUE(DecodeSnapshot(*sealer, NewObjectId().value(), sealed, "y").error().IsCorruption());
+}
+
+}  // namespace
+}  // namespace ferry::repo

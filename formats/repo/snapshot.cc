@@ -1,0 +1,88 @@
+#include "formats/repo/snapshot.h"
+
+#include <nlohmann/json.hpp>
+
+namespace ferry::repo {
+
+using nlohmann::json;
+
+Result<std::string> EncodeSnapshot(Sealer& sealer, const Snapshot& s) {
+  json volumes = json::array();
+  for (const SnapshotVolume& v : s.volumes) {
+    json pages = json::array();
+    for (const MapPageRef& p : v.pages) pages.push_back({{"offset", p.offset}, {"id", p.id.ToHex()}});
+    volumes.push_back({{"name", v.name},
+                       {"source", v.source},
+                       {"size", v.size},
+                       {"page_size", v.page_size},
+                       {"pages", pages}});
+  }
+  const json j = {{"version", 1},
+                  {"id", s.id.ToHex()},
+                  {"time", s.time},
+                  {"hostname", s.hostname},
+                  {"tags", s.tags},
+                  {"parent", s.parent ? json(s.parent->ToHex()) : json(nullptr)},
+                  {"volumes", volumes},
+                  {"stats",
+                   {{"bytes_read", s.stats.bytes_read},
+                    {"bytes_new", s.stats.bytes_new},
+                    {"bytes_stored", s.stats.bytes_stored},
+                    {"chunks", s.stats.chunks},
+                    {"chunks_new", s.stats.chunks_new},
+                    {"seconds", s.stats.seconds}}}};
+  std::string out;
+  FERRY_RETURN_IF_ERROR(sealer.Seal(AsBytes(SnapshotAad(s.id.view())), AsBytes(j.dump()), &out));
+  return out;
+}
+
+Result<Snapshot> DecodeSnapshot(Sealer& sealer, const ObjectId& id, std::string_view sealed,
+                                const std::string& name) {
+  std::string plain;
+  FERRY_RETURN_IF_ERROR(
+      sealer.Open(AsBytes(SnapshotAad(id.view())), AsBytes(sealed), &plain, name));
+  const json j = json::parse(plain, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Err(Status::Corruption(name + ": not JSON"));
+  Snapshot s;
+  try {
+    if (j.at("version").get<int>() != 1) {
+      return Err(Status::NotSupported(name + ": unknown snapshot version"));
+    }
+    FERRY_ASSIGN_OR_RETURN(s.id, ParseObjectId(j.at("id").get<std::string>()));
+    if (s.id != id) return Err(Status::Corruption(name + ": id does not match its name"));
+    s.time = j.at("time").get<std::string>();
+    s.hostname = j.at("hostname").get<std::string>();
+    s.tags = j.at("tags").get<std::vector<std::string>>();
+    if (!j.at("parent").is_null()) {
+      FERRY_ASSIGN_OR_RETURN(s.parent, ParseObjectId(j.at("parent").get<std::string>()));
+    }
+    for (const json& v : j.at("volumes")) {
+      SnapshotVolume vol;
+      vol.name = v.at("name").get<std::string>();
+      vol.source = v.at("source").get<std::string>();
+      vol.size = v.at("size").get<uint64_t>();
+      vol.page_size = v.at("page_size").get<uint64_t>();
+      if (vol.page_size == 0) return Err(Status::Corruption(name + ": page_size is 0"));
+      for (const json& p : v.at("pages")) {
+        MapPageRef ref;
+        ref.offset = p.at("offset").get<uint64_t>();
+        std::string raw;
+        if (!FromHex(p.at("id").get<std::string>(), &raw) || raw.size() != 32) {
+          return Err(Status::Corruption(name + ": bad page id"));
+        }
+        std::copy(raw.begin(), raw.end(), reinterpret_cast<char*>(ref.id.bytes.data()));
+        vol.pages.push_back(ref);
+      }
+      s.volumes.push_back(std::move(vol));
+    }
+    const json& st = j.at("stats");
+    s.stats = {st.at("bytes_read").get<uint64_t>(),  st.at("bytes_new").get<uint64_t>(),
+               st.at("bytes_stored").get<uint64_t>(), st.at("chunks").get<uint64_t>(),
+               st.at("chunks_new").get<uint64_t>(),   st.at("seconds").get<double>()};
+  } catch (const json::exception& e) {
+    return Err(Status::Corruption(name + ": " + e.what()));
+  }
+  return s;
+}
+
+}  // namespace ferry::repo

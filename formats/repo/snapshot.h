@@ -1,0 +1,54 @@
+// Snapshot objects (docs/FORMAT.md §8): sealed JSON naming the volumes of one backup and the map
+// pages of each. A backup exists exactly when its snapshot object exists.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "formats/codec/chunk_id.h"
+#include "formats/repo/ids.h"
+#include "formats/repo/sealer.h"
+
+namespace ferry::repo {
+
+struct MapPageRef {
+  uint64_t offset = 0;
+  codec::ChunkId id;
+};
+
+struct SnapshotVolume {
+  std::string name;
+  std::string source;
+  uint64_t size = 0;
+  uint64_t page_size = 0;
+  std::vector<MapPageRef> pages;
+};
+
+struct SnapshotStats {
+  uint64_t bytes_read = 0;
+  uint64_t bytes_new = 0;     // Raw bytes of chunks not already in the repository.
+  uint64_t bytes_stored = 0;  // Bytes written to packs (after compression and sealing).
+  uint64_t chunks = 0;
+  uint64_t chunks_new = 0;
+  double seconds = 0;
+};
+
+struct Snapshot {
+  ObjectId id;
+  std::string time;  // RFC 3339, UTC.
+  std::string hostname;
+  std::vector<std::string> tags;
+  std::optional<ObjectId> parent;
+  std::vector<SnapshotVolume> volumes;
+  SnapshotStats stats;
+};
+
+Result<std::string> EncodeSnapshot(Sealer& sealer, const Snapshot& snapshot);
+// Errors: kCorruption naming `name`.
+Result<Snapshot> DecodeSnapshot(Sealer& sealer, const ObjectId& id, std::string_view sealed,
+                                const std::string& name);
+
+}  // namespace ferry::repo

@@ -1,0 +1,179 @@
+#include "transports/local/local_transport.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <filesystem>
+#include <random>
+
+namespace ferry {
+
+namespace {
+
+Status WriteAll(int fd, ByteView data, const std::string& what) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "write " + what);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status();
+}
+
+Status FsyncDir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno(errno, "open directory " + dir);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status::FromErrno(err, "fsync directory " + dir);
+  return Status();
+}
+
+// Creates `dir` and its parents, fsyncing each new directory's parent so the entry is durable.
+Status MakeDirs(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) return Status();
+  const std::string parent = std::filesystem::path(dir).parent_path().string();
+  FERRY_RETURN_IF_ERROR(MakeDirs(parent));
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return Status::FromErrno(errno, "mkdir " + dir);
+  }
+  return FsyncDir(parent);
+}
+
+std::string TempSuffix() {
+  static std::atomic<uint64_t> counter{0};
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return fmt::format("{:x}-{:x}-{:x}", ::getpid(), counter.fetch_add(1), rng() & 0xffffff);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LocalTransport>> LocalTransport::Open(const std::string& root) {
+  struct stat st {};
+  if (::stat(root.c_str(), &st) != 0) return Err(Status::FromErrno(errno, root));
+  if (!S_ISDIR(st.st_mode)) return Err(Status::InvalidArgument(root + " is not a directory"));
+  std::string r = root;
+  while (r.size() > 1 && r.back() == '/') r.pop_back();
+  return std::unique_ptr<LocalTransport>(new LocalTransport(r));
+}
+
+std::string LocalTransport::PathOf(std::string_view name) const {
+  return root_ + "/" + std::string(name);
+}
+
+Status LocalTransport::Put(std::string_view name, ByteView data, bool exclusive) {
+  const std::string path = PathOf(name);
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  FERRY_RETURN_IF_ERROR(MakeDirs(dir));
+  const std::string tmp = dir + "/.tmp-" + TempSuffix();
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::FromErrno(errno, "create " + tmp);
+  Status s = WriteAll(fd, data, path);
+  if (s.ok() && ::fsync(fd) != 0) s = Status::FromErrno(errno, "fsync " + path);
+  ::close(fd);
+  if (s.ok()) {
+    if (exclusive) {
+      // link(2) fails if the target exists, which rename(2) would silently replace.
+      if (::link(tmp.c_str(), path.c_str()) != 0) {
+        s = errno == EEXIST ? Status::AlreadyExists(std::string(name) + " already exists")
+                            : Status::FromErrno(errno, "link " + path);
+      }
+      ::unlink(tmp.c_str());
+    } else if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      s = Status::FromErrno(errno, "rename " + path);
+    }
+  }
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return FsyncDir(dir);
+}
+
+Result<std::string> LocalTransport::Get(std::string_view name) {
+  const std::string path = PathOf(name);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Err(Status::FromErrno(errno, path));
+  std::string out;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0) out.reserve(static_cast<size_t>(st.st_size));
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return Err(Status::FromErrno(err, "read " + path));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+Result<size_t> LocalTransport::ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) {
+  const std::string path = PathOf(name);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Err(Status::FromErrno(errno, path));
+  size_t done = 0;
+  while (done < dst.size()) {
+    const ssize_t n = ::pread(fd, dst.data() + done, dst.size() - done,
+                              static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return Err(Status::FromErrno(err, fmt::format("read {} at offset {}", path, offset + done)));
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return done;
+}
+
+Result<uint64_t> LocalTransport::Size(std::string_view name) {
+  const std::string path = PathOf(name);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Err(Status::FromErrno(errno, path));
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Result<std::vector<std::string>> LocalTransport::List(std::string_view prefix) {
+  std::vector<std::string> out;
+  const std::filesystem::path base = PathOf(prefix);
+  std::error_code ec;
+  if (!std::filesystem::exists(base, ec)) return out;
+  for (auto it = std::filesystem::recursive_directory_iterator(base, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    const std::string file = it->path().filename().string();
+    if (file.rfind(".tmp-", 0) == 0) continue;
+    out.push_back(std::filesystem::relative(it->path(), root_).string());
+  }
+  if (ec) return Err(Status::FromErrno(ec.value(), "list " + base.string()));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Status LocalTransport::Remove(std::string_view name) {
+  const std::string path = PathOf(name);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return Status::FromErrno(errno, "remove " + path);
+  }
+  return Status();
+}
+
+}  // namespace ferry

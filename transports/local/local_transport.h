@@ -1,0 +1,35 @@
+// LocalTransport: a Transport on a local (or kernel-mounted) directory. Put writes a temporary
+// file beside the target, fsyncs it, renames it into place and fsyncs the directory, so a
+// crash leaves either the whole object or none of it (plus, at worst, a stray temporary file
+// whose name starts with ".tmp-", which List() never returns).
+//
+// Thread-safety: as Transport.
+#pragma once
+
+#include <string>
+
+#include "transports/transport.h"
+
+namespace ferry {
+
+class LocalTransport final : public Transport {
+ public:
+  // `root` must exist. Errors: kNotFound if it does not, kInvalidArgument if not a directory.
+  static Result<std::unique_ptr<LocalTransport>> Open(const std::string& root);
+
+  std::string Describe() const override { return root_; }
+  Status Put(std::string_view name, ByteView data, bool exclusive = false) override;
+  Result<std::string> Get(std::string_view name) override;
+  Result<size_t> ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) override;
+  Result<uint64_t> Size(std::string_view name) override;
+  Result<std::vector<std::string>> List(std::string_view prefix) override;
+  Status Remove(std::string_view name) override;
+
+ private:
+  explicit LocalTransport(std::string root) : root_(std::move(root)) {}
+  std::string PathOf(std::string_view name) const;
+
+  std::string root_;
+};
+
+}  // namespace ferry

@@ -1,0 +1,53 @@
+// Transport: one storage namespace with object-store semantics (a local directory now; an NFS
+// export or an S3 bucket and prefix later). engine/ and formats/ reach storage only through it;
+// tools/ picks which one from a URI.
+//
+// Objects are immutable: Put publishes a whole object atomically (no reader ever sees part of
+// it) and nothing is modified in place. Names are relative paths with '/' separators
+// ("data/ab/ab12…").
+//
+// Thread-safety: every method may be called from many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/result.h"
+
+namespace ferry {
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+
+  // Where this transport stores objects, for messages ("/srv/backup", "s3://bucket/prefix").
+  virtual std::string Describe() const = 0;
+
+  // Publishes `data` as `name`, durably and atomically. With `exclusive`, fails with
+  // kAlreadyExists if `name` exists. Blocks. Errors: kNoSpace, kPermissionDenied, kIoError,
+  // each naming the object.
+  virtual Status Put(std::string_view name, ByteView data, bool exclusive = false) = 0;
+
+  // The whole object. Errors: kNotFound naming it; kIoError.
+  virtual Result<std::string> Get(std::string_view name) = 0;
+
+  // Reads dst.size() bytes at `offset`; returns bytes read (short only at the object's end).
+  // Errors: kNotFound, kIoError.
+  virtual Result<size_t> ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) = 0;
+
+  // Size in bytes. Errors: kNotFound.
+  virtual Result<uint64_t> Size(std::string_view name) = 0;
+
+  // Names of the objects whose name starts with `prefix` + "/" (recursively), sorted.
+  // A missing prefix lists nothing.
+  virtual Result<std::vector<std::string>> List(std::string_view prefix) = 0;
+
+  // Deletes `name`. Deleting what does not exist succeeds.
+  virtual Status Remove(std::string_view name) = 0;
+};
+
+}  // namespace ferry
