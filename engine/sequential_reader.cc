@@ -8,11 +8,6 @@
 
 namespace ferry {
 
-namespace {
-constexpr int64_t kPendingRead = INT64_MIN;
-constexpr int64_t kIdle = INT64_MIN + 1;
-}  // namespace
-
 Result<std::unique_ptr<SequentialReader>> SequentialReader::Open(
     const std::string& path, const SequentialReaderOptions& options) {
   if (options.buffer_size == 0 || options.buffer_size % io::kDirectIoAlignment != 0 ||
@@ -38,7 +33,6 @@ Result<std::unique_ptr<SequentialReader>> SequentialReader::Open(
     return r;
   }
   if (path == "-") {
-    // Standard input redirected from a file: read it positionally like any file.
     r->size_ = static_cast<uint64_t>(st.st_size);
   } else {
     FERRY_ASSIGN_OR_RETURN(r->size_, r->file_.Size());
@@ -56,10 +50,7 @@ Result<std::unique_ptr<SequentialReader>> SequentialReader::Open(
   // Registered buffers save a page walk per read; RLIMIT_MEMLOCK may refuse them, which only
   // costs that saving.
   r->registered_ = r->queue_->RegisterBuffers(regions).ok();
-  r->results_.assign(options.buffers, kIdle);
-  for (size_t slot = 0; slot < r->buffers_.size(); ++slot) {
-    FERRY_RETURN_IF_ERROR(r->SubmitRead(slot));
-  }
+  r->slots_.resize(options.buffers);
   return r;
 }
 
@@ -69,68 +60,85 @@ std::string_view SequentialReader::backend_name() const {
   return pipe_ ? std::string_view("read") : queue_->name();
 }
 
-Status SequentialReader::SubmitRead(size_t slot) {
-  if (eof_submitted_ || (size_ > 0 && next_submit_offset_ >= size_) ||
-      (size_ == 0 && next_submit_offset_ > 0)) {
-    // Past the known end (a size-0 file gets one read, to learn whether it grew).
-    results_[slot] = kIdle;
-    eof_submitted_ = true;
-    return Status();
+void SequentialReader::SetRanges(cbt::ExtentList ranges) { custom_ranges_ = std::move(ranges); }
+
+Status SequentialReader::Start() {
+  started_ = true;
+  if (custom_ranges_) {
+    ranges_ = std::move(*custom_ranges_);
+  } else if (size_ > 0) {
+    ranges_.push_back({0, size_});
   }
-  io::IoRequest req;
-  req.op = io::IoOp::kRead;
-  req.fd = fd_;
-  req.offset = next_submit_offset_;
-  req.buf = buffers_[slot].data();
-  req.len = buffers_[slot].size();
-  req.tag = slot;
-  req.buf_index = registered_ ? static_cast<int>(slot) : -1;
-  queue_->Submit(req);
-  results_[slot] = kPendingRead;
-  next_submit_offset_ += buffers_[slot].size();
+  cursor_ = ranges_.empty() ? 0 : ranges_[0].offset;
+  for (size_t slot = 0; slot < slots_.size(); ++slot) SubmitNext(slot);
   return Status();
 }
 
-Result<ByteView> SequentialReader::Next() {
-  if (pipe_) return NextFromPipe();
-  if (done_) return ByteView{};
-  // The buffer handed out last time is free again: reuse it for the next read-ahead.
-  if (have_delivered_) {
-    const size_t prev = (deliver_slot_ + buffers_.size() - 1) % buffers_.size();
-    FERRY_RETURN_IF_ERROR(SubmitRead(prev));
+void SequentialReader::SubmitNext(size_t slot) {
+  Slot& s = slots_[slot];
+  s.busy = false;
+  while (range_index_ < ranges_.size() && cursor_ >= ranges_[range_index_].end()) {
+    if (++range_index_ < ranges_.size()) cursor_ = ranges_[range_index_].offset;
   }
-  while (results_[deliver_slot_] == kPendingRead) {
-    completions_.clear();
-    FERRY_RETURN_IF_ERROR(queue_->Reap(1, &completions_));
-    for (const auto& c : completions_) results_[c.tag] = c.result;
-  }
-  const int64_t got = results_[deliver_slot_];
-  if (got == kIdle || got == 0) {
-    done_ = true;
-    return ByteView{};
-  }
-  if (got < 0) {
-    return Err(Status::FromErrno(static_cast<int>(-got),
-                                 fmt::format("read {} at offset {}", path_, next_deliver_offset_)));
-  }
-  const auto n = static_cast<size_t>(got);
-  ByteView view{buffers_[deliver_slot_].data(), n};
-  next_deliver_offset_ += n;
-  if (n < buffers_[deliver_slot_].size()) {
-    // A short read is the end of the file: later slots hold nothing more.
-    eof_submitted_ = true;
-    done_ = true;
-    // Keep the view valid; further calls return empty.
-    have_delivered_ = false;
-    return view;
-  }
-  results_[deliver_slot_] = kIdle;
-  deliver_slot_ = (deliver_slot_ + 1) % buffers_.size();
-  have_delivered_ = true;
-  return view;
+  if (range_index_ >= ranges_.size()) return;
+  const uint64_t left = ranges_[range_index_].end() - cursor_;
+  s.offset = cursor_;
+  s.wanted = static_cast<size_t>(std::min<uint64_t>(left, buffers_[slot].size()));
+  // O_DIRECT wants whole blocks: round the request up; only `wanted` bytes are handed out.
+  const size_t request =
+      std::min(buffers_[slot].size(), (s.wanted + io::kDirectIoAlignment - 1) /
+                                          io::kDirectIoAlignment * io::kDirectIoAlignment);
+  s.busy = true;
+  s.result = INT64_MIN;
+  io::IoRequest req;
+  req.op = io::IoOp::kRead;
+  req.fd = fd_;
+  req.offset = s.offset;
+  req.buf = buffers_[slot].data();
+  req.len = request;
+  req.tag = slot;
+  req.buf_index = registered_ ? static_cast<int>(slot) : -1;
+  queue_->Submit(req);
+  cursor_ += s.wanted;
 }
 
-Result<ByteView> SequentialReader::NextFromPipe() {
+Result<ByteView> SequentialReader::Next() {
+  FERRY_ASSIGN_OR_RETURN(SourceBuffer b, NextBuffer());
+  return b.data;
+}
+
+Result<SourceBuffer> SequentialReader::NextBuffer() {
+  if (pipe_) return NextFromPipe();
+  if (!started_) FERRY_RETURN_IF_ERROR(Start());
+  // The buffer handed out last time is free again: reuse it for the next read-ahead.
+  if (holding_) {
+    SubmitNext((deliver_slot_ + slots_.size() - 1) % slots_.size());
+    holding_ = false;
+  }
+  Slot& s = slots_[deliver_slot_];
+  if (!s.busy) return SourceBuffer{size_, {}};
+  while (s.result == INT64_MIN) {
+    completions_.clear();
+    FERRY_RETURN_IF_ERROR(queue_->Reap(1, &completions_));
+    for (const auto& c : completions_) slots_[c.tag].result = c.result;
+  }
+  if (s.result < 0) {
+    return Err(Status::FromErrno(static_cast<int>(-s.result),
+                                 fmt::format("read {} at offset {}", path_, s.offset)));
+  }
+  if (static_cast<uint64_t>(s.result) < s.wanted) {
+    return Err(Status::IoError(fmt::format(
+        "{} ended at offset {} while its size is {}: the source shrank or vanished during the "
+        "read",
+        path_, s.offset + static_cast<uint64_t>(s.result), size_)));
+  }
+  SourceBuffer out{s.offset, {buffers_[deliver_slot_].data(), s.wanted}};
+  deliver_slot_ = (deliver_slot_ + 1) % slots_.size();
+  holding_ = true;
+  return out;
+}
+
+Result<SourceBuffer> SequentialReader::NextFromPipe() {
   io::AlignedBuffer& buf = buffers_[0];
   size_t filled = 0;
   // Fill the whole buffer when the pipe allows, so chunking sees large spans.
@@ -139,13 +147,14 @@ Result<ByteView> SequentialReader::NextFromPipe() {
     if (n < 0) {
       if (errno == EINTR) continue;
       return Err(Status::FromErrno(
-          errno, fmt::format("read {} at offset {}", path_, next_deliver_offset_ + filled)));
+          errno, fmt::format("read {} at offset {}", path_, pipe_offset_ + filled)));
     }
     if (n == 0) break;
     filled += static_cast<size_t>(n);
   }
-  next_deliver_offset_ += filled;
-  return ByteView{buf.data(), filled};
+  SourceBuffer out{pipe_offset_, {buf.data(), filled}};
+  pipe_offset_ += filled;
+  return out;
 }
 
 }  // namespace ferry

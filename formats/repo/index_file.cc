@@ -32,8 +32,8 @@ Result<std::string> EncodeIndex(Sealer& sealer, const ObjectId& index_id,
 Result<std::vector<IndexEntry>> DecodeIndex(Sealer& sealer, const ObjectId& index_id,
                                             std::string_view sealed, const std::string& name) {
   std::string plain;
-  FERRY_RETURN_IF_ERROR(sealer.Open(AsBytes(IndexAad(index_id.view())), AsBytes(sealed), &plain,
-                                    name));
+  FERRY_RETURN_IF_ERROR(
+      sealer.Open(AsBytes(IndexAad(index_id.view())), AsBytes(sealed), &plain, name));
   ByteReader r(plain);
   const uint32_t version = r.U32();
   const uint32_t n = r.U32();

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/result.h"
+
 #include "formats/repo/pack.h"
 
 namespace ferry::repo {

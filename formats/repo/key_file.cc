@@ -1,8 +1,7 @@
 #include "formats/repo/key_file.h"
 
-#include <openssl/evp.h>
-
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
 
 #include "formats/codec/aes_gcm.h"
 #include "formats/codec/secure_random.h"
@@ -20,7 +19,9 @@ std::string Sha256Hex(std::string_view data) {
   return ToHex({reinterpret_cast<const std::byte*>(md), len});
 }
 
-std::string KeyAad(const std::string& config_sha) { return std::string("ferry-key") + '\0' + config_sha; }
+std::string KeyAad(const std::string& config_sha) {
+  return std::string("ferry-key") + '\0' + config_sha;
+}
 
 // Refuse absurd scrypt costs from a damaged file before spending a minute on them.
 bool SaneScrypt(uint64_t n, uint32_t r, uint32_t p) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/result.h"
+
 #include "formats/codec/scrypt_kdf.h"
 
 namespace ferry::repo {

@@ -1,8 +1,8 @@
 #include "formats/repo/pack.h"
 
-#include <fmt/format.h>
-
 #include <cstring>
+
+#include <fmt/format.h>
 
 #include "common/coding.h"
 
@@ -19,8 +19,7 @@ std::string PackName(const ObjectId& id) {
   return "data/" + hex.substr(0, 2) + "/" + hex;
 }
 
-void PackBuilder::Add(BlobType type, const codec::ChunkId& id, ByteView sealed,
-                      uint32_t raw_size) {
+void PackBuilder::Add(BlobType type, const codec::ChunkId& id, ByteView sealed, uint32_t raw_size) {
   entries_.push_back({type, id, static_cast<uint32_t>(bytes_.size()),
                       static_cast<uint32_t>(sealed.size()), raw_size});
   bytes_.append(reinterpret_cast<const char*>(sealed.data()), sealed.size());
@@ -48,16 +47,16 @@ Result<std::string> PackBuilder::Finish(Sealer& sealer) {
 Result<uint32_t> ParsePackTrailer(std::string_view trailer, uint64_t pack_size,
                                   const std::string& pack_name) {
   if (trailer.size() != kPackTrailerSize || pack_size < kPackTrailerSize) {
-    return Err(Status::Corruption(fmt::format("{}: truncated (only {} bytes)", pack_name,
-                                              pack_size)));
+    return Err(
+        Status::Corruption(fmt::format("{}: truncated (only {} bytes)", pack_name, pack_size)));
   }
   if (std::memcmp(trailer.data() + 4, kPackMagic, sizeof(kPackMagic)) != 0) {
     return Err(Status::Corruption(pack_name + ": bad magic (truncated or not a pack)"));
   }
   const uint32_t header_size = DecodeFixed32(trailer.data());
   if (header_size > pack_size - kPackTrailerSize) {
-    return Err(Status::Corruption(fmt::format("{}: header size {} exceeds the pack", pack_name,
-                                              header_size)));
+    return Err(Status::Corruption(
+        fmt::format("{}: header size {} exceeds the pack", pack_name, header_size)));
   }
   return header_size;
 }
@@ -88,9 +87,8 @@ Result<std::vector<PackEntry>> ParsePackHeader(Sealer& sealer, const ObjectId& p
     if (type > 1) return Err(Status::Corruption(pack_name + ": unknown blob type"));
     e.type = static_cast<BlobType>(type);
     if (uint64_t{e.offset} + e.stored_size > blob_area_size) {
-      return Err(Status::Corruption(
-          fmt::format("{}: blob at {}+{} lies outside the pack", pack_name, e.offset,
-                      e.stored_size)));
+      return Err(Status::Corruption(fmt::format("{}: blob at {}+{} lies outside the pack",
+                                                pack_name, e.offset, e.stored_size)));
     }
   }
   if (r.failed() || r.remaining() != 0) {

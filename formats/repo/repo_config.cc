@@ -1,7 +1,6 @@
 #include "formats/repo/repo_config.h"
 
 #include <fmt/format.h>
-
 #include <nlohmann/json.hpp>
 
 namespace ferry::repo {
@@ -37,9 +36,9 @@ Result<RepoConfig> DecodeConfig(std::string_view text) {
   }
   if (!j.contains("version") || !j["version"].is_number_integer() ||
       j["version"].get<int>() != kFormatVersion) {
-    return Err(Status::NotSupported(fmt::format(
-        "repository format version {} is not supported (this ferry reads version {})",
-        j.contains("version") ? j["version"].dump() : "?", kFormatVersion)));
+    return Err(Status::NotSupported(
+        fmt::format("repository format version {} is not supported (this ferry reads version {})",
+                    j.contains("version") ? j["version"].dump() : "?", kFormatVersion)));
   }
   RepoConfig c;
   try {
@@ -64,7 +63,8 @@ Result<RepoConfig> DecodeConfig(std::string_view text) {
   }
   if (Status s = chunker::ValidateParams(c.chunker); !s.ok()) return Err(s.WithContext("config"));
   if (c.pack_size < (1u << 20) || c.pack_size > kMaxPackSize) {
-    return Err(Status::Corruption(fmt::format("config: pack_size {} is out of range", c.pack_size)));
+    return Err(
+        Status::Corruption(fmt::format("config: pack_size {} is out of range", c.pack_size)));
   }
   return c;
 }

@@ -6,14 +6,15 @@
 #include <cstdint>
 #include <string>
 
-#include "chunker/chunker.h"
 #include "common/result.h"
+
+#include "chunker/chunker.h"
 #include "formats/repo/ids.h"
 
 namespace ferry::repo {
 
 inline constexpr int kFormatVersion = 1;
-inline constexpr uint32_t kDefaultPackSize = 32u << 20;
+inline constexpr uint32_t kDefaultPackSize = 16u << 20;
 inline constexpr uint32_t kMaxPackSize = 128u << 20;
 
 struct RepoConfig {

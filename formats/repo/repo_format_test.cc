@@ -64,12 +64,13 @@ TEST(SealerTest, BothModesDetectDamageAndMisplacement) {
   for (bool encrypted : {true, false}) {
     auto sealer = Sealer::Create(encrypted ? AsBytes(std::string(32, 'k')) : ByteView{}).value();
     std::string sealed;
-    ASSERT_TRUE(sealer->Seal(AsBytes(ChunkAad(IdOf('a').view())), AsBytes("payload"), &sealed).ok());
+    ASSERT_TRUE(
+        sealer->Seal(AsBytes(ChunkAad(IdOf('a').view())), AsBytes("payload"), &sealed).ok());
     std::string out;
     ASSERT_TRUE(sealer->Open(AsBytes(ChunkAad(IdOf('a').view())), AsBytes(sealed), &out, "x").ok());
     EXPECT_EQ(out, "payload");
-    EXPECT_TRUE(
-        sealer->Open(AsBytes(ChunkAad(IdOf('b').view())), AsBytes(sealed), &out, "x").IsCorruption());
+    EXPECT_TRUE(sealer->Open(AsBytes(ChunkAad(IdOf('b').view())), AsBytes(sealed), &out, "x")
+                    .IsCorruption());
     sealed[3] ^= 1;
     Status s = sealer->Open(AsBytes(ChunkAad(IdOf('a').view())), AsBytes(sealed), &out, "chunk 61");
     EXPECT_TRUE(s.IsCorruption());
@@ -83,8 +84,8 @@ TEST(PackTest, BuildsAndParsesAndRejectsDamage) {
   PackBuilder b(pack_id);
   for (char c : {'a', 'b', 'c'}) {
     std::string blob;
-    ASSERT_TRUE(sealer->Seal(AsBytes(ChunkAad(IdOf(c).view())), AsBytes(std::string(100, c)), &blob)
-                    .ok());
+    ASSERT_TRUE(
+        sealer->Seal(AsBytes(ChunkAad(IdOf(c).view())), AsBytes(std::string(100, c)), &blob).ok());
     b.Add(BlobType::kData, IdOf(c), AsBytes(blob), 100);
   }
   const std::string pack = b.Finish(*sealer).value();
@@ -93,8 +94,8 @@ TEST(PackTest, BuildsAndParsesAndRejectsDamage) {
                                       pack.size(), name);
   ASSERT_TRUE(header_size.has_value());
   const size_t area = pack.size() - kPackTrailerSize - *header_size;
-  auto entries = ParsePackHeader(*sealer, pack_id, std::string_view(pack).substr(area, *header_size),
-                                 area, name);
+  auto entries = ParsePackHeader(*sealer, pack_id,
+                                 std::string_view(pack).substr(area, *header_size), area, name);
   ASSERT_TRUE(entries.has_value()) << entries.error().ToString();
   ASSERT_EQ(entries->size(), 3u);
   EXPECT_EQ((*entries)[1].id, IdOf('b'));
@@ -121,7 +122,8 @@ TEST(PackTest, BuildsAndParsesAndRejectsDamage) {
 TEST(IndexFileTest, RoundTripsAndBindsToItsId) {
   auto sealer = EncryptedSealer();
   const ObjectId index_id = NewObjectId().value();
-  std::vector<IndexEntry> entries = {{IdOf('x'), NewObjectId().value(), BlobType::kMapPage, 7, 8, 9}};
+  std::vector<IndexEntry> entries = {
+      {IdOf('x'), NewObjectId().value(), BlobType::kMapPage, 7, 8, 9}};
   const std::string sealed = EncodeIndex(*sealer, index_id, entries).value();
   auto back = DecodeIndex(*sealer, index_id, sealed, "index/i").value();
   ASSERT_EQ(back.size(), 1u);
@@ -129,7 +131,8 @@ TEST(IndexFileTest, RoundTripsAndBindsToItsId) {
   EXPECT_EQ(back[0].pack, entries[0].pack);
   EXPECT_EQ(back[0].type, BlobType::kMapPage);
   EXPECT_EQ(back[0].raw_size, 9u);
-  EXPECT_TRUE(DecodeIndex(*sealer, NewObjectId().value(), sealed, "index/j").error().IsCorruption());
+  EXPECT_TRUE(
+      DecodeIndex(*sealer, NewObjectId().value(), sealed, "index/j").error().IsCorruption());
 }
 
 TEST(VolumeMapTest, RoundTripsAndRejectsLies) {
@@ -139,7 +142,8 @@ TEST(VolumeMapTest, RoundTripsAndRejectsLies) {
   const std::string page = EncodeMapPage(extents);
   EXPECT_EQ(DecodeMapPage(page, "p").value(), extents);
   EXPECT_TRUE(CheckTiling(extents, 12388, "v").ok());
-  EXPECT_EQ(CheckTiling(extents, 20000, "v").message(), "v: extents end at 12388, volume size is 20000");
+  EXPECT_EQ(CheckTiling(extents, 20000, "v").message(),
+            "v: extents end at 12388, volume size is 20000");
   std::string lie = page;
   lie[4] = '\x7f';  // Claims far more extents than the bytes hold.
   EXPECT_EQ(DecodeMapPage(lie, "p").error().message(), "p: malformed map page header");

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/coding.h"
+
 #include "formats/codec/xxh3.h"
 
 namespace ferry::repo {
@@ -59,8 +60,8 @@ Status Sealer::Seal(ByteView aad, ByteView plaintext, std::string* out) {
 
 Status Sealer::Open(ByteView aad, ByteView sealed, std::string* out, std::string_view what) {
   if (sealed.size() < overhead()) {
-    return Status::Corruption(fmt::format("{}: sealed blob of {} bytes is too short", what,
-                                          sealed.size()));
+    return Status::Corruption(
+        fmt::format("{}: sealed blob of {} bytes is too short", what, sealed.size()));
   }
   const size_t plain = sealed.size() - overhead();
   out->resize(plain);

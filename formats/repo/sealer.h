@@ -11,6 +11,7 @@
 
 #include "common/bytes.h"
 #include "common/result.h"
+
 #include "formats/codec/aes_gcm.h"
 
 namespace ferry::repo {

@@ -10,7 +10,8 @@ Result<std::string> EncodeSnapshot(Sealer& sealer, const Snapshot& s) {
   json volumes = json::array();
   for (const SnapshotVolume& v : s.volumes) {
     json pages = json::array();
-    for (const MapPageRef& p : v.pages) pages.push_back({{"offset", p.offset}, {"id", p.id.ToHex()}});
+    for (const MapPageRef& p : v.pages)
+      pages.push_back({{"offset", p.offset}, {"id", p.id.ToHex()}});
     volumes.push_back({{"name", v.name},
                        {"source", v.source},
                        {"size", v.size},
@@ -76,7 +77,7 @@ Result<Snapshot> DecodeSnapshot(Sealer& sealer, const ObjectId& id, std::string_
       s.volumes.push_back(std::move(vol));
     }
     const json& st = j.at("stats");
-    s.stats = {st.at("bytes_read").get<uint64_t>(),  st.at("bytes_new").get<uint64_t>(),
+    s.stats = {st.at("bytes_read").get<uint64_t>(),   st.at("bytes_new").get<uint64_t>(),
                st.at("bytes_stored").get<uint64_t>(), st.at("chunks").get<uint64_t>(),
                st.at("chunks_new").get<uint64_t>(),   st.at("seconds").get<double>()};
   } catch (const json::exception& e) {

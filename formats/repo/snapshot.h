@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/result.h"
+
 #include "formats/codec/chunk_id.h"
 #include "formats/repo/ids.h"
 #include "formats/repo/sealer.h"

@@ -55,8 +55,8 @@ Status CheckTiling(const std::vector<Extent>& extents, uint64_t size, const std:
     at += e.length;
   }
   if (at != size) {
-    return Status::Corruption(fmt::format("{}: extents end at {}, volume size is {}", what, at,
-                                          size));
+    return Status::Corruption(
+        fmt::format("{}: extents end at {}, volume size is {}", what, at, size));
   }
   return Status();
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/result.h"
+
 #include "formats/codec/chunk_id.h"
 
 namespace ferry::repo {

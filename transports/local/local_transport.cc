@@ -1,15 +1,15 @@
 #include "transports/local/local_transport.h"
 
-#include <fcntl.h>
-#include <fmt/format.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
 #include <random>
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace ferry {
 
@@ -129,8 +129,8 @@ Result<size_t> LocalTransport::ReadAt(std::string_view name, uint64_t offset, Mu
   if (fd < 0) return Err(Status::FromErrno(errno, path));
   size_t done = 0;
   while (done < dst.size()) {
-    const ssize_t n = ::pread(fd, dst.data() + done, dst.size() - done,
-                              static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pread(fd, dst.data() + done, dst.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       const int err = errno;

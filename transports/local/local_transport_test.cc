@@ -1,10 +1,10 @@
 #include "transports/local/local_transport.h"
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "tests/testutil/testutil.h"
 
@@ -24,9 +24,9 @@ TEST_F(LocalTransportTest, PutGetReadAtSizeRoundTrip) {
   EXPECT_EQ(t_->Get("data/ab/abcdef").value(), data);
   EXPECT_EQ(t_->Size("data/ab/abcdef").value(), data.size());
   std::string part(10, '\0');
-  ASSERT_EQ(t_->ReadAt("data/ab/abcdef", 99'995, {reinterpret_cast<std::byte*>(part.data()), 10})
-                .value(),
-            5u);
+  ASSERT_EQ(
+      t_->ReadAt("data/ab/abcdef", 99'995, {reinterpret_cast<std::byte*>(part.data()), 10}).value(),
+      5u);
   EXPECT_EQ(part.substr(0, 5), data.substr(99'995));
 }
 
@@ -61,7 +61,8 @@ TEST_F(LocalTransportTest, ConcurrentWritersOfDifferentObjects) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([this, t] {
       for (int i = 0; i < 20; ++i) {
-        const std::string name = "data/" + std::to_string(i % 4) + "/o" + std::to_string(t * 100 + i);
+        const std::string name =
+            "data/" + std::to_string(i % 4) + "/o" + std::to_string(t * 100 + i);
         ASSERT_TRUE(t_->Put(name, AsBytes(name)).ok());
       }
     });

@@ -1,0 +1,465 @@
+#include "engine/backup.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include "cbt/allocation.h"
+#include "chunker/chunker.h"
+#include "engine/bounded_queue.h"
+#include "formats/repo/pack.h"
+#include "formats/repo/volume_map.h"
+
+namespace ferry {
+
+namespace {
+
+using repo::BlobType;
+using repo::Extent;
+using repo::ExtentKind;
+
+bool AllZero(ByteView data) {
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  size_t n = data.size();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v;
+    std::memcpy(&v, p + i, 8);
+    if (v != 0) return false;
+  }
+  for (; i < n; ++i) {
+    if (p[i] != 0) return false;
+  }
+  return true;
+}
+
+std::string NowRfc3339() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Per-thread encoders: each worker owns one (contexts are not shareable).
+struct Codecs {
+  std::unique_ptr<repo::Sealer> sealer;
+  std::unique_ptr<codec::ChunkIdHasher> hasher;
+  std::unique_ptr<codec::ZstdCompressor> compressor;  // Null when compression is off.
+  std::string scratch;
+  std::string blob;
+
+  static Result<Codecs> Create(const Repository& repo) {
+    Codecs c;
+    FERRY_ASSIGN_OR_RETURN(c.sealer, repo.NewSealer());
+    FERRY_ASSIGN_OR_RETURN(c.hasher, repo.NewHasher());
+    if (repo.config().compression_level > 0) {
+      FERRY_ASSIGN_OR_RETURN(c.compressor,
+                             codec::ZstdCompressor::Create(repo.config().compression_level));
+    }
+    return c;
+  }
+};
+
+// Where chunks go: dedup against the repository index and this backup's new chunks, packing,
+// publishing packs and, every few packs, an index naming them.
+class ChunkStore {
+ public:
+  ChunkStore(Repository& repo, const BackupOptions& options) : repo_(repo), options_(options) {}
+
+  // Stores the chunk unless the repository or this backup already has it.
+  Status StoreIfNew(BlobType type, const codec::ChunkId& id, ByteView data, Codecs& c) {
+    {
+      std::lock_guard lock(dedup_mu_);
+      if (repo_.Find(id) != nullptr || !seen_.insert(id).second) return Status();
+    }
+    chunks_new_.fetch_add(1, std::memory_order_relaxed);
+    bytes_new_.fetch_add(data.size(), std::memory_order_relaxed);
+    c.blob.clear();
+    FERRY_RETURN_IF_ERROR(
+        EncodeChunkBlob(id, data, c.compressor.get(), *c.sealer, &c.scratch, &c.blob));
+    std::unique_ptr<repo::PackBuilder> full;
+    {
+      std::lock_guard lock(pack_mu_);
+      if (current_ == nullptr) {
+        FERRY_ASSIGN_OR_RETURN(repo::ObjectId pack_id, repo::NewObjectId());
+        current_ = std::make_unique<repo::PackBuilder>(pack_id);
+      }
+      current_->Add(type, id, AsBytes(c.blob), static_cast<uint32_t>(data.size()));
+      if (current_->size() >= repo_.config().pack_size) full = std::move(current_);
+    }
+    if (full != nullptr) return Publish(std::move(full), *c.sealer, false);
+    return Status();
+  }
+
+  // Publishes the pack being filled and indexes everything not yet indexed.
+  Status Flush(repo::Sealer& sealer) {
+    std::unique_ptr<repo::PackBuilder> last;
+    {
+      std::lock_guard lock(pack_mu_);
+      last = std::move(current_);
+    }
+    if (last != nullptr && last->count() > 0) return Publish(std::move(last), sealer, true);
+    return WriteIndex(TakeUnindexed(), sealer);
+  }
+
+  uint64_t bytes_new() const { return bytes_new_; }
+  uint64_t chunks_new() const { return chunks_new_; }
+  uint64_t bytes_stored() const { return bytes_stored_; }
+
+ private:
+  Status Publish(std::unique_ptr<repo::PackBuilder> pack, repo::Sealer& sealer, bool final_flush) {
+    const repo::ObjectId id = pack->id();
+    std::vector<repo::PackEntry> entries = pack->entries();
+    FERRY_ASSIGN_OR_RETURN(std::string bytes, pack->Finish(sealer));
+    FERRY_RETURN_IF_ERROR(repo_.transport().Put(repo::PackName(id), AsBytes(bytes)));
+    bytes_stored_.fetch_add(bytes.size(), std::memory_order_relaxed);
+    std::vector<repo::IndexEntry> to_write;
+    {
+      std::lock_guard lock(index_mu_);
+      for (const auto& e : entries) {
+        unindexed_.push_back({e.id, id, e.type, e.offset, e.stored_size, e.raw_size});
+      }
+      if (final_flush || ++packs_since_index_ >= options_.index_every_packs) {
+        to_write = std::move(unindexed_);
+        unindexed_.clear();
+        packs_since_index_ = 0;
+      }
+    }
+    return WriteIndex(std::move(to_write), sealer);
+  }
+
+  std::vector<repo::IndexEntry> TakeUnindexed() {
+    std::lock_guard lock(index_mu_);
+    std::vector<repo::IndexEntry> out = std::move(unindexed_);
+    unindexed_.clear();
+    return out;
+  }
+
+  Status WriteIndex(std::vector<repo::IndexEntry> entries, repo::Sealer& sealer) {
+    if (entries.empty()) return Status();
+    FERRY_ASSIGN_OR_RETURN(repo::ObjectId index_id, repo::NewObjectId());
+    FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodeIndex(sealer, index_id, entries));
+    return repo_.transport().Put("index/" + index_id.ToHex(), AsBytes(sealed), true);
+  }
+
+  Repository& repo_;
+  const BackupOptions& options_;
+  std::mutex dedup_mu_;
+  std::unordered_set<codec::ChunkId, ChunkIdHash> seen_;  // GUARDED_BY(dedup_mu_)
+  std::mutex pack_mu_;
+  std::unique_ptr<repo::PackBuilder> current_;  // GUARDED_BY(pack_mu_)
+  std::mutex index_mu_;
+  std::vector<repo::IndexEntry> unindexed_;  // GUARDED_BY(index_mu_)
+  unsigned packs_since_index_ = 0;           // GUARDED_BY(index_mu_)
+  std::atomic<uint64_t> bytes_new_{0};
+  std::atomic<uint64_t> chunks_new_{0};
+  std::atomic<uint64_t> bytes_stored_{0};
+};
+
+struct ChunkJob {
+  uint64_t offset = 0;
+  std::string data;
+};
+
+// Records the first error of any thread; the others see failed() and stop.
+class FirstError {
+ public:
+  void Set(const Status& s) {
+    if (s.ok()) return;
+    std::lock_guard lock(mu_);
+    if (status_.ok()) status_ = s;
+    failed_.store(true, std::memory_order_relaxed);
+  }
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
+  Status status() {
+    std::lock_guard lock(mu_);
+    return status_;
+  }
+
+ private:
+  std::mutex mu_;
+  Status status_;
+  std::atomic<bool> failed_{false};
+};
+
+// Adds hole extents over [from, to), cut at page boundaries (extents start within one page and
+// their lengths fit 32 bits).
+void AddHoles(uint64_t from, uint64_t to, uint64_t page_size, std::vector<Extent>* out) {
+  while (from < to) {
+    const uint64_t page_end = (from / page_size + 1) * page_size;
+    const uint64_t end = std::min(to, page_end);
+    out->push_back({from, static_cast<uint32_t>(end - from), ExtentKind::kHole, {}});
+    from = end;
+  }
+}
+
+// Reads, chunks and stores one volume; returns its map.
+class VolumeBackup {
+ public:
+  VolumeBackup(Repository& repo, ChunkStore& store, const BackupOptions& options,
+               SequentialReader& reader, FirstError& error, std::atomic<uint64_t>& bytes_read)
+      : repo_(repo),
+        store_(store),
+        options_(options),
+        reader_(reader),
+        error_(error),
+        bytes_read_(bytes_read) {}
+
+  Result<std::vector<Extent>> Run(unsigned threads, const std::function<void()>& tick) {
+    FERRY_ASSIGN_OR_RETURN(chunker_, chunker::MakeChunker(repo_.config().chunker));
+    cbt::ExtentList ranges;
+    if (!reader_.is_pipe()) {
+      FERRY_ASSIGN_OR_RETURN(ranges, cbt::AllocatedRanges(reader_.fd(), reader_.size(),
+                                                          reader_.path()));
+      reader_.SetRanges(ranges);
+    }
+    const size_t max_chunk = repo_.config().chunker.algorithm == chunker::Algorithm::kFixed
+                                 ? repo_.config().chunker.avg_size
+                                 : repo_.config().chunker.max_size;
+    BoundedQueue<ChunkJob> queue(std::max<size_t>(threads * 2, options_.queue_bytes / max_chunk));
+    std::vector<std::thread> workers;
+    for (unsigned i = 0; i < threads; ++i) workers.emplace_back([&] { Work(queue); });
+
+    Status read_status = ReadAll(queue, tick);
+    queue.Close();
+    for (auto& w : workers) w.join();
+    error_.Set(read_status);
+    if (error_.failed()) return Err(error_.status());
+
+    std::vector<Extent> extents = std::move(extents_);
+    std::sort(extents.begin(), extents.end(),
+              [](const Extent& a, const Extent& b) { return a.offset < b.offset; });
+    // Holes: everything the ranges did not cover.
+    std::vector<Extent> holes;
+    uint64_t at = 0;
+    for (const auto& r : ranges) {
+      AddHoles(at, r.offset, repo::kDefaultPageSize, &holes);
+      at = r.end();
+    }
+    if (!reader_.is_pipe()) AddHoles(at, reader_.size(), repo::kDefaultPageSize, &holes);
+    extents.insert(extents.end(), holes.begin(), holes.end());
+    std::sort(extents.begin(), extents.end(),
+              [](const Extent& a, const Extent& b) { return a.offset < b.offset; });
+    return extents;
+  }
+
+  uint64_t size() const { return size_; }
+  uint64_t chunks() const { return chunks_; }
+
+ private:
+  Status ReadAll(BoundedQueue<ChunkJob>& queue, const std::function<void()>& tick) {
+    std::vector<uint64_t> cuts;
+    std::string pending;  // Bytes [pending_start, next_offset) not yet in a chunk.
+    uint64_t pending_start = 0;
+    uint64_t next_offset = 0;  // Where the current range continues.
+    bool in_range = false;
+
+    auto emit = [&](uint64_t cut, ByteView buf, size_t* buf_pos) -> bool {
+      ChunkJob job;
+      job.offset = pending_start;
+      const uint64_t len = cut - pending_start;
+      job.data.resize(len);
+      const uint64_t from_pending = std::min<uint64_t>(len, pending.size());
+      if (from_pending > 0) std::memcpy(job.data.data(), pending.data(), from_pending);
+      if (from_pending < pending.size()) {
+        pending.erase(0, from_pending);  // A lagging cut: the rest opens the next chunk.
+      } else {
+        pending.clear();
+        const uint64_t from_buf = len - from_pending;
+        if (from_buf > 0) {
+          std::memcpy(job.data.data() + from_pending, buf.data() + *buf_pos, from_buf);
+          *buf_pos += from_buf;
+        }
+      }
+      pending_start = cut;
+      ++chunks_;
+      return queue.Push(std::move(job));
+    };
+    auto finish_range = [&]() -> bool {
+      cuts.clear();
+      chunker_->Finish(&cuts);
+      size_t none = 0;
+      for (uint64_t cut : cuts) {
+        if (!emit(cut, {}, &none)) return false;
+      }
+      return true;
+    };
+
+    for (;;) {
+      if (options_.cancel != nullptr && options_.cancel->cancelled()) {
+        return Status::Cancelled("backup of " + reader_.path() + " was cancelled");
+      }
+      if (error_.failed()) return Status();
+      FERRY_ASSIGN_OR_RETURN(SourceBuffer b, reader_.NextBuffer());
+      if (b.data.empty()) break;
+      if (!in_range || b.offset != next_offset) {
+        if (in_range && !finish_range()) return Status();
+        chunker_->Reset(b.offset);
+        pending.clear();
+        pending_start = b.offset;
+        in_range = true;
+      }
+      cuts.clear();
+      chunker_->Update(b.data, &cuts);
+      size_t buf_pos = 0;
+      for (uint64_t cut : cuts) {
+        if (!emit(cut, b.data, &buf_pos)) return Status();
+      }
+      pending.append(reinterpret_cast<const char*>(b.data.data()) + buf_pos,
+                     b.data.size() - buf_pos);
+      next_offset = b.offset + b.data.size();
+      bytes_read_.fetch_add(b.data.size(), std::memory_order_relaxed);
+      tick();
+    }
+    if (in_range && !finish_range()) return Status();
+    size_ = reader_.is_pipe() ? next_offset : reader_.size();
+    return Status();
+  }
+
+  void Work(BoundedQueue<ChunkJob>& queue) {
+    auto codecs = Codecs::Create(repo_);
+    if (!codecs) {
+      error_.Set(codecs.error());
+      queue.Close();
+      return;
+    }
+    std::vector<Extent> local;
+    while (auto job = queue.Pop()) {
+      if (error_.failed()) continue;  // Drain so the reader never blocks forever.
+      const ByteView data = AsBytes(job->data);
+      Extent e{job->offset, static_cast<uint32_t>(data.size()), ExtentKind::kZeros, {}};
+      if (!AllZero(data)) {
+        e.kind = ExtentKind::kChunk;
+        e.id = codecs->hasher->Hash(data);
+        Status s = store_.StoreIfNew(BlobType::kData, e.id, data, *codecs);
+        if (!s.ok()) {
+          error_.Set(s);
+          queue.Close();
+          continue;
+        }
+      }
+      local.push_back(e);
+    }
+    std::lock_guard lock(extents_mu_);
+    extents_.insert(extents_.end(), local.begin(), local.end());
+  }
+
+  Repository& repo_;
+  ChunkStore& store_;
+  const BackupOptions& options_;
+  SequentialReader& reader_;
+  FirstError& error_;
+  std::atomic<uint64_t>& bytes_read_;
+  std::unique_ptr<chunker::Chunker> chunker_;
+  std::mutex extents_mu_;
+  std::vector<Extent> extents_;  // GUARDED_BY(extents_mu_)
+  uint64_t size_ = 0;
+  uint64_t chunks_ = 0;
+};
+
+// Encodes the map of a volume into pages, stores each page as a chunk, returns the page list.
+Result<std::vector<repo::MapPageRef>> StoreMap(const std::vector<Extent>& extents,
+                                               uint64_t page_size, ChunkStore& store, Codecs& c) {
+  std::vector<repo::MapPageRef> pages;
+  size_t i = 0;
+  while (i < extents.size()) {
+    const uint64_t page = extents[i].offset / page_size;
+    std::vector<Extent> in_page;
+    while (i < extents.size() && extents[i].offset / page_size == page) in_page.push_back(extents[i++]);
+    const std::string bytes = repo::EncodeMapPage(in_page);
+    const codec::ChunkId id = c.hasher->Hash(AsBytes(bytes));
+    FERRY_RETURN_IF_ERROR(store.StoreIfNew(BlobType::kMapPage, id, AsBytes(bytes), c));
+    pages.push_back({in_page.front().offset, id});
+  }
+  return pages;
+}
+
+}  // namespace
+
+Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSource>& sources,
+                            const BackupOptions& options) {
+  if (sources.empty()) return Err(Status::InvalidArgument("nothing to back up"));
+  const auto start = std::chrono::steady_clock::now();
+  const unsigned threads =
+      options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  SequentialReaderOptions reader_options;
+  reader_options.backend = options.io_backend;
+
+  // Open every source first: a missing one fails the backup before anything is written.
+  std::vector<std::unique_ptr<SequentialReader>> readers;
+  uint64_t total = 0;
+  for (const BackupSource& s : sources) {
+    FERRY_ASSIGN_OR_RETURN(auto r, SequentialReader::Open(s.path, reader_options));
+    total += r->size();
+    readers.push_back(std::move(r));
+  }
+
+  BackupResult result;
+  result.io_backend = std::string(readers.front()->backend_name());
+  result.fallback_reason = readers.front()->fallback_reason();
+  repo::Snapshot& snap = result.snapshot;
+  FERRY_ASSIGN_OR_RETURN(snap.id, repo::NewObjectId());
+  snap.time = NowRfc3339();
+  snap.tags = options.tags;
+  snap.hostname = options.hostname;
+  if (snap.hostname.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof(host) - 1);
+    snap.hostname = host;
+  }
+
+  ChunkStore store(repository, options);
+  FirstError error;
+  std::atomic<uint64_t> bytes_read{0};
+  ProgressTicker ticker;
+  auto tick = [&] {
+    if (options.progress && ticker.Due()) {
+      options.progress({bytes_read.load(), total, ticker.seconds(), false});
+    }
+  };
+  FERRY_ASSIGN_OR_RETURN(Codecs main_codecs, Codecs::Create(repository));
+  uint64_t chunks = 0;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    VolumeBackup volume(repository, store, options, *readers[i], error, bytes_read);
+    FERRY_ASSIGN_OR_RETURN(std::vector<Extent> extents, volume.Run(threads, tick));
+    FERRY_RETURN_IF_ERROR(repo::CheckTiling(extents, volume.size(), sources[i].path));
+    repo::SnapshotVolume vol;
+    vol.name = sources[i].name.empty()
+                   ? (sources[i].path == "-" ? "stdin"
+                                             : std::filesystem::path(sources[i].path).filename().string())
+                   : sources[i].name;
+    vol.source = sources[i].path;
+    vol.size = volume.size();
+    vol.page_size = repo::kDefaultPageSize;
+    FERRY_ASSIGN_OR_RETURN(vol.pages, StoreMap(extents, vol.page_size, store, main_codecs));
+    chunks += volume.chunks();
+    snap.volumes.push_back(std::move(vol));
+  }
+  // Everything the snapshot names is durable and indexed before the snapshot exists.
+  FERRY_RETURN_IF_ERROR(store.Flush(*main_codecs.sealer));
+  snap.stats.bytes_read = bytes_read.load();
+  snap.stats.bytes_new = store.bytes_new();
+  snap.stats.bytes_stored = store.bytes_stored();
+  snap.stats.chunks = chunks;
+  snap.stats.chunks_new = store.chunks_new();
+  snap.stats.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodeSnapshot(*main_codecs.sealer, snap));
+  FERRY_RETURN_IF_ERROR(
+      repository.transport().Put("snapshots/" + snap.id.ToHex(), AsBytes(sealed), true));
+  if (options.progress) options.progress({bytes_read.load(), total, ticker.seconds(), true});
+  return result;
+}
+
+}  // namespace ferry

@@ -1,0 +1,176 @@
+#include "engine/check.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <set>
+
+#include "engine/restore.h"
+#include "formats/repo/pack.h"
+
+namespace ferry {
+
+namespace {
+
+struct PackInfo {
+  uint64_t size = 0;
+  uint64_t blob_area = 0;
+  std::map<codec::ChunkId, repo::PackEntry> entries;
+  bool valid = false;
+};
+
+Result<PackInfo> ReadPackHeader(Transport& t, repo::Sealer& sealer, const repo::ObjectId& id,
+                                const std::string& name) {
+  PackInfo info;
+  FERRY_ASSIGN_OR_RETURN(info.size, t.Size(name));
+  if (info.size < repo::kPackTrailerSize) {
+    return Err(Status::Corruption(fmt::format("{}: truncated (only {} bytes)", name, info.size)));
+  }
+  std::string trailer(repo::kPackTrailerSize, '\0');
+  FERRY_RETURN_IF_ERROR(t.ReadAt(name, info.size - repo::kPackTrailerSize,
+                                 {reinterpret_cast<std::byte*>(trailer.data()), trailer.size()}));
+  FERRY_ASSIGN_OR_RETURN(uint32_t header_size, repo::ParsePackTrailer(trailer, info.size, name));
+  info.blob_area = info.size - repo::kPackTrailerSize - header_size;
+  std::string header(header_size, '\0');
+  FERRY_RETURN_IF_ERROR(t.ReadAt(name, info.blob_area,
+                                 {reinterpret_cast<std::byte*>(header.data()), header.size()}));
+  FERRY_ASSIGN_OR_RETURN(auto entries,
+                         repo::ParsePackHeader(sealer, id, header, info.blob_area, name));
+  for (const auto& e : entries) info.entries.emplace(e.id, e);
+  info.valid = true;
+  return info;
+}
+
+}  // namespace
+
+Result<CheckReport> Check(Repository& repository, const CheckOptions& options) {
+  CheckReport report;
+  Transport& t = repository.transport();
+  FERRY_ASSIGN_OR_RETURN(auto sealer, repository.NewSealer());
+  auto cancelled = [&] { return options.cancel != nullptr && options.cancel->cancelled(); };
+
+  // 1. Pack headers.
+  std::map<repo::ObjectId, PackInfo> packs;
+  FERRY_ASSIGN_OR_RETURN(auto pack_names, t.List("data"));
+  for (const std::string& name : pack_names) {
+    if (cancelled()) return Err(Status::Cancelled("check was cancelled"));
+    auto id = repo::ParseObjectId(name.substr(name.rfind('/') + 1));
+    if (!id) {
+      report.warnings.push_back(name + ": not a pack name; ignored");
+      continue;
+    }
+    ++report.packs;
+    auto info = ReadPackHeader(t, *sealer, *id, name);
+    if (!info) {
+      report.errors.push_back(info.error().message());
+      packs[*id] = PackInfo{};
+      continue;
+    }
+    packs[*id] = std::move(*info);
+  }
+
+  // 2. Index entries against the pack headers.
+  Status loaded = repository.LoadIndex();
+  if (!loaded.ok()) report.errors.push_back(loaded.message());
+  std::set<repo::ObjectId> indexed_packs;
+  for (const auto& [id, loc] : repository.index()) {
+    ++report.indexed_chunks;
+    indexed_packs.insert(loc.pack);
+    const std::string pack_name = repo::PackName(loc.pack);
+    auto p = packs.find(loc.pack);
+    if (p == packs.end()) {
+      report.errors.push_back(fmt::format("index names chunk {} in {}, which does not exist",
+                                          id.ToHex().substr(0, 16), pack_name));
+      continue;
+    }
+    if (!p->second.valid) continue;  // Already reported.
+    auto e = p->second.entries.find(id);
+    if (e == p->second.entries.end() || e->second.offset != loc.offset ||
+        e->second.stored_size != loc.stored_size || e->second.raw_size != loc.raw_size) {
+      report.errors.push_back(fmt::format("{}: header does not match the index for chunk {}",
+                                          pack_name, id.ToHex().substr(0, 16)));
+    }
+  }
+  for (const auto& [id, info] : packs) {
+    if (info.valid && indexed_packs.count(id) == 0) {
+      report.warnings.push_back(repo::PackName(id) +
+                                ": not indexed (left by an interrupted backup; harmless)");
+    }
+  }
+
+  // 3. Snapshots: every map page and chunk resolves.
+  FERRY_ASSIGN_OR_RETURN(auto snap_names, t.List("snapshots"));
+  for (const std::string& name : snap_names) {
+    if (cancelled()) return Err(Status::Cancelled("check was cancelled"));
+    ++report.snapshots;
+    auto id = repo::ParseObjectId(name.substr(name.rfind('/') + 1));
+    if (!id) {
+      report.errors.push_back(name + ": not a snapshot name");
+      continue;
+    }
+    auto snap = repository.LoadSnapshot(*id);
+    if (!snap) {
+      report.errors.push_back(snap.error().message());
+      continue;
+    }
+    for (const auto& vol : snap->volumes) {
+      auto extents = LoadVolumeMap(repository, vol);
+      if (!extents) {
+        report.errors.push_back(fmt::format("snapshot {}: {}", id->ToHex().substr(0, 8),
+                                            extents.error().message()));
+        continue;
+      }
+      for (const auto& e : *extents) {
+        if (e.kind == repo::ExtentKind::kChunk && repository.Find(e.id) == nullptr) {
+          report.errors.push_back(fmt::format("snapshot {} volume {}: chunk {} at offset {} is "
+                                              "not in the index",
+                                              id->ToHex().substr(0, 8), vol.name,
+                                              e.id.ToHex().substr(0, 16), e.offset));
+          break;
+        }
+      }
+    }
+  }
+
+  // 4. Every blob, decrypted, decompressed and re-hashed.
+  if (options.read_data) {
+    auto hasher = repository.NewHasher();
+    if (!hasher) return Err(hasher.error());
+    codec::ZstdDecompressor dec;
+    ProgressTicker ticker;
+    uint64_t done_bytes = 0, total_bytes = 0;
+    for (const auto& [id, info] : packs) total_bytes += info.size;
+    std::string pack, plain, chunk;
+    for (const auto& [id, info] : packs) {
+      if (cancelled()) return Err(Status::Cancelled("check was cancelled"));
+      if (!info.valid) continue;
+      const std::string name = repo::PackName(id);
+      auto bytes = t.Get(name);
+      if (!bytes) {
+        report.errors.push_back(bytes.error().message());
+        continue;
+      }
+      for (const auto& [cid, e] : info.entries) {
+        const std::string what = fmt::format("{} chunk {}", name, cid.ToHex().substr(0, 16));
+        Status s = sealer->Open(AsBytes(repo::ChunkAad(cid.view())),
+                                AsBytes(std::string_view(*bytes).substr(e.offset, e.stored_size)),
+                                &plain, what);
+        if (s.ok()) {
+          s = Repository::DecodeChunkPayload(plain, e.raw_size, cid, dec, **hasher, &chunk, what);
+        }
+        if (!s.ok()) {
+          report.errors.push_back(s.message());
+        } else {
+          ++report.chunks_verified;
+        }
+      }
+      done_bytes += info.size;
+      if (options.progress && ticker.Due()) {
+        options.progress({done_bytes, total_bytes, ticker.seconds(), false});
+      }
+    }
+  }
+  return report;
+}
+
+}  // namespace ferry

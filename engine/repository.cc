@@ -1,0 +1,232 @@
+#include "engine/repository.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "formats/repo/pack.h"
+
+namespace ferry {
+
+namespace {
+constexpr char kConfigName[] = "config";
+}
+
+Result<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<Transport> transport,
+                                                     const InitOptions& options) {
+  if (options.encrypted && options.passphrase.empty()) {
+    return Err(Status::InvalidArgument("an encrypted repository needs a passphrase"));
+  }
+  FERRY_RETURN_IF_ERROR(chunker::ValidateParams(options.chunker));
+  if (options.compression_level < 0 || options.compression_level > 19) {
+    return Err(Status::InvalidArgument("compression level must be 0 (off) to 19"));
+  }
+  if (auto existing = transport->Size(kConfigName); existing.has_value()) {
+    return Err(Status::AlreadyExists("a repository already exists at " + transport->Describe()));
+  }
+  repo::RepoConfig config;
+  FERRY_ASSIGN_OR_RETURN(config.id, repo::NewObjectId());
+  config.encrypted = options.encrypted;
+  config.compression_level = options.compression_level;
+  config.chunker = options.chunker;
+  config.pack_size = options.pack_size;
+  const std::string config_bytes = repo::EncodeConfig(config);
+  FERRY_ASSIGN_OR_RETURN(repo::MasterKey key, repo::NewMasterKey());
+  FERRY_ASSIGN_OR_RETURN(std::string key_file,
+                         repo::EncodeKeyFile(key, config_bytes, options.encrypted,
+                                             options.passphrase, options.scrypt));
+  FERRY_ASSIGN_OR_RETURN(repo::ObjectId key_id, repo::NewObjectId());
+  // The key goes first: a config without a key would be an unopenable repository.
+  FERRY_RETURN_IF_ERROR(transport->Put("keys/" + key_id.ToHex(), AsBytes(key_file), true));
+  FERRY_RETURN_IF_ERROR(transport->Put(kConfigName, AsBytes(config_bytes), true));
+  return std::unique_ptr<Repository>(
+      new Repository(std::move(transport), std::move(config), std::move(key)));
+}
+
+namespace {
+Result<std::string> ReadConfigBytes(Transport& t) {
+  auto bytes = t.Get(kConfigName);
+  if (!bytes) {
+    if (bytes.error().IsNotFound()) {
+      return Err(Status::NotFound("no ferry repository at " + t.Describe() +
+                                  " (no config; run ferry init first)"));
+    }
+    return Err(bytes.error());
+  }
+  return std::move(*bytes);
+}
+}  // namespace
+
+Result<bool> Repository::NeedsPassphrase(Transport& transport) {
+  FERRY_ASSIGN_OR_RETURN(std::string config_bytes, ReadConfigBytes(transport));
+  FERRY_ASSIGN_OR_RETURN(repo::RepoConfig config, repo::DecodeConfig(config_bytes));
+  return config.encrypted;
+}
+
+Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Transport> transport,
+                                                     std::string_view passphrase) {
+  FERRY_ASSIGN_OR_RETURN(std::string config_bytes, ReadConfigBytes(*transport));
+  FERRY_ASSIGN_OR_RETURN(repo::RepoConfig config, repo::DecodeConfig(config_bytes));
+  FERRY_ASSIGN_OR_RETURN(auto key_names, transport->List("keys"));
+  if (key_names.empty()) {
+    return Err(Status::Corruption("repository at " + transport->Describe() + " has no key files"));
+  }
+  Status last;
+  for (const std::string& name : key_names) {
+    FERRY_ASSIGN_OR_RETURN(std::string key_file, transport->Get(name));
+    auto key = repo::DecodeKeyFile(key_file, config_bytes, passphrase);
+    if (key) {
+      return std::unique_ptr<Repository>(
+          new Repository(std::move(transport), std::move(config), std::move(*key)));
+    }
+    last = key.error().WithContext(name);
+    if (key.error().code() == Status::Code::kPermissionDenied) {
+      last = key.error();  // "wrong passphrase" reads best alone.
+    }
+  }
+  return Err(last);
+}
+
+Result<std::unique_ptr<repo::Sealer>> Repository::NewSealer() const {
+  return repo::Sealer::Create(config_.encrypted ? key_.data_key() : ByteView{});
+}
+
+Result<std::unique_ptr<codec::ChunkIdHasher>> Repository::NewHasher() const {
+  return codec::ChunkIdHasher::Create(key_.id_key());
+}
+
+Status Repository::LoadIndex() {
+  FERRY_ASSIGN_OR_RETURN(auto names, transport_->List("index"));
+  FERRY_ASSIGN_OR_RETURN(auto sealer, NewSealer());
+  for (const std::string& name : names) {
+    FERRY_ASSIGN_OR_RETURN(repo::ObjectId id, repo::ParseObjectId(name.substr(name.rfind('/') + 1)));
+    FERRY_ASSIGN_OR_RETURN(std::string sealed, transport_->Get(name));
+    FERRY_ASSIGN_OR_RETURN(auto entries, repo::DecodeIndex(*sealer, id, sealed, name));
+    for (const auto& e : entries) AddToIndex(e);
+  }
+  return Status();
+}
+
+void Repository::AddToIndex(const repo::IndexEntry& e) {
+  index_.try_emplace(e.id, ChunkLocation{e.pack, e.type, e.offset, e.stored_size, e.raw_size});
+}
+
+const ChunkLocation* Repository::Find(const codec::ChunkId& id) const {
+  auto it = index_.find(id);
+  return it == index_.end() ? nullptr : &it->second;
+}
+
+Result<repo::Snapshot> Repository::LoadSnapshot(const repo::ObjectId& id) {
+  const std::string name = "snapshots/" + id.ToHex();
+  FERRY_ASSIGN_OR_RETURN(std::string sealed, transport_->Get(name));
+  FERRY_ASSIGN_OR_RETURN(auto sealer, NewSealer());
+  return repo::DecodeSnapshot(*sealer, id, sealed, name);
+}
+
+Result<std::vector<repo::Snapshot>> Repository::ListSnapshots() {
+  FERRY_ASSIGN_OR_RETURN(auto names, transport_->List("snapshots"));
+  std::vector<repo::Snapshot> out;
+  for (const std::string& name : names) {
+    FERRY_ASSIGN_OR_RETURN(repo::ObjectId id, repo::ParseObjectId(name.substr(name.rfind('/') + 1)));
+    FERRY_ASSIGN_OR_RETURN(repo::Snapshot s, LoadSnapshot(id));
+    out.push_back(std::move(s));
+  }
+  std::sort(out.begin(), out.end(), [](const repo::Snapshot& a, const repo::Snapshot& b) {
+    return a.time != b.time ? a.time < b.time : a.id < b.id;
+  });
+  return out;
+}
+
+Result<repo::Snapshot> Repository::ResolveSnapshot(std::string_view spec) {
+  if (spec == "latest") {
+    FERRY_ASSIGN_OR_RETURN(auto all, ListSnapshots());
+    if (all.empty()) return Err(Status::NotFound("the repository has no snapshots"));
+    return all.back();
+  }
+  FERRY_ASSIGN_OR_RETURN(auto names, transport_->List("snapshots"));
+  std::vector<std::string> matches;
+  for (const std::string& name : names) {
+    const std::string hex = name.substr(name.rfind('/') + 1);
+    if (hex.rfind(spec, 0) == 0) matches.push_back(hex);
+  }
+  if (matches.empty() || spec.empty()) {
+    return Err(Status::NotFound(fmt::format("no snapshot matches '{}'", spec)));
+  }
+  if (matches.size() > 1) {
+    return Err(Status::InvalidArgument(
+        fmt::format("'{}' matches {} snapshots; give more of the id", spec, matches.size())));
+  }
+  FERRY_ASSIGN_OR_RETURN(repo::ObjectId id, repo::ParseObjectId(matches[0]));
+  return LoadSnapshot(id);
+}
+
+Status Repository::DecodeChunkPayload(std::string_view plaintext, uint32_t raw_size,
+                                      const codec::ChunkId& id, codec::ZstdDecompressor& dec,
+                                      codec::ChunkIdHasher& hasher, std::string* out,
+                                      const std::string& what) {
+  if (plaintext.empty()) return Status::Corruption(what + ": empty blob");
+  const uint8_t encoding = static_cast<uint8_t>(plaintext[0]);
+  const std::string_view payload = plaintext.substr(1);
+  out->resize(raw_size);
+  if (encoding == 0) {
+    if (payload.size() != raw_size) {
+      return Status::Corruption(fmt::format("{}: stored {} bytes, expected {}", what,
+                                            payload.size(), raw_size));
+    }
+    std::memcpy(out->data(), payload.data(), payload.size());
+  } else if (encoding == 1) {
+    Status s = dec.Decompress(AsBytes(payload), {reinterpret_cast<std::byte*>(out->data()),
+                                                 out->size()});
+    if (!s.ok()) return s.WithContext(what);
+  } else {
+    return Status::Corruption(fmt::format("{}: unknown chunk encoding {}", what, encoding));
+  }
+  if (hasher.Hash(AsBytes(*out)) != id) {
+    return Status::Corruption(what + ": content does not match its id");
+  }
+  return Status();
+}
+
+Status Repository::ReadChunk(const codec::ChunkId& id, const ChunkLocation& loc,
+                             repo::Sealer& sealer, codec::ZstdDecompressor& dec,
+                             codec::ChunkIdHasher& hasher, std::string* out) {
+  const std::string pack = repo::PackName(loc.pack);
+  const std::string what = fmt::format("{} chunk {}", pack, id.ToHex().substr(0, 16));
+  std::string sealed(loc.stored_size, '\0');
+  FERRY_ASSIGN_OR_RETURN(size_t n, transport_->ReadAt(pack, loc.offset,
+                                                      {reinterpret_cast<std::byte*>(sealed.data()),
+                                                       sealed.size()}));
+  if (n != sealed.size()) {
+    return Status::Corruption(what + ": pack is truncated");
+  }
+  std::string plain;
+  FERRY_RETURN_IF_ERROR(sealer.Open(AsBytes(repo::ChunkAad(id.view())), AsBytes(sealed), &plain,
+                                    what));
+  return DecodeChunkPayload(plain, loc.raw_size, id, dec, hasher, out, what);
+}
+
+Status EncodeChunkBlob(const codec::ChunkId& id, ByteView data, codec::ZstdCompressor* compressor,
+                       repo::Sealer& sealer, std::string* scratch, std::string* out) {
+  scratch->resize(1 + codec::ZstdCompressor::MaxOutputSize(data.size()));
+  bool compressed = false;
+  size_t payload = 0;
+  if (compressor != nullptr) {
+    FERRY_ASSIGN_OR_RETURN(
+        codec::CompressOutcome c,
+        compressor->Compress(data, {reinterpret_cast<std::byte*>(scratch->data() + 1),
+                                    scratch->size() - 1}));
+    compressed = !c.stored_raw;
+    payload = c.size;
+  }
+  if (!compressed) {
+    scratch->resize(1 + data.size());
+    std::memcpy(scratch->data() + 1, data.data(), data.size());
+    payload = data.size();
+  }
+  (*scratch)[0] = compressed ? '\1' : '\0';
+  return sealer.Seal(AsBytes(repo::ChunkAad(id.view())),
+                     AsBytes(std::string_view(*scratch).substr(0, 1 + payload)), out);
+}
+
+}  // namespace ferry

@@ -1,0 +1,116 @@
+// Repository: an opened ferry repository (docs/FORMAT.md) on a Transport: its config, master key
+// and chunk index, and the operations every job shares (resolve snapshots, read and write
+// chunk blobs).
+//
+// Thread-safety: after Open() and LoadIndex(), the const methods and the chunk codec functions
+// may be used from many threads; AddToIndex() and LoadIndex() need external synchronisation.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.h"
+#include "formats/codec/chunk_id.h"
+#include "formats/codec/zstd_codec.h"
+#include "formats/repo/index_file.h"
+#include "formats/repo/key_file.h"
+#include "formats/repo/repo_config.h"
+#include "formats/repo/sealer.h"
+#include "formats/repo/snapshot.h"
+#include "transports/transport.h"
+
+namespace ferry {
+
+struct InitOptions {
+  bool encrypted = true;
+  std::string passphrase;  // REQUIRED when encrypted.
+  int compression_level = 3;
+  chunker::Params chunker = repo::RepoConfig{}.chunker;
+  uint32_t pack_size = repo::kDefaultPackSize;
+  codec::ScryptParams scrypt;  // Cost of the passphrase key derivation.
+};
+
+struct ChunkLocation {
+  repo::ObjectId pack;
+  repo::BlobType type = repo::BlobType::kData;
+  uint32_t offset = 0;
+  uint32_t stored_size = 0;
+  uint32_t raw_size = 0;
+};
+
+struct ChunkIdHash {
+  size_t operator()(const codec::ChunkId& id) const noexcept {
+    size_t h;
+    std::memcpy(&h, id.bytes.data(), sizeof(h));
+    return h;
+  }
+};
+
+class Repository {
+ public:
+  // Creates a repository in the (empty) namespace of `transport`. Errors: kAlreadyExists if a
+  // config is there; kInvalidArgument for bad options.
+  static Result<std::unique_ptr<Repository>> Init(std::unique_ptr<Transport> transport,
+                                                  const InitOptions& options);
+  // Opens an existing repository. Errors: kNotFound "no ferry repository at …";
+  // kNotSupported for another format or version; kPermissionDenied "wrong passphrase";
+  // kCorruption for a damaged config or key.
+  static Result<std::unique_ptr<Repository>> Open(std::unique_ptr<Transport> transport,
+                                                  std::string_view passphrase);
+  // True if opening needs a passphrase (the repository is encrypted). Errors as Open().
+  static Result<bool> NeedsPassphrase(Transport& transport);
+
+  Transport& transport() { return *transport_; }
+  const repo::RepoConfig& config() const { return config_; }
+  const repo::MasterKey& key() const { return key_; }
+
+  // Per-thread helpers keyed for this repository.
+  Result<std::unique_ptr<repo::Sealer>> NewSealer() const;
+  Result<std::unique_ptr<codec::ChunkIdHasher>> NewHasher() const;
+
+  // Reads every index object. Errors: kCorruption naming the index.
+  Status LoadIndex();
+  const ChunkLocation* Find(const codec::ChunkId& id) const;
+  size_t index_size() const { return index_.size(); }
+  void AddToIndex(const repo::IndexEntry& e);
+  // Every chunk named by the index files read, by pack (for check).
+  const std::unordered_map<codec::ChunkId, ChunkLocation, ChunkIdHash>& index() const {
+    return index_;
+  }
+
+  // Snapshot ids, oldest first (by time, then id).
+  Result<std::vector<repo::Snapshot>> ListSnapshots();
+  Result<repo::Snapshot> LoadSnapshot(const repo::ObjectId& id);
+  // "latest", a full id or a unique prefix. Errors: kNotFound, kInvalidArgument (ambiguous).
+  Result<repo::Snapshot> ResolveSnapshot(std::string_view spec);
+
+  // Reads one chunk blob at `loc`, opens, decodes and verifies it against `id`.
+  // Errors: kCorruption naming the pack and chunk; kNotFound if the pack is missing.
+  Status ReadChunk(const codec::ChunkId& id, const ChunkLocation& loc, repo::Sealer& sealer,
+                   codec::ZstdDecompressor& dec, codec::ChunkIdHasher& hasher, std::string* out);
+  // Decodes an opened blob plaintext (encoding byte + payload) into `out` of `raw_size` bytes,
+  // verifying the id. `what` names the blob in errors.
+  static Status DecodeChunkPayload(std::string_view plaintext, uint32_t raw_size,
+                                   const codec::ChunkId& id, codec::ZstdDecompressor& dec,
+                                   codec::ChunkIdHasher& hasher, std::string* out,
+                                   const std::string& what);
+
+ private:
+  Repository(std::unique_ptr<Transport> t, repo::RepoConfig c, repo::MasterKey k)
+      : transport_(std::move(t)), config_(std::move(c)), key_(std::move(k)) {}
+
+  std::unique_ptr<Transport> transport_;
+  repo::RepoConfig config_;
+  repo::MasterKey key_;
+  std::unordered_map<codec::ChunkId, ChunkLocation, ChunkIdHash> index_;
+};
+
+// Encodes a chunk for storage: encoding byte + (zstd or raw) payload, sealed with the chunk's
+// associated data, appended to `*out`. `compressor` may be null (no compression).
+Status EncodeChunkBlob(const codec::ChunkId& id, ByteView data, codec::ZstdCompressor* compressor,
+                       repo::Sealer& sealer, std::string* scratch, std::string* out);
+
+}  // namespace ferry

@@ -1,0 +1,102 @@
+#include "tools/ferry/repo_access.h"
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "transports/local/local_transport.h"
+
+namespace ferry::cli {
+
+void AddRepoOptions(CLI::App* cmd, RepoArgs* args) {
+  cmd->add_option("-r,--repo", args->repo, "Repository location (a directory)")
+      ->envname("FERRY_REPO");
+  cmd->add_option("--password-file", args->password_file,
+                  "Read the passphrase from this file (also FERRY_PASSWORD_FILE)");
+}
+
+Result<std::unique_ptr<Transport>> OpenTransport(const RepoArgs& args, bool create) {
+  if (args.repo.empty()) {
+    return Err(Status::InvalidArgument("no repository given: use --repo or set FERRY_REPO"));
+  }
+  std::string path = args.repo;
+  if (path.rfind("file://", 0) == 0) path = path.substr(7);
+  if (path.find("://") != std::string::npos) {
+    return Err(Status::NotSupported("repository URI '" + args.repo +
+                                    "': only local directories are supported so far"));
+  }
+  if (create) {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) return Err(Status::FromErrno(ec.value(), "create " + path));
+  }
+  FERRY_ASSIGN_OR_RETURN(auto t, LocalTransport::Open(path));
+  return std::unique_ptr<Transport>(std::move(t));
+}
+
+namespace {
+
+Result<std::string> ReadFirstLine(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Err(Status::FromErrno(errno, "password file " + path));
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+std::string Prompt(const char* text) {
+  std::fprintf(stderr, "%s", text);
+  std::fflush(stderr);
+  termios old{};
+  const bool tty = tcgetattr(STDIN_FILENO, &old) == 0;
+  if (tty) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  std::getline(std::cin, line);
+  if (tty) tcsetattr(STDIN_FILENO, TCSANOW, &old);
+  std::fprintf(stderr, "\n");
+  return line;
+}
+
+}  // namespace
+
+Result<std::string> ReadPassphrase(const RepoArgs& args, bool confirm) {
+  if (const char* p = std::getenv("FERRY_PASSWORD"); p != nullptr) return std::string(p);
+  std::string file = args.password_file;
+  if (file.empty()) {
+    if (const char* f = std::getenv("FERRY_PASSWORD_FILE"); f != nullptr) file = f;
+  }
+  if (!file.empty()) return ReadFirstLine(file);
+  if (isatty(STDIN_FILENO) != 1) {
+    return Err(Status::InvalidArgument(
+        "a passphrase is needed: set FERRY_PASSWORD or FERRY_PASSWORD_FILE, or pass "
+        "--password-file"));
+  }
+  std::string first = Prompt("enter passphrase: ");
+  if (confirm && Prompt("enter it again: ") != first) {
+    return Err(Status::InvalidArgument("the passphrases do not match"));
+  }
+  return first;
+}
+
+Result<std::unique_ptr<Repository>> OpenRepository(const RepoArgs& args, bool load_index) {
+  FERRY_ASSIGN_OR_RETURN(auto transport, OpenTransport(args, false));
+  FERRY_ASSIGN_OR_RETURN(bool encrypted, Repository::NeedsPassphrase(*transport));
+  std::string passphrase;
+  if (encrypted) {
+    FERRY_ASSIGN_OR_RETURN(passphrase, ReadPassphrase(args, false));
+  }
+  FERRY_ASSIGN_OR_RETURN(auto repo, Repository::Open(std::move(transport), passphrase));
+  if (load_index) FERRY_RETURN_IF_ERROR(repo->LoadIndex());
+  return repo;
+}
+
+}  // namespace ferry::cli

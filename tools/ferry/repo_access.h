@@ -1,0 +1,32 @@
+// How the CLI finds and opens a repository: --repo or FERRY_REPO, and the passphrase from
+// FERRY_PASSWORD, FERRY_PASSWORD_FILE, --password-file, or a prompt when stdin is a terminal.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "engine/repository.h"
+
+namespace ferry::cli {
+
+struct RepoArgs {
+  std::string repo;
+  std::string password_file;
+};
+
+// Adds --repo and --password-file to `cmd`.
+void AddRepoOptions(CLI::App* cmd, RepoArgs* args);
+
+// The transport for args.repo (a local directory for now). With `create`, makes the directory.
+Result<std::unique_ptr<Transport>> OpenTransport(const RepoArgs& args, bool create);
+
+// The passphrase, from the sources above in that order. With `confirm` (init), a prompt asks
+// twice. Errors: kInvalidArgument when there is no source and no terminal to ask on.
+Result<std::string> ReadPassphrase(const RepoArgs& args, bool confirm);
+
+// Opens the repository (asking for the passphrase only if it is encrypted) and loads its index.
+Result<std::unique_ptr<Repository>> OpenRepository(const RepoArgs& args, bool load_index = true);
+
+}  // namespace ferry::cli

@@ -1,0 +1,367 @@
+// ferry init | backup | snapshots | restore | check | stats: thin shells over engine jobs.
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/backup.h"
+#include "engine/check.h"
+#include "engine/restore.h"
+#include "tools/ferry/commands.h"
+#include "tools/ferry/repo_access.h"
+#include "tools/ferry/terminal.h"
+
+namespace ferry::cli {
+
+namespace {
+
+using nlohmann::json;
+
+int Fail(const Status& s) {
+  PrintError(s.message());
+  if (s.IsCancelled()) return kExitCancelled;
+  return s.IsInvalidArgument() ? kExitUsage : kExitFailure;
+}
+
+void PrintJson(const json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+
+std::string Short(const repo::ObjectId& id) { return id.ToHex().substr(0, 8); }
+
+// --- init -------------------------------------------------------------------------------
+
+struct InitArgs {
+  RepoArgs repo;
+  std::string encryption = "aes-256-gcm";
+  std::string chunker = "fastcdc2020";
+  uint32_t min = 0, avg = 0, max = 0;
+  int compression = 3;
+  uint32_t pack_size_mib = repo::kDefaultPackSize >> 20;
+};
+
+int RunInit(const InitArgs& a) {
+  InitOptions o;
+  if (a.encryption != "aes-256-gcm" && a.encryption != "none") {
+    return Fail(Status::InvalidArgument("--encryption must be aes-256-gcm or none"));
+  }
+  o.encrypted = a.encryption == "aes-256-gcm";
+  auto algo = chunker::ParseAlgorithm(a.chunker);
+  if (!algo) return Fail(algo.error());
+  o.chunker.algorithm = *algo;
+  if (a.avg != 0) {
+    o.chunker.avg_size = a.avg;
+    o.chunker.min_size = a.avg / 4;
+    o.chunker.max_size = a.avg * 4;
+  }
+  if (a.min != 0) o.chunker.min_size = a.min;
+  if (a.max != 0) o.chunker.max_size = a.max;
+  o.compression_level = a.compression;
+  o.pack_size = a.pack_size_mib << 20;
+  if (a.pack_size_mib < 4 || a.pack_size_mib > 128) {
+    return Fail(Status::InvalidArgument("--pack-size must be 4 to 128 MiB"));
+  }
+  if (o.encrypted) {
+    auto pass = ReadPassphrase(a.repo, true);
+    if (!pass) return Fail(pass.error());
+    if (pass->empty()) return Fail(Status::InvalidArgument("the passphrase is empty"));
+    o.passphrase = *pass;
+  }
+  auto transport = OpenTransport(a.repo, true);
+  if (!transport) return Fail(transport.error());
+  auto repo = Repository::Init(std::move(*transport), o);
+  if (!repo) return Fail(repo.error());
+  std::fprintf(stderr, "ferry: created repository %s at %s (%s, %s %u KiB average)\n",
+               Short((*repo)->config().id).c_str(), a.repo.repo.c_str(), a.encryption.c_str(),
+               a.chunker.c_str(), o.chunker.avg_size >> 10);
+  return kExitOk;
+}
+
+// --- backup -----------------------------------------------------------------------------
+
+struct BackupArgs {
+  RepoArgs repo;
+  std::vector<std::string> sources;
+  std::string name;
+  std::vector<std::string> tags;
+  unsigned threads = 0;
+  bool json = false;
+  std::string io_backend = "auto";
+};
+
+int RunBackup(const BackupArgs& a) {
+  if (!a.name.empty() && a.sources.size() > 1) {
+    return Fail(Status::InvalidArgument("--name names a single source"));
+  }
+  auto repo = OpenRepository(a.repo);
+  if (!repo) return Fail(repo.error());
+  std::vector<BackupSource> sources;
+  for (const auto& s : a.sources) sources.push_back({s, a.name});
+  BackupOptions o;
+  o.tags = a.tags;
+  o.threads = a.threads;
+  o.cancel = &GlobalCancel();
+  auto backend = io::ParseBackendKind(a.io_backend);
+  if (!backend) return Fail(backend.error());
+  o.io_backend = *backend;
+  ProgressLine line;
+  o.progress = [&](const Progress& p) { line.Update(p); };
+  auto r = Backup(**repo, sources, o);
+  if (!r) return Fail(r.error());
+  if (!r->fallback_reason.empty()) PrintError(r->fallback_reason);
+  const repo::Snapshot& s = r->snapshot;
+  uint64_t logical = 0;
+  for (const auto& v : s.volumes) logical += v.size;
+  if (a.json) {
+    PrintJson({{"snapshot", s.id.ToHex()},
+               {"volumes", s.volumes.size()},
+               {"size", logical},
+               {"bytes_read", s.stats.bytes_read},
+               {"bytes_new", s.stats.bytes_new},
+               {"bytes_stored", s.stats.bytes_stored},
+               {"chunks", s.stats.chunks},
+               {"chunks_new", s.stats.chunks_new},
+               {"seconds", s.stats.seconds},
+               {"io_backend", r->io_backend}});
+  } else {
+    std::printf("snapshot %s saved\n", Short(s.id).c_str());
+    std::printf("  %s in %zu volume(s); read %s, new %s, stored %s\n",
+                HumanBytes(static_cast<double>(logical)).c_str(), s.volumes.size(),
+                HumanBytes(static_cast<double>(s.stats.bytes_read)).c_str(),
+                HumanBytes(static_cast<double>(s.stats.bytes_new)).c_str(),
+                HumanBytes(static_cast<double>(s.stats.bytes_stored)).c_str());
+    std::printf("  %.2f s, %s (of the volume size)\n", s.stats.seconds,
+                HumanRate(static_cast<double>(logical), s.stats.seconds).c_str());
+  }
+  return kExitOk;
+}
+
+// --- snapshots --------------------------------------------------------------------------
+
+struct ListArgs {
+  RepoArgs repo;
+  bool json = false;
+};
+
+int RunSnapshots(const ListArgs& a) {
+  auto repo = OpenRepository(a.repo, false);
+  if (!repo) return Fail(repo.error());
+  auto list = (*repo)->ListSnapshots();
+  if (!list) return Fail(list.error());
+  if (a.json) {
+    json out = json::array();
+    for (const auto& s : *list) {
+      json vols = json::array();
+      for (const auto& v : s.volumes) {
+        vols.push_back({{"name", v.name}, {"source", v.source}, {"size", v.size}});
+      }
+      out.push_back({{"id", s.id.ToHex()},
+                     {"time", s.time},
+                     {"hostname", s.hostname},
+                     {"tags", s.tags},
+                     {"volumes", vols}});
+    }
+    PrintJson(out);
+    return kExitOk;
+  }
+  std::printf("%-8s  %-20s  %-16s  %-30s  %s\n", "ID", "TIME", "HOST", "VOLUMES", "TAGS");
+  for (const auto& s : *list) {
+    std::string vols, tags;
+    for (const auto& v : s.volumes) {
+      vols += (vols.empty() ? "" : ", ") + v.name + " (" +
+              HumanBytes(static_cast<double>(v.size)) + ")";
+    }
+    for (const auto& t : s.tags) tags += (tags.empty() ? "" : ",") + t;
+    std::printf("%-8s  %-20s  %-16s  %-30s  %s\n", Short(s.id).c_str(), s.time.c_str(),
+                s.hostname.c_str(), vols.c_str(), tags.c_str());
+  }
+  std::printf("%zu snapshot(s)\n", list->size());
+  return kExitOk;
+}
+
+// --- restore ----------------------------------------------------------------------------
+
+struct RestoreArgs {
+  RepoArgs repo;
+  std::string what;
+  std::string target;
+  bool overwrite = false;
+  unsigned threads = 0;
+  bool json = false;
+};
+
+int RunRestore(const RestoreArgs& a) {
+  auto repo = OpenRepository(a.repo);
+  if (!repo) return Fail(repo.error());
+  std::string spec = a.what, volume;
+  if (auto colon = spec.find(':'); colon != std::string::npos) {
+    volume = spec.substr(colon + 1);
+    spec = spec.substr(0, colon);
+  }
+  auto snap = (*repo)->ResolveSnapshot(spec);
+  if (!snap) return Fail(snap.error());
+  RestoreOptions o;
+  o.overwrite = a.overwrite;
+  o.threads = a.threads;
+  o.cancel = &GlobalCancel();
+  ProgressLine line;
+  if (a.target != "-") o.progress = [&](const Progress& p) { line.Update(p); };
+  auto r = Restore(**repo, *snap, volume, a.target, o);
+  if (!r) return Fail(r.error());
+  if (a.target == "-") return kExitOk;
+  if (a.json) {
+    PrintJson({{"snapshot", snap->id.ToHex()},
+               {"target", a.target},
+               {"size", r->size},
+               {"bytes_written", r->bytes_written},
+               {"chunks", r->chunks},
+               {"seconds", r->seconds}});
+  } else {
+    std::printf("restored %s of snapshot %s to %s in %.2f s (%s), every chunk verified\n",
+                HumanBytes(static_cast<double>(r->size)).c_str(), Short(snap->id).c_str(),
+                a.target.c_str(), r->seconds,
+                HumanRate(static_cast<double>(r->size), r->seconds).c_str());
+  }
+  return kExitOk;
+}
+
+// --- check ------------------------------------------------------------------------------
+
+struct CheckArgs {
+  RepoArgs repo;
+  bool read_data = false;
+  bool json = false;
+};
+
+int RunCheck(const CheckArgs& a) {
+  auto repo = OpenRepository(a.repo, false);
+  if (!repo) return Fail(repo.error());
+  CheckOptions o;
+  o.read_data = a.read_data;
+  o.cancel = &GlobalCancel();
+  ProgressLine line;
+  o.progress = [&](const Progress& p) { line.Update(p); };
+  auto r = Check(**repo, o);
+  if (!r) return Fail(r.error());
+  if (a.json) {
+    PrintJson({{"ok", r->ok()},
+               {"packs", r->packs},
+               {"indexed_chunks", r->indexed_chunks},
+               {"snapshots", r->snapshots},
+               {"chunks_verified", r->chunks_verified},
+               {"errors", r->errors},
+               {"warnings", r->warnings}});
+  } else {
+    for (const auto& w : r->warnings) std::printf("warning: %s\n", w.c_str());
+    for (const auto& e : r->errors) std::printf("error: %s\n", e.c_str());
+    std::printf("%s: %lu packs, %lu indexed chunks, %lu snapshots%s\n",
+                r->ok() ? "no errors" : fmt::format("{} error(s)", r->errors.size()).c_str(),
+                static_cast<unsigned long>(r->packs), static_cast<unsigned long>(r->indexed_chunks),
+                static_cast<unsigned long>(r->snapshots),
+                a.read_data ? fmt::format(", {} chunks read and verified", r->chunks_verified).c_str()
+                            : "");
+  }
+  return r->ok() ? kExitOk : kExitFailure;
+}
+
+// --- stats ------------------------------------------------------------------------------
+
+int RunStats(const ListArgs& a) {
+  auto repo = OpenRepository(a.repo);
+  if (!repo) return Fail(repo.error());
+  auto list = (*repo)->ListSnapshots();
+  if (!list) return Fail(list.error());
+  auto packs = (*repo)->transport().List("data");
+  if (!packs) return Fail(packs.error());
+  uint64_t stored = 0, logical = 0, raw_unique = 0;
+  for (const auto& p : *packs) stored += (*repo)->transport().Size(p).value_or(0);
+  for (const auto& s : *list) {
+    for (const auto& v : s.volumes) logical += v.size;
+  }
+  for (const auto& [id, loc] : (*repo)->index()) raw_unique += loc.raw_size;
+  if (a.json) {
+    PrintJson({{"snapshots", list->size()},
+               {"packs", packs->size()},
+               {"chunks", (*repo)->index_size()},
+               {"logical_bytes", logical},
+               {"unique_bytes", raw_unique},
+               {"stored_bytes", stored}});
+  } else {
+    std::printf("snapshots:      %zu\n", list->size());
+    std::printf("logical size:   %s (sum of every volume of every snapshot)\n",
+                HumanBytes(static_cast<double>(logical)).c_str());
+    std::printf("unique chunks:  %zu, %s\n", (*repo)->index_size(),
+                HumanBytes(static_cast<double>(raw_unique)).c_str());
+    std::printf("stored:         %s in %zu packs", HumanBytes(static_cast<double>(stored)).c_str(),
+                packs->size());
+    if (stored > 0) std::printf(" (%.2fx reduction)", static_cast<double>(logical) / static_cast<double>(stored));
+    std::printf("\n");
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterRepoCommands(CLI::App& app, int* exit_code) {
+  {
+    auto a = std::make_shared<InitArgs>();
+    CLI::App* c = app.add_subcommand("init", "Create a repository");
+    AddRepoOptions(c, &a->repo);
+    c->add_option("--encryption", a->encryption, "aes-256-gcm (default) or none");
+    c->add_option("--chunker", a->chunker, "fastcdc2020 (default), fastcdc2016 or fixed");
+    c->add_option("--min", a->min, "Minimum chunk size (default avg/4)");
+    c->add_option("--avg", a->avg, "Average chunk size (default 1 MiB); the size for fixed");
+    c->add_option("--max", a->max, "Maximum chunk size (default avg*4)");
+    c->add_option("--compression", a->compression, "zstd level 1-19, 0 for none (default 3)");
+    c->add_option("--pack-size", a->pack_size_mib, "Target pack size in MiB (default 16)");
+    c->callback([a, exit_code] { *exit_code = RunInit(*a); });
+  }
+  {
+    auto a = std::make_shared<BackupArgs>();
+    CLI::App* c = app.add_subcommand("backup", "Back up volumes (files, devices, - for stdin)");
+    AddRepoOptions(c, &a->repo);
+    c->add_option("sources", a->sources, "What to back up")->required();
+    c->add_option("--name", a->name, "Volume name (default: the file name; stdin for -)");
+    c->add_option("--tag", a->tags, "Tag the snapshot (repeatable)");
+    c->add_option("--threads", a->threads, "Worker threads (default: cores)");
+    c->add_option("--io-backend", a->io_backend, "auto (default), uring or psync")
+        ->envname("FERRY_IO_BACKEND");
+    c->add_flag("--json", a->json, "Print the result as JSON");
+    c->callback([a, exit_code] { *exit_code = RunBackup(*a); });
+  }
+  {
+    auto a = std::make_shared<ListArgs>();
+    CLI::App* c = app.add_subcommand("snapshots", "List snapshots, oldest first");
+    AddRepoOptions(c, &a->repo);
+    c->add_flag("--json", a->json, "Print JSON");
+    c->callback([a, exit_code] { *exit_code = RunSnapshots(*a); });
+  }
+  {
+    auto a = std::make_shared<RestoreArgs>();
+    CLI::App* c = app.add_subcommand("restore", "Restore a volume: SNAPSHOT[:VOLUME]");
+    AddRepoOptions(c, &a->repo);
+    c->add_option("snapshot", a->what, "Snapshot id, unique id prefix, or latest[:VOLUME]")
+        ->required();
+    c->add_option("-t,--target", a->target, "File, block device, or - for stdout")->required();
+    c->add_flag("--overwrite", a->overwrite, "Replace an existing target file");
+    c->add_option("--threads", a->threads, "Worker threads (default: cores)");
+    c->add_flag("--json", a->json, "Print the result as JSON");
+    c->callback([a, exit_code] { *exit_code = RunRestore(*a); });
+  }
+  {
+    auto a = std::make_shared<CheckArgs>();
+    CLI::App* c = app.add_subcommand("check", "Verify the repository");
+    AddRepoOptions(c, &a->repo);
+    c->add_flag("--read-data", a->read_data, "Also read, decrypt and verify every chunk");
+    c->add_flag("--json", a->json, "Print JSON");
+    c->callback([a, exit_code] { *exit_code = RunCheck(*a); });
+  }
+  {
+    auto a = std::make_shared<ListArgs>();
+    CLI::App* c = app.add_subcommand("stats", "Sizes: logical, unique and stored");
+    AddRepoOptions(c, &a->repo);
+    c->add_flag("--json", a->json, "Print JSON");
+    c->callback([a, exit_code] { *exit_code = RunStats(*a); });
+  }
+}
+
+}  // namespace ferry::cli
