@@ -1,8 +1,8 @@
 #include "cbt/allocation.h"
 
-#include <unistd.h>
-
 #include <cerrno>
+
+#include <unistd.h>
 
 namespace ferry::cbt {
 

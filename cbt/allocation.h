@@ -5,8 +5,9 @@
 
 #include <string>
 
-#include "cbt/extent_list.h"
 #include "common/result.h"
+
+#include "cbt/extent_list.h"
 
 namespace ferry::cbt {
 

@@ -1,8 +1,5 @@
 #include "engine/backup.h"
 
-#include <fmt/format.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -12,6 +9,9 @@
 #include <mutex>
 #include <thread>
 #include <unordered_set>
+
+#include <fmt/format.h>
+#include <unistd.h>
 
 #include "cbt/allocation.h"
 #include "chunker/chunker.h"
@@ -113,6 +113,12 @@ class ChunkStore {
     return WriteIndex(TakeUnindexed(), sealer);
   }
 
+  // Everything this backup indexed, for the caller's in-memory index once workers are done.
+  std::vector<repo::IndexEntry> TakePublished() {
+    std::lock_guard lock(index_mu_);
+    return std::move(published_);
+  }
+
   uint64_t bytes_new() const { return bytes_new_; }
   uint64_t chunks_new() const { return chunks_new_; }
   uint64_t bytes_stored() const { return bytes_stored_; }
@@ -150,7 +156,11 @@ class ChunkStore {
     if (entries.empty()) return Status();
     FERRY_ASSIGN_OR_RETURN(repo::ObjectId index_id, repo::NewObjectId());
     FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodeIndex(sealer, index_id, entries));
-    return repo_.transport().Put("index/" + index_id.ToHex(), AsBytes(sealed), true);
+    FERRY_RETURN_IF_ERROR(
+        repo_.transport().Put("index/" + index_id.ToHex(), AsBytes(sealed), true));
+    std::lock_guard lock(index_mu_);
+    published_.insert(published_.end(), entries.begin(), entries.end());
+    return Status();
   }
 
   Repository& repo_;
@@ -161,6 +171,7 @@ class ChunkStore {
   std::unique_ptr<repo::PackBuilder> current_;  // GUARDED_BY(pack_mu_)
   std::mutex index_mu_;
   std::vector<repo::IndexEntry> unindexed_;  // GUARDED_BY(index_mu_)
+  std::vector<repo::IndexEntry> published_;  // GUARDED_BY(index_mu_)
   unsigned packs_since_index_ = 0;           // GUARDED_BY(index_mu_)
   std::atomic<uint64_t> bytes_new_{0};
   std::atomic<uint64_t> chunks_new_{0};
@@ -220,8 +231,8 @@ class VolumeBackup {
     FERRY_ASSIGN_OR_RETURN(chunker_, chunker::MakeChunker(repo_.config().chunker));
     cbt::ExtentList ranges;
     if (!reader_.is_pipe()) {
-      FERRY_ASSIGN_OR_RETURN(ranges, cbt::AllocatedRanges(reader_.fd(), reader_.size(),
-                                                          reader_.path()));
+      FERRY_ASSIGN_OR_RETURN(ranges,
+                             cbt::AllocatedRanges(reader_.fd(), reader_.size(), reader_.path()));
       reader_.SetRanges(ranges);
     }
     const size_t max_chunk = repo_.config().chunker.algorithm == chunker::Algorithm::kFixed
@@ -376,7 +387,8 @@ Result<std::vector<repo::MapPageRef>> StoreMap(const std::vector<Extent>& extent
   while (i < extents.size()) {
     const uint64_t page = extents[i].offset / page_size;
     std::vector<Extent> in_page;
-    while (i < extents.size() && extents[i].offset / page_size == page) in_page.push_back(extents[i++]);
+    while (i < extents.size() && extents[i].offset / page_size == page)
+      in_page.push_back(extents[i++]);
     const std::string bytes = repo::EncodeMapPage(in_page);
     const codec::ChunkId id = c.hasher->Hash(AsBytes(bytes));
     FERRY_RETURN_IF_ERROR(store.StoreIfNew(BlobType::kMapPage, id, AsBytes(bytes), c));
@@ -435,10 +447,11 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
     FERRY_ASSIGN_OR_RETURN(std::vector<Extent> extents, volume.Run(threads, tick));
     FERRY_RETURN_IF_ERROR(repo::CheckTiling(extents, volume.size(), sources[i].path));
     repo::SnapshotVolume vol;
-    vol.name = sources[i].name.empty()
-                   ? (sources[i].path == "-" ? "stdin"
-                                             : std::filesystem::path(sources[i].path).filename().string())
-                   : sources[i].name;
+    vol.name =
+        sources[i].name.empty()
+            ? (sources[i].path == "-" ? "stdin"
+                                      : std::filesystem::path(sources[i].path).filename().string())
+            : sources[i].name;
     vol.source = sources[i].path;
     vol.size = volume.size();
     vol.page_size = repo::kDefaultPageSize;
@@ -448,6 +461,8 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   }
   // Everything the snapshot names is durable and indexed before the snapshot exists.
   FERRY_RETURN_IF_ERROR(store.Flush(*main_codecs.sealer));
+  // Workers are done: the repository's index may change now (later jobs dedup against it).
+  for (const repo::IndexEntry& e : store.TakePublished()) repository.AddToIndex(e);
   snap.stats.bytes_read = bytes_read.load();
   snap.stats.bytes_new = store.bytes_new();
   snap.stats.bytes_stored = store.bytes_stored();

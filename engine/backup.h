@@ -11,6 +11,7 @@
 
 #include "common/cancel.h"
 #include "common/result.h"
+
 #include "engine/progress.h"
 #include "engine/repository.h"
 #include "engine/sequential_reader.h"

@@ -1,9 +1,9 @@
 #include "engine/check.h"
 
-#include <fmt/format.h>
-
 #include <map>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "engine/restore.h"
 #include "formats/repo/pack.h"
@@ -32,8 +32,8 @@ Result<PackInfo> ReadPackHeader(Transport& t, repo::Sealer& sealer, const repo::
   FERRY_ASSIGN_OR_RETURN(uint32_t header_size, repo::ParsePackTrailer(trailer, info.size, name));
   info.blob_area = info.size - repo::kPackTrailerSize - header_size;
   std::string header(header_size, '\0');
-  FERRY_RETURN_IF_ERROR(t.ReadAt(name, info.blob_area,
-                                 {reinterpret_cast<std::byte*>(header.data()), header.size()}));
+  FERRY_RETURN_IF_ERROR(
+      t.ReadAt(name, info.blob_area, {reinterpret_cast<std::byte*>(header.data()), header.size()}));
   FERRY_ASSIGN_OR_RETURN(auto entries,
                          repo::ParsePackHeader(sealer, id, header, info.blob_area, name));
   for (const auto& e : entries) info.entries.emplace(e.id, e);
@@ -116,16 +116,16 @@ Result<CheckReport> Check(Repository& repository, const CheckOptions& options) {
     for (const auto& vol : snap->volumes) {
       auto extents = LoadVolumeMap(repository, vol);
       if (!extents) {
-        report.errors.push_back(fmt::format("snapshot {}: {}", id->ToHex().substr(0, 8),
-                                            extents.error().message()));
+        report.errors.push_back(
+            fmt::format("snapshot {}: {}", id->ToHex().substr(0, 8), extents.error().message()));
         continue;
       }
       for (const auto& e : *extents) {
         if (e.kind == repo::ExtentKind::kChunk && repository.Find(e.id) == nullptr) {
-          report.errors.push_back(fmt::format("snapshot {} volume {}: chunk {} at offset {} is "
-                                              "not in the index",
-                                              id->ToHex().substr(0, 8), vol.name,
-                                              e.id.ToHex().substr(0, 16), e.offset));
+          report.errors.push_back(fmt::format(
+              "snapshot {} volume {}: chunk {} at offset {} is "
+              "not in the index",
+              id->ToHex().substr(0, 8), vol.name, e.id.ToHex().substr(0, 16), e.offset));
           break;
         }
       }

@@ -7,6 +7,7 @@
 
 #include "common/cancel.h"
 #include "common/result.h"
+
 #include "engine/progress.h"
 #include "engine/repository.h"
 
@@ -22,7 +23,7 @@ struct CheckReport {
   uint64_t packs = 0;
   uint64_t indexed_chunks = 0;
   uint64_t snapshots = 0;
-  uint64_t chunks_verified = 0;  // With read_data.
+  uint64_t chunks_verified = 0;       // With read_data.
   std::vector<std::string> errors;    // Each names the object at fault.
   std::vector<std::string> warnings;  // Harmless leftovers (unindexed packs of killed backups).
   bool ok() const { return errors.empty(); }

@@ -1,9 +1,9 @@
 #include "engine/repository.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cstring>
+
+#include <fmt/format.h>
 
 #include "formats/repo/pack.h"
 
@@ -100,7 +100,8 @@ Status Repository::LoadIndex() {
   FERRY_ASSIGN_OR_RETURN(auto names, transport_->List("index"));
   FERRY_ASSIGN_OR_RETURN(auto sealer, NewSealer());
   for (const std::string& name : names) {
-    FERRY_ASSIGN_OR_RETURN(repo::ObjectId id, repo::ParseObjectId(name.substr(name.rfind('/') + 1)));
+    FERRY_ASSIGN_OR_RETURN(repo::ObjectId id,
+                           repo::ParseObjectId(name.substr(name.rfind('/') + 1)));
     FERRY_ASSIGN_OR_RETURN(std::string sealed, transport_->Get(name));
     FERRY_ASSIGN_OR_RETURN(auto entries, repo::DecodeIndex(*sealer, id, sealed, name));
     for (const auto& e : entries) AddToIndex(e);
@@ -128,7 +129,8 @@ Result<std::vector<repo::Snapshot>> Repository::ListSnapshots() {
   FERRY_ASSIGN_OR_RETURN(auto names, transport_->List("snapshots"));
   std::vector<repo::Snapshot> out;
   for (const std::string& name : names) {
-    FERRY_ASSIGN_OR_RETURN(repo::ObjectId id, repo::ParseObjectId(name.substr(name.rfind('/') + 1)));
+    FERRY_ASSIGN_OR_RETURN(repo::ObjectId id,
+                           repo::ParseObjectId(name.substr(name.rfind('/') + 1)));
     FERRY_ASSIGN_OR_RETURN(repo::Snapshot s, LoadSnapshot(id));
     out.push_back(std::move(s));
   }
@@ -171,13 +173,13 @@ Status Repository::DecodeChunkPayload(std::string_view plaintext, uint32_t raw_s
   out->resize(raw_size);
   if (encoding == 0) {
     if (payload.size() != raw_size) {
-      return Status::Corruption(fmt::format("{}: stored {} bytes, expected {}", what,
-                                            payload.size(), raw_size));
+      return Status::Corruption(
+          fmt::format("{}: stored {} bytes, expected {}", what, payload.size(), raw_size));
     }
     std::memcpy(out->data(), payload.data(), payload.size());
   } else if (encoding == 1) {
-    Status s = dec.Decompress(AsBytes(payload), {reinterpret_cast<std::byte*>(out->data()),
-                                                 out->size()});
+    Status s =
+        dec.Decompress(AsBytes(payload), {reinterpret_cast<std::byte*>(out->data()), out->size()});
     if (!s.ok()) return s.WithContext(what);
   } else {
     return Status::Corruption(fmt::format("{}: unknown chunk encoding {}", what, encoding));
@@ -194,15 +196,15 @@ Status Repository::ReadChunk(const codec::ChunkId& id, const ChunkLocation& loc,
   const std::string pack = repo::PackName(loc.pack);
   const std::string what = fmt::format("{} chunk {}", pack, id.ToHex().substr(0, 16));
   std::string sealed(loc.stored_size, '\0');
-  FERRY_ASSIGN_OR_RETURN(size_t n, transport_->ReadAt(pack, loc.offset,
-                                                      {reinterpret_cast<std::byte*>(sealed.data()),
-                                                       sealed.size()}));
+  FERRY_ASSIGN_OR_RETURN(
+      size_t n, transport_->ReadAt(pack, loc.offset,
+                                   {reinterpret_cast<std::byte*>(sealed.data()), sealed.size()}));
   if (n != sealed.size()) {
     return Status::Corruption(what + ": pack is truncated");
   }
   std::string plain;
-  FERRY_RETURN_IF_ERROR(sealer.Open(AsBytes(repo::ChunkAad(id.view())), AsBytes(sealed), &plain,
-                                    what));
+  FERRY_RETURN_IF_ERROR(
+      sealer.Open(AsBytes(repo::ChunkAad(id.view())), AsBytes(sealed), &plain, what));
   return DecodeChunkPayload(plain, loc.raw_size, id, dec, hasher, out, what);
 }
 
@@ -214,8 +216,8 @@ Status EncodeChunkBlob(const codec::ChunkId& id, ByteView data, codec::ZstdCompr
   if (compressor != nullptr) {
     FERRY_ASSIGN_OR_RETURN(
         codec::CompressOutcome c,
-        compressor->Compress(data, {reinterpret_cast<std::byte*>(scratch->data() + 1),
-                                    scratch->size() - 1}));
+        compressor->Compress(
+            data, {reinterpret_cast<std::byte*>(scratch->data() + 1), scratch->size() - 1}));
     compressed = !c.stored_raw;
     payload = c.size;
   }

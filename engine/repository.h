@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/result.h"
+
 #include "formats/codec/chunk_id.h"
 #include "formats/codec/zstd_codec.h"
 #include "formats/repo/index_file.h"

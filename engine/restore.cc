@@ -1,10 +1,5 @@
 #include "engine/restore.h"
 
-#include <fcntl.h>
-#include <fmt/format.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -12,6 +7,11 @@
 #include <map>
 #include <mutex>
 #include <thread>
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "formats/repo/pack.h"
 #include "formats/repo/volume_map.h"
@@ -73,10 +73,11 @@ Result<std::vector<Extent>> LoadVolumeMap(Repository& repository,
   std::string page;
   for (const repo::MapPageRef& ref : volume.pages) {
     const ChunkLocation* loc = repository.Find(ref.id);
-    const std::string what = fmt::format("map page {} of volume {}", ref.id.ToHex().substr(0, 16),
-                                         volume.name);
+    const std::string what =
+        fmt::format("map page {} of volume {}", ref.id.ToHex().substr(0, 16), volume.name);
     if (loc == nullptr) return Err(Status::Corruption(what + " is not in the index"));
-    FERRY_RETURN_IF_ERROR(repository.ReadChunk(ref.id, *loc, *c->sealer, c->dec, *c->hasher, &page));
+    FERRY_RETURN_IF_ERROR(
+        repository.ReadChunk(ref.id, *loc, *c->sealer, c->dec, *c->hasher, &page));
     FERRY_ASSIGN_OR_RETURN(auto part, repo::DecodeMapPage(page, what));
     extents.insert(extents.end(), part.begin(), part.end());
   }
@@ -116,7 +117,8 @@ Result<RestoreResult> RestoreToStream(Repository& repository, const std::vector<
       if (loc == nullptr) {
         return Err(Status::Corruption("chunk " + e.id.ToHex() + " is not in the index"));
       }
-      FERRY_RETURN_IF_ERROR(repository.ReadChunk(e.id, *loc, *c->sealer, c->dec, *c->hasher, &chunk));
+      FERRY_RETURN_IF_ERROR(
+          repository.ReadChunk(e.id, *loc, *c->sealer, c->dec, *c->hasher, &chunk));
       FERRY_RETURN_IF_ERROR(write_all(chunk.data(), chunk.size()));
       result.bytes_written += chunk.size();
       ++result.chunks;
@@ -154,7 +156,8 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
                           snapshot.id.ToHex().substr(0, 8), volume_name, names)));
   }
   FERRY_ASSIGN_OR_RETURN(std::vector<Extent> extents, LoadVolumeMap(repository, *volume));
-  if (target == "-") return RestoreToStream(repository, extents, volume->size, STDOUT_FILENO, options);
+  if (target == "-")
+    return RestoreToStream(repository, extents, volume->size, STDOUT_FILENO, options);
 
   // Open the target: a new (or, with overwrite, replaced) sparse file, or a block device.
   struct stat st {};
@@ -245,16 +248,16 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
           pack_name, job.start, {reinterpret_cast<std::byte*>(buf.data()), buf.size()});
       if (!n) return fail(n.error());
       if (*n != buf.size()) {
-        return fail(Status::Corruption(fmt::format(
-            "{} is truncated: {} bytes at offset {} could not be read", pack_name,
-            buf.size() - *n, job.start + *n)));
+        return fail(Status::Corruption(
+            fmt::format("{} is truncated: {} bytes at offset {} could not be read", pack_name,
+                        buf.size() - *n, job.start + *n)));
       }
       for (const Wanted* w : job.chunks) {
         const std::string what = fmt::format("{} chunk {}", pack_name, w->id.ToHex().substr(0, 16));
-        const auto sealed = AsBytes(std::string_view(buf).substr(w->loc->offset - job.start,
-                                                                 w->loc->stored_size));
-        Status s = c.value()->sealer->Open(AsBytes(repo::ChunkAad(w->id.view())), sealed, &plain,
-                                           what);
+        const auto sealed =
+            AsBytes(std::string_view(buf).substr(w->loc->offset - job.start, w->loc->stored_size));
+        Status s =
+            c.value()->sealer->Open(AsBytes(repo::ChunkAad(w->id.view())), sealed, &plain, what);
         if (s.ok()) {
           s = Repository::DecodeChunkPayload(plain, w->loc->raw_size, w->id, c.value()->dec,
                                              *c.value()->hasher, &chunk, what);
@@ -270,8 +273,7 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
     }
   };
   const unsigned threads =
-      options.threads != 0 ? options.threads
-                           : std::max(2u, std::thread::hardware_concurrency());
+      options.threads != 0 ? options.threads : std::max(2u, std::thread::hardware_concurrency());
   std::vector<std::thread> pool;
   for (unsigned i = 0; i < threads; ++i) pool.emplace_back(worker);
   while (!failed && next_job.load() < jobs.size()) {

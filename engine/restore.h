@@ -8,6 +8,7 @@
 
 #include "common/cancel.h"
 #include "common/result.h"
+
 #include "engine/progress.h"
 #include "engine/repository.h"
 #include "formats/repo/volume_map.h"

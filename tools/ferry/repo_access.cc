@@ -1,13 +1,13 @@
 #include "tools/ferry/repo_access.h"
 
-#include <termios.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+
+#include <termios.h>
+#include <unistd.h>
 
 #include "transports/local/local_transport.h"
 

@@ -1,8 +1,7 @@
 // ferry init | backup | snapshots | restore | check | stats: thin shells over engine jobs.
-#include <fmt/format.h>
-
 #include <cstdio>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "engine/backup.h"
@@ -167,8 +166,8 @@ int RunSnapshots(const ListArgs& a) {
   for (const auto& s : *list) {
     std::string vols, tags;
     for (const auto& v : s.volumes) {
-      vols += (vols.empty() ? "" : ", ") + v.name + " (" +
-              HumanBytes(static_cast<double>(v.size)) + ")";
+      vols += (vols.empty() ? "" : ", ") + v.name + " (" + HumanBytes(static_cast<double>(v.size)) +
+              ")";
     }
     for (const auto& t : s.tags) tags += (tags.empty() ? "" : ",") + t;
     std::printf("%-8s  %-20s  %-16s  %-30s  %s\n", Short(s.id).c_str(), s.time.c_str(),
@@ -257,8 +256,9 @@ int RunCheck(const CheckArgs& a) {
                 r->ok() ? "no errors" : fmt::format("{} error(s)", r->errors.size()).c_str(),
                 static_cast<unsigned long>(r->packs), static_cast<unsigned long>(r->indexed_chunks),
                 static_cast<unsigned long>(r->snapshots),
-                a.read_data ? fmt::format(", {} chunks read and verified", r->chunks_verified).c_str()
-                            : "");
+                a.read_data
+                    ? fmt::format(", {} chunks read and verified", r->chunks_verified).c_str()
+                    : "");
   }
   return r->ok() ? kExitOk : kExitFailure;
 }
@@ -293,7 +293,8 @@ int RunStats(const ListArgs& a) {
                 HumanBytes(static_cast<double>(raw_unique)).c_str());
     std::printf("stored:         %s in %zu packs", HumanBytes(static_cast<double>(stored)).c_str(),
                 packs->size());
-    if (stored > 0) std::printf(" (%.2fx reduction)", static_cast<double>(logical) / static_cast<double>(stored));
+    if (stored > 0)
+      std::printf(" (%.2fx reduction)", static_cast<double>(logical) / static_cast<double>(stored));
     std::printf("\n");
   }
   return kExitOk;
