@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# End-to-end tests of the repository commands with real files, real faults and real kills.
+# Usage: repo_cli_test.sh FERRY_BINARY [KILL_ROUNDS]
+set -u
+ferry=$1
+kill_rounds=${2:-5}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ferry-cli-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+check() {  # check NAME COMMAND...
+  local name=$1; shift
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
+}
+here=$(cd "$(dirname "$0")" && pwd)
+make_volume() { python3 "$here/../../scripts/make-volume.py" "$1" "$2" "${3:-1}"; }
+
+export FERRY_PASSWORD=correct-horse
+repo=$tmp/repo
+make_volume "$tmp/vol.img" 48 1
+
+# --- the main path -----------------------------------------------------------------------
+"$ferry" init -r "$repo" >/dev/null 2>"$tmp/err"
+check "init" test $? -eq 0
+"$ferry" init -r "$repo" >/dev/null 2>"$tmp/err"
+check "init twice is refused" grep -q "a repository already exists at" "$tmp/err"
+"$ferry" backup -r "$repo" --tag first "$tmp/vol.img" >"$tmp/out" 2>&1
+check "backup" grep -q "^snapshot [0-9a-f]\{8\} saved" "$tmp/out"
+first=$("$ferry" snapshots -r "$repo" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+cp "$tmp/vol.img" "$tmp/vol.first"
+printf 'changed bytes' | dd of="$tmp/vol.img" bs=1 seek=5000000 conv=notrunc status=none
+"$ferry" backup -r "$repo" --json "$tmp/vol.img" >"$tmp/second.json" 2>/dev/null
+check "incremental stores little" python3 - "$tmp/second.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["bytes_new"] < 8 << 20 and r["bytes_read"] > 0, r
+PY
+"$ferry" restore -r "$repo" latest -t "$tmp/latest.img" >/dev/null 2>&1
+check "restore latest is byte-exact" cmp -s "$tmp/vol.img" "$tmp/latest.img"
+"$ferry" restore -r "$repo" "${first:0:6}:vol.img" -t "$tmp/first.img" >/dev/null 2>&1
+check "restore by id prefix and volume" cmp -s "$tmp/vol.first" "$tmp/first.img"
+"$ferry" restore -r "$repo" latest -t - 2>/dev/null | cmp -s - "$tmp/vol.img"
+check "restore to stdout" test "${PIPESTATUS[0]}" -eq 0
+head -c 3000000 /dev/urandom >"$tmp/stream.bin"
+"$ferry" backup -r "$repo" --name dump - <"$tmp/stream.bin" >/dev/null 2>&1
+"$ferry" restore -r "$repo" latest:dump -t "$tmp/stream.out" >/dev/null 2>&1
+check "stdin backup round trip" cmp -s "$tmp/stream.bin" "$tmp/stream.out"
+"$ferry" check -r "$repo" --read-data >"$tmp/out" 2>&1
+check "check --read-data passes" grep -q "^no errors:" "$tmp/out"
+"$ferry" stats -r "$repo" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["snapshots"]==3, d' 2>/dev/null
+check "stats counts snapshots" test $? -eq 0
+
+# --- bad input: clear message, non-zero exit ---------------------------------------------
+FERRY_PASSWORD=wrong "$ferry" snapshots -r "$repo" >/dev/null 2>"$tmp/err"
+rc=$?
+check "wrong passphrase exits 1" test $rc -eq 1
+check "wrong passphrase says so" grep -qx "ferry: wrong passphrase" "$tmp/err"
+"$ferry" snapshots -r "$tmp/nowhere" >/dev/null 2>"$tmp/err"
+check "missing repository" grep -q "ferry: $tmp/nowhere: No such file or directory" "$tmp/err"
+mkdir -p "$tmp/empty"
+"$ferry" snapshots -r "$tmp/empty" >/dev/null 2>"$tmp/err"
+check "not a repository" grep -q "no ferry repository at $tmp/empty (no config; run ferry init first)" "$tmp/err"
+mkdir -p "$tmp/foreign" && echo '{"version":2,"id":"abc"}' >"$tmp/foreign/config"
+"$ferry" snapshots -r "$tmp/foreign" >/dev/null 2>"$tmp/err"
+check "foreign repository" grep -q "not a ferry repository" "$tmp/err"
+"$ferry" backup -r "$repo" "$tmp/missing.img" >/dev/null 2>"$tmp/err"
+rc=$?
+check "missing source exits 1 naming it" test $rc -eq 1 -a -n "$(grep "open $tmp/missing.img: No such file" "$tmp/err")"
+"$ferry" backup -r "$repo" "$tmp" >/dev/null 2>"$tmp/err"
+check "directory source" grep -q "$tmp is a directory" "$tmp/err"
+env -u FERRY_PASSWORD "$ferry" snapshots -r "$repo" </dev/null >/dev/null 2>"$tmp/err"
+rc=$?
+check "no passphrase source is a usage error" test $rc -eq 2
+"$ferry" restore -r "$repo" latest -t "$tmp/latest.img" >/dev/null 2>"$tmp/err"
+check "restore refuses to overwrite" grep -q "exists (remove it, or pass --overwrite)" "$tmp/err"
+
+# --- a full target: small tmpfs in a private mount namespace -----------------------------
+if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
+  mkdir -p "$tmp/small"
+  unshare -m bash -c "mount -t tmpfs -o size=8m tmpfs '$tmp/small' &&
+    '$ferry' restore -r '$repo' '$first' -t '$tmp/small/out.img' >/dev/null 2>'$tmp/err.full';
+    echo \$? >'$tmp/rc.full'
+    rm -f '$tmp/small/out.img';
+    '$ferry' init -r '$tmp/small/r2' >/dev/null 2>&1;
+    '$ferry' backup -r '$tmp/small/r2' '$tmp/vol.img' >/dev/null 2>'$tmp/err.full2';
+    echo \$? >'$tmp/rc.full2'"
+  check "restore to a full disk fails with exit 1" test "$(cat "$tmp/rc.full")" -eq 1
+  check "restore to a full disk says so" grep -q "No space left on device" "$tmp/err.full"
+  check "backup to a full repository fails with exit 1" test "$(cat "$tmp/rc.full2")" -eq 1
+  check "backup to a full repository says so" grep -q "No space left on device" "$tmp/err.full2"
+else
+  echo "skip full-disk checks: no mount namespaces here"
+fi
+
+# --- damage: a truncated pack and flipped bits are named ---------------------------------
+cp -r "$repo" "$tmp/damaged"
+packs=($(cd "$tmp/damaged" && ls data/*/*))
+truncate -s -100 "$tmp/damaged/${packs[0]}"
+for p in "${packs[@]:1}"; do
+  python3 -c "
+import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[64]^=0x10; open(p,'wb').write(b)" "$tmp/damaged/$p"
+done
+"$ferry" check -r "$tmp/damaged" >"$tmp/out" 2>&1
+rc=$?
+check "check fails on a truncated pack" test $rc -eq 1
+check "check names the truncated pack" grep -q "${packs[0]}: bad magic" "$tmp/out"
+"$ferry" check -r "$tmp/damaged" --read-data >"$tmp/out" 2>&1
+check "check --read-data names a flipped pack" grep -q "${packs[1]} chunk [0-9a-f]*: authentication failed" "$tmp/out"
+"$ferry" restore -r "$tmp/damaged" "$first" -t "$tmp/dmg.img" >/dev/null 2>"$tmp/err"
+rc=$?
+check "restore from damage fails with exit 1" test $rc -eq 1
+check "restore names the damaged pack" grep -qE "ferry: data/[0-9a-f]{2}/[0-9a-f]{32}.*(authentication failed|truncated)" "$tmp/err"
+
+# --- SIGKILL at random moments: check passes, earlier snapshots restore ------------------
+kill_repo=$tmp/killrepo
+"$ferry" init -r "$kill_repo" --pack-size 4 >/dev/null 2>&1
+"$ferry" backup -r "$kill_repo" "$tmp/vol.first" >/dev/null 2>&1
+for round in $(seq 1 "$kill_rounds"); do
+  make_volume "$tmp/kill.img" 96 $((round + 10))
+  "$ferry" backup -r "$kill_repo" "$tmp/kill.img" >/dev/null 2>&1 &
+  pid=$!
+  sleep "0.$(( (RANDOM % 9) + 1 ))"
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  "$ferry" check -r "$kill_repo" --read-data >"$tmp/out" 2>&1
+  check "round $round: check passes after SIGKILL" grep -q "^no errors:" "$tmp/out"
+  while read -r id; do
+    "$ferry" restore -r "$kill_repo" "$id" -t "$tmp/k.img" --overwrite >/dev/null 2>&1 ||
+      { echo "FAIL round $round: snapshot $id does not restore"; fails=$((fails + 1)); }
+  done < <("$ferry" snapshots -r "$kill_repo" --json | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]')
+done
+"$ferry" backup -r "$kill_repo" "$tmp/kill.img" >"$tmp/out" 2>&1
+check "a backup after the kills succeeds" grep -q "saved" "$tmp/out"
+"$ferry" restore -r "$kill_repo" latest -t "$tmp/k.img" --overwrite >/dev/null 2>&1
+check "and restores byte-exact" cmp -s "$tmp/kill.img" "$tmp/k.img"
+"$ferry" restore -r "$kill_repo" "$("$ferry" snapshots -r "$kill_repo" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')" -t "$tmp/k0.img" --overwrite >/dev/null 2>&1
+check "the first snapshot still restores byte-exact" cmp -s "$tmp/vol.first" "$tmp/k0.img"
+
+if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
+echo "all repository CLI checks passed"
