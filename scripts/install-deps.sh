@@ -12,7 +12,7 @@ packages=(
   xxhash zstd
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(fio restic time e2fsprogs openssl)
+  packages+=(fio restic time e2fsprogs openssl bc)
 fi
 
 missing=()
