@@ -88,15 +88,21 @@ class ChunkStore {
     c.blob.clear();
     FERRY_RETURN_IF_ERROR(
         EncodeChunkBlob(id, data, c.compressor.get(), *c.sealer, &c.scratch, &c.blob));
-    std::unique_ptr<repo::PackBuilder> full;
+    std::unique_ptr<OpenPack> full;
     {
+      // Blobs are appended to the pack object as they come (a write to the page cache, brief
+      // under the lock), so no pack is ever held in memory.
       std::lock_guard lock(pack_mu_);
       if (current_ == nullptr) {
         FERRY_ASSIGN_OR_RETURN(repo::ObjectId pack_id, repo::NewObjectId());
-        current_ = std::make_unique<repo::PackBuilder>(pack_id);
+        FERRY_ASSIGN_OR_RETURN(auto writer, repo_.transport().Create(repo::PackName(pack_id)));
+        current_ =
+            std::make_unique<OpenPack>(OpenPack{repo::PackBuilder(pack_id), std::move(writer)});
       }
-      current_->Add(type, id, AsBytes(c.blob), static_cast<uint32_t>(data.size()));
-      if (current_->size() >= repo_.config().pack_size) full = std::move(current_);
+      FERRY_RETURN_IF_ERROR(current_->writer->Append(AsBytes(c.blob)));
+      current_->builder.Add(type, id, static_cast<uint32_t>(c.blob.size()),
+                            static_cast<uint32_t>(data.size()));
+      if (current_->builder.size() >= repo_.config().pack_size) full = std::move(current_);
     }
     if (full != nullptr) return Publish(std::move(full), *c.sealer, false);
     return Status();
@@ -104,12 +110,12 @@ class ChunkStore {
 
   // Publishes the pack being filled and indexes everything not yet indexed.
   Status Flush(repo::Sealer& sealer) {
-    std::unique_ptr<repo::PackBuilder> last;
+    std::unique_ptr<OpenPack> last;
     {
       std::lock_guard lock(pack_mu_);
       last = std::move(current_);
     }
-    if (last != nullptr && last->count() > 0) return Publish(std::move(last), sealer, true);
+    if (last != nullptr && last->builder.count() > 0) return Publish(std::move(last), sealer, true);
     return WriteIndex(TakeUnindexed(), sealer);
   }
 
@@ -124,16 +130,21 @@ class ChunkStore {
   uint64_t bytes_stored() const { return bytes_stored_; }
 
  private:
-  Status Publish(std::unique_ptr<repo::PackBuilder> pack, repo::Sealer& sealer, bool final_flush) {
-    const repo::ObjectId id = pack->id();
-    std::vector<repo::PackEntry> entries = pack->entries();
-    FERRY_ASSIGN_OR_RETURN(std::string bytes, pack->Finish(sealer));
-    FERRY_RETURN_IF_ERROR(repo_.transport().Put(repo::PackName(id), AsBytes(bytes)));
-    bytes_stored_.fetch_add(bytes.size(), std::memory_order_relaxed);
+  struct OpenPack {
+    repo::PackBuilder builder;
+    std::unique_ptr<ObjectWriter> writer;  // Discards the pack if destroyed uncommitted.
+  };
+
+  Status Publish(std::unique_ptr<OpenPack> pack, repo::Sealer& sealer, bool final_flush) {
+    const repo::ObjectId id = pack->builder.id();
+    FERRY_ASSIGN_OR_RETURN(std::string tail, pack->builder.Finish(sealer));
+    FERRY_RETURN_IF_ERROR(pack->writer->Append(AsBytes(tail)));
+    FERRY_RETURN_IF_ERROR(pack->writer->Commit());
+    bytes_stored_.fetch_add(pack->writer->size(), std::memory_order_relaxed);
     std::vector<repo::IndexEntry> to_write;
     {
       std::lock_guard lock(index_mu_);
-      for (const auto& e : entries) {
+      for (const auto& e : pack->builder.entries()) {
         unindexed_.push_back({e.id, id, e.type, e.offset, e.stored_size, e.raw_size});
       }
       if (final_flush || ++packs_since_index_ >= options_.index_every_packs) {
@@ -168,7 +179,7 @@ class ChunkStore {
   std::mutex dedup_mu_;
   std::unordered_set<codec::ChunkId, ChunkIdHash> seen_;  // GUARDED_BY(dedup_mu_)
   std::mutex pack_mu_;
-  std::unique_ptr<repo::PackBuilder> current_;  // GUARDED_BY(pack_mu_)
+  std::unique_ptr<OpenPack> current_;  // GUARDED_BY(pack_mu_)
   std::mutex index_mu_;
   std::vector<repo::IndexEntry> unindexed_;  // GUARDED_BY(index_mu_)
   std::vector<repo::IndexEntry> published_;  // GUARDED_BY(index_mu_)

@@ -28,7 +28,7 @@ struct BackupOptions {
   std::string hostname;  // Defaults to gethostname().
   unsigned threads = 0;  // Workers for hash/compress/encrypt; 0 = cores.
   // Bound on chunk bytes queued between the reader and the workers.
-  size_t queue_bytes = 64u << 20;
+  size_t queue_bytes = 32u << 20;
   io::BackendKind io_backend = io::BackendKind::kAuto;
   const CancelToken* cancel = nullptr;
   ProgressFn progress;

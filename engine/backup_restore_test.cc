@@ -1,14 +1,14 @@
 // Backup and restore through the library on real files: byte-exact round trips, dedup, faults.
-#include <fcntl.h>
-#include <signal.h>
-#include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <chrono>
 #include <thread>
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "engine/backup.h"
 #include "engine/check.h"
@@ -230,7 +230,8 @@ TEST_F(BackupRestoreTest, DamagedPacksAreNamedByRestoreAndCheck) {
     f.seekp(40);
     f.put(static_cast<char>(c ^ 0x04));
   }
-  fs::resize_file(dir_.path() / "repo" / truncated, fs::file_size(dir_.path() / "repo" / truncated) - 100);
+  fs::resize_file(dir_.path() / "repo" / truncated,
+                  fs::file_size(dir_.path() / "repo" / truncated) - 100);
 
   auto fresh = Reopen();
   auto structure = Check(*fresh, {});

@@ -20,6 +20,18 @@
 
 namespace ferry {
 
+// An object being written: appended to in order, invisible until Commit() publishes it whole.
+// Used by one thread at a time. Destroying it without Commit() discards it.
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;
+  // Appends `data`. Blocks. Errors: kNoSpace, kIoError naming the object.
+  virtual Status Append(ByteView data) = 0;
+  // Makes the object durable and visible under its name, all at once. Blocks.
+  virtual Status Commit() = 0;
+  virtual uint64_t size() const = 0;
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -31,6 +43,10 @@ class Transport {
   // kAlreadyExists if `name` exists. Blocks. Errors: kNoSpace, kPermissionDenied, kIoError,
   // each naming the object.
   virtual Status Put(std::string_view name, ByteView data, bool exclusive = false) = 0;
+
+  // Starts writing `name` piece by piece (for objects too large to assemble in memory, such as
+  // packs). Errors: kPermissionDenied, kIoError naming the object.
+  virtual Result<std::unique_ptr<ObjectWriter>> Create(std::string_view name) = 0;
 
   // The whole object. Errors: kNotFound naming it; kIoError.
   virtual Result<std::string> Get(std::string_view name) = 0;

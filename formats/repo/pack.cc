@@ -19,13 +19,13 @@ std::string PackName(const ObjectId& id) {
   return "data/" + hex.substr(0, 2) + "/" + hex;
 }
 
-void PackBuilder::Add(BlobType type, const codec::ChunkId& id, ByteView sealed, uint32_t raw_size) {
-  entries_.push_back({type, id, static_cast<uint32_t>(bytes_.size()),
-                      static_cast<uint32_t>(sealed.size()), raw_size});
-  bytes_.append(reinterpret_cast<const char*>(sealed.data()), sealed.size());
+void PackBuilder::Add(BlobType type, const codec::ChunkId& id, uint32_t stored_size,
+                      uint32_t raw_size) {
+  entries_.push_back({type, id, static_cast<uint32_t>(size_), stored_size, raw_size});
+  size_ += stored_size;
 }
 
-Result<std::string> PackBuilder::Finish(Sealer& sealer) {
+Result<std::string> PackBuilder::Finish(Sealer& sealer) const {
   std::string header;
   header.reserve(8 + entries_.size() * kEntrySize);
   PutFixed32(&header, 1);
@@ -37,11 +37,11 @@ Result<std::string> PackBuilder::Finish(Sealer& sealer) {
     PutFixed32(&header, e.stored_size);
     PutFixed32(&header, e.raw_size);
   }
-  const size_t before = bytes_.size();
-  FERRY_RETURN_IF_ERROR(sealer.Seal(AsBytes(PackHeaderAad(id_.view())), AsBytes(header), &bytes_));
-  PutFixed32(&bytes_, static_cast<uint32_t>(bytes_.size() - before));
-  bytes_.append(kPackMagic, sizeof(kPackMagic));
-  return std::move(bytes_);
+  std::string tail;
+  FERRY_RETURN_IF_ERROR(sealer.Seal(AsBytes(PackHeaderAad(id_.view())), AsBytes(header), &tail));
+  PutFixed32(&tail, static_cast<uint32_t>(tail.size()));
+  tail.append(kPackMagic, sizeof(kPackMagic));
+  return tail;
 }
 
 Result<uint32_t> ParsePackTrailer(std::string_view trailer, uint64_t pack_size,

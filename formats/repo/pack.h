@@ -29,23 +29,25 @@ struct PackEntry {
 inline constexpr char kPackMagic[8] = {'F', 'E', 'R', 'R', 'Y', 'P', 'K', '1'};
 inline constexpr size_t kPackTrailerSize = 4 + 8;  // Header size + magic.
 
-// Accumulates sealed blobs in memory and finishes them into pack bytes.
+// Lays out a pack whose blobs the caller writes itself (streamed to storage, not held in
+// memory): records each blob's place and produces the sealed header and trailer that close it.
 class PackBuilder {
  public:
   explicit PackBuilder(ObjectId id) : id_(id) {}
   const ObjectId& id() const { return id_; }
-  size_t size() const { return bytes_.size(); }
+  // Bytes of blobs so far.
+  uint64_t size() const { return size_; }
   size_t count() const { return entries_.size(); }
   const std::vector<PackEntry>& entries() const { return entries_; }
 
-  // Appends a sealed blob (as made by Sealer with ChunkAad(id)).
-  void Add(BlobType type, const codec::ChunkId& id, ByteView sealed, uint32_t raw_size);
-  // Appends the sealed header and trailer; returns the pack's bytes. The builder is spent.
-  Result<std::string> Finish(Sealer& sealer);
+  // Records the next blob (already written by the caller at offset size()).
+  void Add(BlobType type, const codec::ChunkId& id, uint32_t stored_size, uint32_t raw_size);
+  // The bytes that follow the blobs: sealed header, its size, magic.
+  Result<std::string> Finish(Sealer& sealer) const;
 
  private:
   ObjectId id_;
-  std::string bytes_;
+  uint64_t size_ = 0;
   std::vector<PackEntry> entries_;
 };
 

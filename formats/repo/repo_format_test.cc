@@ -82,13 +82,16 @@ TEST(PackTest, BuildsAndParsesAndRejectsDamage) {
   auto sealer = EncryptedSealer();
   const ObjectId pack_id = NewObjectId().value();
   PackBuilder b(pack_id);
+  std::string pack;  // The caller writes the blobs; the builder lays them out.
   for (char c : {'a', 'b', 'c'}) {
     std::string blob;
     ASSERT_TRUE(
         sealer->Seal(AsBytes(ChunkAad(IdOf(c).view())), AsBytes(std::string(100, c)), &blob).ok());
-    b.Add(BlobType::kData, IdOf(c), AsBytes(blob), 100);
+    EXPECT_EQ(b.size(), pack.size());
+    b.Add(BlobType::kData, IdOf(c), static_cast<uint32_t>(blob.size()), 100);
+    pack += blob;
   }
-  const std::string pack = b.Finish(*sealer).value();
+  pack += b.Finish(*sealer).value();
   const std::string name = PackName(pack_id);
   auto header_size = ParsePackTrailer(std::string_view(pack).substr(pack.size() - kPackTrailerSize),
                                       pack.size(), name);

@@ -100,6 +100,57 @@ Status LocalTransport::Put(std::string_view name, ByteView data, bool exclusive)
   return FsyncDir(dir);
 }
 
+namespace {
+
+// Writes to a temporary file beside the target; Commit() fsyncs and renames it into place.
+class LocalObjectWriter final : public ObjectWriter {
+ public:
+  LocalObjectWriter(std::string path, std::string tmp, int fd)
+      : path_(std::move(path)), tmp_(std::move(tmp)), fd_(fd) {}
+  ~LocalObjectWriter() override {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(tmp_.c_str());
+  }
+
+  Status Append(ByteView data) override {
+    FERRY_RETURN_IF_ERROR(WriteAll(fd_, data, path_));
+    size_ += data.size();
+    return Status();
+  }
+
+  Status Commit() override {
+    if (::fsync(fd_) != 0) return Status::FromErrno(errno, "fsync " + path_);
+    ::close(fd_);
+    fd_ = -1;
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+      return Status::FromErrno(errno, "rename " + path_);
+    }
+    committed_ = true;
+    return FsyncDir(std::filesystem::path(path_).parent_path().string());
+  }
+
+  uint64_t size() const override { return size_; }
+
+ private:
+  std::string path_;
+  std::string tmp_;
+  int fd_;
+  uint64_t size_ = 0;
+  bool committed_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ObjectWriter>> LocalTransport::Create(std::string_view name) {
+  const std::string path = PathOf(name);
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  FERRY_RETURN_IF_ERROR(MakeDirs(dir));
+  std::string tmp = dir + "/.tmp-" + TempSuffix();
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Err(Status::FromErrno(errno, "create " + tmp));
+  return std::unique_ptr<ObjectWriter>(new LocalObjectWriter(path, std::move(tmp), fd));
+}
+
 Result<std::string> LocalTransport::Get(std::string_view name) {
   const std::string path = PathOf(name);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -19,6 +19,7 @@ class LocalTransport final : public Transport {
 
   std::string Describe() const override { return root_; }
   Status Put(std::string_view name, ByteView data, bool exclusive = false) override;
+  Result<std::unique_ptr<ObjectWriter>> Create(std::string_view name) override;
   Result<std::string> Get(std::string_view name) override;
   Result<size_t> ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) override;
   Result<uint64_t> Size(std::string_view name) override;

@@ -73,6 +73,25 @@ TEST_F(LocalTransportTest, ConcurrentWritersOfDifferentObjects) {
   for (const auto& n : names) EXPECT_EQ(t_->Get(n).value(), n);
 }
 
+TEST_F(LocalTransportTest, WriterPublishesOnlyOnCommit) {
+  auto w = t_->Create("data/cd/cdef").value();
+  ASSERT_TRUE(w->Append(AsBytes("hello ")).ok());
+  ASSERT_TRUE(w->Append(AsBytes("world")).ok());
+  EXPECT_EQ(w->size(), 11u);
+  EXPECT_TRUE(t_->Get("data/cd/cdef").error().IsNotFound());
+  EXPECT_TRUE(t_->List("data").value().empty());
+  ASSERT_TRUE(w->Commit().ok());
+  EXPECT_EQ(t_->Get("data/cd/cdef").value(), "hello world");
+  {
+    auto abandoned = t_->Create("data/cd/gone").value();
+    ASSERT_TRUE(abandoned->Append(AsBytes("partial")).ok());
+  }
+  EXPECT_EQ(t_->List("data").value(), std::vector<std::string>{"data/cd/cdef"});
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_.path() / "data/cd"),
+                          std::filesystem::directory_iterator{}),
+            1);
+}
+
 TEST_F(LocalTransportTest, OpenRejectsMissingRoot) {
   EXPECT_TRUE(LocalTransport::Open((dir_.path() / "missing").string()).error().IsNotFound());
 }
