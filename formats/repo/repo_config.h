@@ -21,7 +21,8 @@ struct RepoConfig {
   ObjectId id;
   bool encrypted = true;
   int compression_level = 3;  // zstd level; 0 = no compression.
-  chunker::Params chunker{chunker::Algorithm::kFastCdc2020, 256u << 10, 1u << 20, 4u << 20, 1, 0};
+  // 256 KiB average: chosen by bench/e2e/chunk_sizes.sh (docs/chunking.md, "Defaults").
+  chunker::Params chunker{chunker::Algorithm::kFastCdc2020, 64u << 10, 256u << 10, 1u << 20, 1, 0};
   uint32_t pack_size = kDefaultPackSize;
 };
 

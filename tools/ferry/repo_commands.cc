@@ -310,7 +310,7 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     c->add_option("--encryption", a->encryption, "aes-256-gcm (default) or none");
     c->add_option("--chunker", a->chunker, "fastcdc2020 (default), fastcdc2016 or fixed");
     c->add_option("--min", a->min, "Minimum chunk size (default avg/4)");
-    c->add_option("--avg", a->avg, "Average chunk size (default 1 MiB); the size for fixed");
+    c->add_option("--avg", a->avg, "Average chunk size (default 256 KiB); the size for fixed");
     c->add_option("--max", a->max, "Maximum chunk size (default avg*4)");
     c->add_option("--compression", a->compression, "zstd level 1-19, 0 for none (default 3)");
     c->add_option("--pack-size", a->pack_size_mib, "Target pack size in MiB (default 16)");
