@@ -42,13 +42,19 @@ bool AllZero(ByteView data) {
   return true;
 }
 
+// UTC with microseconds, fixed width, so that string order is time order even for backups
+// taken within one second ("latest" must mean the last one).
 std::string NowRfc3339() {
-  const std::time_t t = std::time(nullptr);
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
+      1'000'000;
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  char buf[40];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:06d}Z", buf, micros);
 }
 
 // Per-thread encoders: each worker owns one (contexts are not shareable).

@@ -187,6 +187,27 @@ TEST_F(BackupRestoreTest, CancelledBackupLeavesACheckableRepositoryAndItsUploads
   ExpectRestores(*again, done->snapshot, "big", vol);
 }
 
+TEST_F(BackupRestoreTest, LatestIsTheLastBackupEvenWithinOneSecond) {
+  // Regression: times had one-second resolution and ties were broken by random id, so
+  // "latest" could name an older snapshot.
+  auto repo = InitRepo();
+  const std::string vol = (dir_.path() / "v.img").string();
+  std::vector<repo::ObjectId> ids;
+  for (int i = 0; i < 5; ++i) {
+    {
+      std::ofstream(vol, std::ios::binary)
+          << testing::RandomBytes(100'000, 40u + static_cast<unsigned>(i));
+    }
+    auto r = Run(*repo, {{vol, ""}});
+    ASSERT_TRUE(r.has_value());
+    ids.push_back(r->snapshot.id);
+    EXPECT_EQ(repo->ResolveSnapshot("latest").value().id, r->snapshot.id) << "backup " << i;
+  }
+  auto all = repo->ListSnapshots().value();
+  ASSERT_EQ(all.size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(all[i].id, ids[i]);
+}
+
 TEST_F(BackupRestoreTest, WrongPassphraseIsRefused) {
   InitRepo();
   auto r = Repository::Open(LocalTransport::Open((dir_.path() / "repo").string()).value(), "nope");

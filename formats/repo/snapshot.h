@@ -39,7 +39,7 @@ struct SnapshotStats {
 
 struct Snapshot {
   ObjectId id;
-  std::string time;  // RFC 3339, UTC.
+  std::string time;  // RFC 3339, UTC, microseconds, fixed width: string order is time order.
   std::string hostname;
   std::vector<std::string> tags;
   std::optional<ObjectId> parent;
