@@ -221,6 +221,11 @@ class FirstError {
   std::atomic<bool> failed_{false};
 };
 
+// The share of the memory budget that goes to read-ahead: an eighth, 2 to 8 buffers of 1 MiB.
+size_t ReaderBytes(size_t memory_bytes) {
+  return std::clamp<size_t>(memory_bytes / 8 >> 20, 2, 8) << 20;
+}
+
 // Adds hole extents over [from, to), cut at page boundaries (extents start within one page and
 // their lengths fit 32 bits).
 void AddHoles(uint64_t from, uint64_t to, uint64_t page_size, std::vector<Extent>* out) {
@@ -255,7 +260,8 @@ class VolumeBackup {
     const size_t max_chunk = repo_.config().chunker.algorithm == chunker::Algorithm::kFixed
                                  ? repo_.config().chunker.avg_size
                                  : repo_.config().chunker.max_size;
-    BoundedQueue<ChunkJob> queue(std::max<size_t>(threads * 2, options_.queue_bytes / max_chunk));
+    const size_t queue_bytes = options_.memory_bytes - ReaderBytes(options_.memory_bytes);
+    BoundedQueue<ChunkJob> queue(std::max<size_t>(threads * 2, queue_bytes / max_chunk));
     std::vector<std::thread> workers;
     for (unsigned i = 0; i < threads; ++i) workers.emplace_back([&] { Work(queue); });
 
@@ -422,8 +428,12 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   const auto start = std::chrono::steady_clock::now();
   const unsigned threads =
       options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  if (options.memory_bytes < (16u << 20)) {
+    return Err(Status::InvalidArgument("the memory bound must be at least 16 MiB"));
+  }
   SequentialReaderOptions reader_options;
   reader_options.backend = options.io_backend;
+  reader_options.buffers = static_cast<unsigned>(ReaderBytes(options.memory_bytes) >> 20);
 
   // Open every source first: a missing one fails the backup before anything is written.
   std::vector<std::unique_ptr<SequentialReader>> readers;

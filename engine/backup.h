@@ -27,8 +27,9 @@ struct BackupOptions {
   std::vector<std::string> tags;
   std::string hostname;  // Defaults to gethostname().
   unsigned threads = 0;  // Workers for hash/compress/encrypt; 0 = cores.
-  // Bound on chunk bytes queued between the reader and the workers.
-  size_t queue_bytes = 32u << 20;
+  // Memory for data in flight: read-ahead buffers plus chunks queued for the workers. Packs are
+  // streamed, so this and the workers' codec state are what a backup holds. At least 16 MiB.
+  size_t memory_bytes = 40u << 20;
   io::BackendKind io_backend = io::BackendKind::kAuto;
   const CancelToken* cancel = nullptr;
   ProgressFn progress;

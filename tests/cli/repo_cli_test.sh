@@ -70,6 +70,11 @@ check "directory source" grep -q "$tmp is a directory" "$tmp/err"
 env -u FERRY_PASSWORD "$ferry" snapshots -r "$repo" </dev/null >/dev/null 2>"$tmp/err"
 rc=$?
 check "no passphrase source is a usage error" test $rc -eq 2
+"$ferry" backup -r "$repo" --memory 8 "$tmp/vol.img" >/dev/null 2>"$tmp/err"
+rc=$?
+check "a memory bound below 16 MiB is a usage error" test $rc -eq 2 -a -n "$(grep 'at least 16 MiB' "$tmp/err")"
+"$ferry" backup -r "$repo" --memory 16 --threads 1 "$tmp/vol.img" >/dev/null 2>&1
+check "backup within 16 MiB and one thread" test $? -eq 0
 "$ferry" restore -r "$repo" latest -t "$tmp/latest.img" >/dev/null 2>"$tmp/err"
 check "restore refuses to overwrite" grep -q "exists (remove it, or pass --overwrite)" "$tmp/err"
 
@@ -89,6 +94,22 @@ if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
   check "backup to a full repository says so" grep -q "No space left on device" "$tmp/err.full2"
 else
   echo "skip full-disk checks: no mount namespaces here"
+fi
+
+# --- a block device as source and as restore target (a loop device, when the machine has one)
+make_volume "$tmp/disk.img" 32 3
+if loopdev=$(losetup -f --show "$tmp/disk.img" 2>/dev/null); then
+  "$ferry" backup -r "$repo" --name disk "$loopdev" >/dev/null 2>"$tmp/err"
+  check "backup of a block device" test $? -eq 0
+  "$ferry" restore -r "$repo" latest:disk -t "$tmp/disk.out" >/dev/null 2>&1
+  check "block device restores byte-exact to a file" cmp -s "$tmp/disk.img" "$tmp/disk.out"
+  dd if=/dev/urandom of="$loopdev" bs=1M count=32 status=none conv=fsync
+  "$ferry" restore -r "$repo" latest:disk -t "$loopdev" >/dev/null 2>"$tmp/err"
+  check "restore onto a block device" test $? -eq 0
+  check "the device holds the volume, zero runs written" cmp -s "$tmp/disk.img" "$loopdev"
+  losetup -d "$loopdev"
+else
+  echo "skip block-device checks: no loop device here"
 fi
 
 # --- damage: a truncated pack and flipped bits are named ---------------------------------

@@ -83,6 +83,7 @@ struct BackupArgs {
   std::string name;
   std::vector<std::string> tags;
   unsigned threads = 0;
+  size_t memory_mib = 40;
   bool json = false;
   std::string io_backend = "auto";
 };
@@ -98,6 +99,7 @@ int RunBackup(const BackupArgs& a) {
   BackupOptions o;
   o.tags = a.tags;
   o.threads = a.threads;
+  o.memory_bytes = a.memory_mib << 20;
   o.cancel = &GlobalCancel();
   auto backend = io::ParseBackendKind(a.io_backend);
   if (!backend) return Fail(backend.error());
@@ -324,6 +326,8 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     c->add_option("--name", a->name, "Volume name (default: the file name; stdin for -)");
     c->add_option("--tag", a->tags, "Tag the snapshot (repeatable)");
     c->add_option("--threads", a->threads, "Worker threads (default: cores)");
+    c->add_option("--memory", a->memory_mib,
+                  "MiB for data in flight (read-ahead and chunk queue; default 40, min 16)");
     c->add_option("--io-backend", a->io_backend, "auto (default), uring or psync")
         ->envname("FERRY_IO_BACKEND");
     c->add_flag("--json", a->json, "Print the result as JSON");
