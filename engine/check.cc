@@ -156,7 +156,9 @@ Result<CheckReport> Check(Repository& repository, const CheckOptions& options) {
                                 AsBytes(std::string_view(*bytes).substr(e.offset, e.stored_size)),
                                 &plain, what);
         if (s.ok()) {
-          s = Repository::DecodeChunkPayload(plain, e.raw_size, cid, dec, **hasher, &chunk, what);
+          auto decoded =
+              Repository::DecodeChunkPayload(plain, e.raw_size, cid, dec, **hasher, &chunk, what);
+          if (!decoded) s = decoded.error();
         }
         if (!s.ok()) {
           report.errors.push_back(s.message());

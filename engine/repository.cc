@@ -163,31 +163,34 @@ Result<repo::Snapshot> Repository::ResolveSnapshot(std::string_view spec) {
   return LoadSnapshot(id);
 }
 
-Status Repository::DecodeChunkPayload(std::string_view plaintext, uint32_t raw_size,
-                                      const codec::ChunkId& id, codec::ZstdDecompressor& dec,
-                                      codec::ChunkIdHasher& hasher, std::string* out,
-                                      const std::string& what) {
-  if (plaintext.empty()) return Status::Corruption(what + ": empty blob");
+Result<ByteView> Repository::DecodeChunkPayload(std::string_view plaintext, uint32_t raw_size,
+                                                const codec::ChunkId& id,
+                                                codec::ZstdDecompressor& dec,
+                                                codec::ChunkIdHasher& hasher, std::string* scratch,
+                                                const std::string& what) {
+  if (plaintext.empty()) return Err(Status::Corruption(what + ": empty blob"));
   const uint8_t encoding = static_cast<uint8_t>(plaintext[0]);
   const std::string_view payload = plaintext.substr(1);
-  out->resize(raw_size);
+  ByteView chunk;
   if (encoding == 0) {
     if (payload.size() != raw_size) {
-      return Status::Corruption(
-          fmt::format("{}: stored {} bytes, expected {}", what, payload.size(), raw_size));
+      return Err(Status::Corruption(
+          fmt::format("{}: stored {} bytes, expected {}", what, payload.size(), raw_size)));
     }
-    std::memcpy(out->data(), payload.data(), payload.size());
+    chunk = AsBytes(payload);
   } else if (encoding == 1) {
-    Status s =
-        dec.Decompress(AsBytes(payload), {reinterpret_cast<std::byte*>(out->data()), out->size()});
-    if (!s.ok()) return s.WithContext(what);
+    scratch->resize(raw_size);
+    Status s = dec.Decompress(AsBytes(payload),
+                              {reinterpret_cast<std::byte*>(scratch->data()), scratch->size()});
+    if (!s.ok()) return Err(s.WithContext(what));
+    chunk = AsBytes(*scratch);
   } else {
-    return Status::Corruption(fmt::format("{}: unknown chunk encoding {}", what, encoding));
+    return Err(Status::Corruption(fmt::format("{}: unknown chunk encoding {}", what, encoding)));
   }
-  if (hasher.Hash(AsBytes(*out)) != id) {
-    return Status::Corruption(what + ": content does not match its id");
+  if (hasher.Hash(chunk) != id) {
+    return Err(Status::Corruption(what + ": content does not match its id"));
   }
-  return Status();
+  return chunk;
 }
 
 Status Repository::ReadChunk(const codec::ChunkId& id, const ChunkLocation& loc,
@@ -205,7 +208,11 @@ Status Repository::ReadChunk(const codec::ChunkId& id, const ChunkLocation& loc,
   std::string plain;
   FERRY_RETURN_IF_ERROR(
       sealer.Open(AsBytes(repo::ChunkAad(id.view())), AsBytes(sealed), &plain, what));
-  return DecodeChunkPayload(plain, loc.raw_size, id, dec, hasher, out, what);
+  std::string scratch;
+  FERRY_ASSIGN_OR_RETURN(ByteView chunk,
+                         DecodeChunkPayload(plain, loc.raw_size, id, dec, hasher, &scratch, what));
+  out->assign(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+  return Status();
 }
 
 Status EncodeChunkBlob(const codec::ChunkId& id, ByteView data, codec::ZstdCompressor* compressor,

@@ -92,12 +92,14 @@ class Repository {
   // Errors: kCorruption naming the pack and chunk; kNotFound if the pack is missing.
   Status ReadChunk(const codec::ChunkId& id, const ChunkLocation& loc, repo::Sealer& sealer,
                    codec::ZstdDecompressor& dec, codec::ChunkIdHasher& hasher, std::string* out);
-  // Decodes an opened blob plaintext (encoding byte + payload) into `out` of `raw_size` bytes,
-  // verifying the id. `what` names the blob in errors.
-  static Status DecodeChunkPayload(std::string_view plaintext, uint32_t raw_size,
-                                   const codec::ChunkId& id, codec::ZstdDecompressor& dec,
-                                   codec::ChunkIdHasher& hasher, std::string* out,
-                                   const std::string& what);
+  // Decodes an opened blob plaintext (encoding byte + payload) of a chunk of `raw_size` bytes and
+  // verifies its id. Returns the chunk's bytes: a view into `plaintext` for a raw chunk (no
+  // copy), or into `*scratch` for a compressed one; valid while both live unchanged. `what`
+  // names the blob in errors (kCorruption).
+  static Result<ByteView> DecodeChunkPayload(std::string_view plaintext, uint32_t raw_size,
+                                             const codec::ChunkId& id, codec::ZstdDecompressor& dec,
+                                             codec::ChunkIdHasher& hasher, std::string* scratch,
+                                             const std::string& what);
 
  private:
   Repository(std::unique_ptr<Transport> t, repo::RepoConfig c, repo::MasterKey k)

@@ -16,7 +16,7 @@
 namespace ferry {
 
 struct RestoreOptions {
-  unsigned threads = 0;  // 0 = twice the cores, at least 4 (reads and decoding overlap).
+  unsigned threads = 0;  // 0 = cores, at least 2.
   // Largest ranged read of a pack; adjacent chunks of a pack are read together up to this.
   size_t max_read = 8u << 20;
   const CancelToken* cancel = nullptr;
