@@ -34,16 +34,18 @@ Result<FileHandle> FileHandle::Open(const std::string& path, const OpenOptions& 
   if (options.write && options.truncate) flags |= O_TRUNC;
   FileHandle h;
   h.path_ = path;
-  if (options.direct) {
-    h.fd_ = ::open(path.c_str(), flags | O_DIRECT, 0644);
-    if (h.fd_ >= 0) {
-      h.direct_ = true;
-      return h;
-    }
-    if (errno != EINVAL) return Err(Status::FromErrno(errno, "open " + path));
-  }
+  // Open once, then ask for O_DIRECT where it means something. Opening twice (with O_DIRECT,
+  // then without on EINVAL) breaks FIFOs: the first open pairs with the writer, which may then
+  // write into a pipe with no reader, give up, and leave the second open waiting forever.
   h.fd_ = ::open(path.c_str(), flags, 0644);
   if (h.fd_ < 0) return Err(Status::FromErrno(errno, "open " + path));
+  if (options.direct) {
+    struct stat st {};
+    if (::fstat(h.fd_, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) &&
+        ::fcntl(h.fd_, F_SETFL, ::fcntl(h.fd_, F_GETFL) | O_DIRECT) == 0) {
+      h.direct_ = true;  // File systems that refuse O_DIRECT (tmpfs) stay buffered.
+    }
+  }
   return h;
 }
 
