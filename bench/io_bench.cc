@@ -39,7 +39,8 @@ std::string BenchFile() {
 }
 
 // Args: backend (0 io_uring, 1 psync), random (0/1), block size, eager (flush each request as
-// it is queued, as fio does with its default iodepth_batch_submit=1) or batched.
+// it is queued, as fio does with its default iodepth_batch_submit=1) or batched, and fixed
+// (registered buffers, io_uring only) or not.
 void BM_IoRead(benchmark::State& state) {
   const auto kind = state.range(0) == 0 ? io::BackendKind::kUring : io::BackendKind::kPsync;
   const bool random = state.range(1) != 0;
@@ -54,7 +55,14 @@ void BM_IoRead(benchmark::State& state) {
   }
   io::IoQueue& q = *created->queue;
   std::vector<io::AlignedBuffer> bufs;
-  for (unsigned i = 0; i < kDepth; ++i) bufs.emplace_back(block);
+  std::vector<MutableByteView> regions;
+  for (unsigned i = 0; i < kDepth; ++i) {
+    bufs.emplace_back(block);
+    regions.push_back(bufs.back().span());
+  }
+  // Registered buffers spare the kernel a page walk per request (fixed-buffer reads).
+  const bool fixed = state.range(4) != 0 && q.RegisterBuffers(regions).ok();
+  auto buf_index = [&](uint64_t tag) { return fixed ? static_cast<int>(tag) : -1; };
   std::mt19937_64 rng(1);
   const uint64_t blocks = kFileSize / block;
   uint64_t next = 0;
@@ -62,7 +70,7 @@ void BM_IoRead(benchmark::State& state) {
   std::vector<io::IoCompletion> done;
   int64_t bytes = 0;
   for (unsigned i = 0; i < kDepth; ++i) {
-    q.Submit({io::IoOp::kRead, file->fd(), offset(), bufs[i].data(), block, i, -1});
+    q.Submit({io::IoOp::kRead, file->fd(), offset(), bufs[i].data(), block, i, buf_index(i)});
   }
   for (auto _ : state) {
     done.clear();
@@ -72,7 +80,8 @@ void BM_IoRead(benchmark::State& state) {
     }
     for (const auto& c : done) {
       bytes += c.result;
-      q.Submit({io::IoOp::kRead, file->fd(), offset(), bufs[c.tag].data(), block, c.tag, -1});
+      q.Submit({io::IoOp::kRead, file->fd(), offset(), bufs[c.tag].data(), block, c.tag,
+                buf_index(c.tag)});
       if (eager && !q.Flush().ok()) state.SkipWithError("flush failed");
     }
   }
@@ -83,11 +92,14 @@ void BM_IoRead(benchmark::State& state) {
 }
 
 void IoArgs(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"psync", "random", "block", "eager"});
+  b->ArgNames({"psync", "random", "block", "eager", "fixed"});
   for (int64_t backend : {0, 1}) {
     for (int64_t random : {0, 1}) {
       for (int64_t block : {4 << 10, 1 << 20}) {
-        for (int64_t eager : {0, 1}) b->Args({backend, random, block, eager});
+        for (int64_t eager : {0, 1}) {
+          b->Args({backend, random, block, eager, 0});
+          if (backend == 0) b->Args({backend, random, block, eager, 1});
+        }
       }
     }
   }

@@ -47,7 +47,7 @@ for spec in "0 4096 randread 4k" "1 4096 read 4k" "0 1048576 randread 1M" "1 104
   for round in 1 2 3; do
     for eager in 0 1; do
       ours=$(./build/release/bench/ferry_bench --benchmark_min_time=3 \
-        --benchmark_filter="BM_IoRead/psync:0/random:$seq_arg/block:$2/eager:$eager/" 2>/dev/null |
+        --benchmark_filter="BM_IoRead/psync:0/random:$seq_arg/block:$2/eager:$eager/fixed:0/" 2>/dev/null |
         grep -o 'bytes_per_second=[0-9.]*[kMG]' | sed 's/bytes_per_second=//')
       echo "$3 $4 round $round ferry eager=$eager $ours/s" >>"$out/io-vs-fio.txt"
     done
