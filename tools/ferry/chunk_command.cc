@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "engine/chunk_scan.h"
+#include "tools/ferry/chunker_flags.h"
 #include "tools/ferry/commands.h"
 #include "tools/ferry/terminal.h"
 
@@ -13,34 +14,19 @@ namespace {
 
 struct ChunkArgs {
   std::string source;
-  std::string algo = "fastcdc2020";
-  uint32_t min = 0, avg = 0, max = 0;  // 0: the default for the algorithm.
-  int level = 1;
+  ChunkerFlags chunker;
   bool json = false;
   std::string io_backend = "auto";
 };
 
 int RunChunk(const ChunkArgs& args) {
   ChunkScanOptions opts;
-  auto algo = chunker::ParseAlgorithm(args.algo);
-  if (!algo) {
-    PrintError(algo.error().message());
+  auto params = ChunkerParamsFromFlags(args.chunker, chunker::Params{});
+  if (!params) {
+    PrintError(params.error().message());
     return kExitUsage;
   }
-  opts.params.algorithm = *algo;
-  if (args.avg != 0) {
-    opts.params.avg_size = args.avg;
-    // Unless given, min and max follow the average as FastCDC's authors suggest.
-    opts.params.min_size = args.avg / 4;
-    opts.params.max_size = args.avg * 4;
-  }
-  if (args.min != 0) opts.params.min_size = args.min;
-  if (args.max != 0) opts.params.max_size = args.max;
-  opts.params.level = args.level;
-  if (Status s = chunker::ValidateParams(opts.params); !s.ok()) {
-    PrintError(s.message());
-    return kExitUsage;
-  }
+  opts.params = *params;
   auto backend = io::ParseBackendKind(args.io_backend);
   if (!backend) {
     PrintError(backend.error().message());
@@ -78,14 +64,15 @@ int RunChunk(const ChunkArgs& args) {
                "],\"summary\":{{\"count\":{},\"bytes\":{},\"mean_size\":{:.1f},\"seconds\":{:.6f},"
                "\"bytes_per_second\":{:.0f},\"algorithm\":\"{}\",\"min_size\":{},\"avg_size\":{},"
                "\"max_size\":{},\"io_backend\":\"{}\"}}}}\n",
-               s.chunks, s.bytes, mean, s.seconds, rate, chunker::AlgorithmName(*algo),
-               opts.params.min_size, opts.params.avg_size, opts.params.max_size, s.backend);
+               s.chunks, s.bytes, mean, s.seconds, rate,
+               chunker::AlgorithmName(opts.params.algorithm), opts.params.min_size,
+               opts.params.avg_size, opts.params.max_size, s.backend);
   } else {
     std::fprintf(stderr, "%s\n",
                  fmt::format("ferry: {} chunks, mean {}, {} in {:.2f} s ({}), {} via {}", s.chunks,
                              HumanBytes(mean), HumanBytes(static_cast<double>(s.bytes)), s.seconds,
                              HumanRate(static_cast<double>(s.bytes), s.seconds),
-                             chunker::AlgorithmName(*algo), s.backend)
+                             chunker::AlgorithmName(opts.params.algorithm), s.backend)
                      .c_str());
   }
   if (std::fflush(out) != 0) {
@@ -104,12 +91,7 @@ void RegisterChunkCommand(CLI::App& app, int* exit_code) {
       "Print the chunks of FILE (or - for stdin): offset, length and XXH3-64, one per line");
   cmd->add_option("source", args->source, "File, block device, or - for standard input")
       ->required();
-  cmd->add_option("--algo", args->algo, "fastcdc2020 (default), fastcdc2016 or fixed");
-  cmd->add_option("--min", args->min, "Minimum chunk size in bytes (default avg/4)");
-  cmd->add_option("--avg", args->avg,
-                  "Average chunk size in bytes (default 262144); the chunk size for fixed");
-  cmd->add_option("--max", args->max, "Maximum chunk size in bytes (default avg*4)");
-  cmd->add_option("--level", args->level, "FastCDC normalisation level 0-3 (default 1)");
+  AddChunkerFlags(cmd, "--algo", "262144", &args->chunker);
   cmd->add_flag("--json", args->json, "Print one JSON object with a chunks array and a summary");
   cmd->add_option("--io-backend", args->io_backend, "auto (default), uring or psync")
       ->envname("FERRY_IO_BACKEND");

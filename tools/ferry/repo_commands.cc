@@ -7,6 +7,7 @@
 #include "engine/backup.h"
 #include "engine/check.h"
 #include "engine/restore.h"
+#include "tools/ferry/chunker_flags.h"
 #include "tools/ferry/commands.h"
 #include "tools/ferry/repo_access.h"
 #include "tools/ferry/terminal.h"
@@ -32,8 +33,7 @@ std::string Short(const repo::ObjectId& id) { return id.ToHex().substr(0, 8); }
 struct InitArgs {
   RepoArgs repo;
   std::string encryption = "aes-256-gcm";
-  std::string chunker = "fastcdc2020";
-  uint32_t min = 0, avg = 0, max = 0;
+  ChunkerFlags chunker;
   int compression = 3;
   uint32_t pack_size_mib = repo::kDefaultPackSize >> 20;
 };
@@ -44,16 +44,9 @@ int RunInit(const InitArgs& a) {
     return Fail(Status::InvalidArgument("--encryption must be aes-256-gcm or none"));
   }
   o.encrypted = a.encryption == "aes-256-gcm";
-  auto algo = chunker::ParseAlgorithm(a.chunker);
-  if (!algo) return Fail(algo.error());
-  o.chunker.algorithm = *algo;
-  if (a.avg != 0) {
-    o.chunker.avg_size = a.avg;
-    o.chunker.min_size = a.avg / 4;
-    o.chunker.max_size = a.avg * 4;
-  }
-  if (a.min != 0) o.chunker.min_size = a.min;
-  if (a.max != 0) o.chunker.max_size = a.max;
+  auto params = ChunkerParamsFromFlags(a.chunker, o.chunker);
+  if (!params) return Fail(params.error());
+  o.chunker = *params;
   o.compression_level = a.compression;
   o.pack_size = a.pack_size_mib << 20;
   if (a.pack_size_mib < 4 || a.pack_size_mib > 128) {
@@ -71,7 +64,7 @@ int RunInit(const InitArgs& a) {
   if (!repo) return Fail(repo.error());
   std::fprintf(stderr, "ferry: created repository %s at %s (%s, %s %u KiB average)\n",
                Short((*repo)->config().id).c_str(), a.repo.repo.c_str(), a.encryption.c_str(),
-               a.chunker.c_str(), o.chunker.avg_size >> 10);
+               a.chunker.algorithm.c_str(), o.chunker.avg_size >> 10);
   return kExitOk;
 }
 
@@ -310,10 +303,7 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     CLI::App* c = app.add_subcommand("init", "Create a repository");
     AddRepoOptions(c, &a->repo);
     c->add_option("--encryption", a->encryption, "aes-256-gcm (default) or none");
-    c->add_option("--chunker", a->chunker, "fastcdc2020 (default), fastcdc2016 or fixed");
-    c->add_option("--min", a->min, "Minimum chunk size (default avg/4)");
-    c->add_option("--avg", a->avg, "Average chunk size (default 256 KiB); the size for fixed");
-    c->add_option("--max", a->max, "Maximum chunk size (default avg*4)");
+    AddChunkerFlags(c, "--chunker", "262144", &a->chunker);
     c->add_option("--compression", a->compression, "zstd level 1-19, 0 for none (default 3)");
     c->add_option("--pack-size", a->pack_size_mib, "Target pack size in MiB (default 16)");
     c->callback([a, exit_code] { *exit_code = RunInit(*a); });
