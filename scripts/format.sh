@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Formats every tracked C++ file with the project's .clang-format (what scripts/test.sh checks).
+# Formats every C++ file of the work tree (tracked or new, not ignored) with the project's .clang-format (what scripts/test.sh checks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-git ls-files '*.cc' '*.h' | xargs clang-format -i
+git ls-files --cached --others --exclude-standard '*.cc' '*.h' | xargs clang-format -i

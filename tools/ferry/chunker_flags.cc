@@ -6,9 +6,9 @@ void AddChunkerFlags(CLI::App* cmd, const std::string& algorithm_flag,
                      const std::string& avg_default, ChunkerFlags* flags) {
   cmd->add_option(algorithm_flag, flags->algorithm, "fastcdc2020 (default), fastcdc2016 or fixed");
   cmd->add_option("--min", flags->min, "Minimum chunk size in bytes (default avg/4)");
-  cmd->add_option("--avg", flags->avg,
-                  "Average chunk size in bytes (default " + avg_default +
-                      "); the chunk size for fixed");
+  cmd->add_option(
+      "--avg", flags->avg,
+      "Average chunk size in bytes (default " + avg_default + "); the chunk size for fixed");
   cmd->add_option("--max", flags->max, "Maximum chunk size in bytes (default avg*4)");
   cmd->add_option("--level", flags->level, "FastCDC normalisation level 0-3 (default 1)");
 }

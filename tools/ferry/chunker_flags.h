@@ -7,8 +7,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "chunker/chunker.h"
 #include "common/result.h"
+
+#include "chunker/chunker.h"
 
 namespace ferry::cli {
 
