@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs dependencies, checks formatting, builds with
-# warnings as errors, runs every test in release and under ASan+UBSan, and smoke-runs the
-# benchmarks so they cannot rot.
+# warnings as errors, runs every test in release, smoke-runs the benchmarks so they cannot rot,
+# fuzzes each fuzz target briefly, runs the threaded tests under TSan, and runs every test again
+# under ASan+UBSan (last, so CTest's summary closes the output).
 #   scripts/test.sh [--quick]    (--quick: release build and tests only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,8 +40,18 @@ for target in chunker aes_gcm zstd; do
   rm -rf "$corpus"
 done
 
+echo "== ThreadSanitizer (clang): the multithreaded engine, I/O queue and transport tests"
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan --target engine_test io_test transport_test -- -j"$(nproc)"
+for t in engine/engine_test engine/io/io_test transports/transport_test; do
+  TSAN_OPTIONS=halt_on_error=1:exitcode=66 "./build/tsan/$t" --gtest_brief=1 ||
+    { echo "ThreadSanitizer run of $t failed"; exit 1; }
+done
+echo "ThreadSanitizer: no data races"
+
 echo "== ASan+UBSan build"
 bash scripts/build.sh asan
 echo "== ASan+UBSan tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --preset asan -j"$(nproc)"
+
