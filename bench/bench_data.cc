@@ -3,17 +3,13 @@
 #include <array>
 #include <cstdint>
 
+#include "common/splitmix64.h"
+
 namespace ferry::bench {
 
 namespace {
 constexpr size_t kSize = 64 << 20;
 
-uint64_t Next(uint64_t* s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 }  // namespace
 
 const std::string& RandomData() {
@@ -21,7 +17,7 @@ const std::string& RandomData() {
     std::string d(kSize, '\0');
     uint64_t s = 1;
     for (size_t i = 0; i < kSize; i += 8) {
-      const uint64_t v = Next(&s);
+      const uint64_t v = SplitMix64(&s);
       for (size_t k = 0; k < 8; ++k) d[i + k] = static_cast<char>(v >> (8 * k));
     }
     return d;
@@ -40,7 +36,7 @@ const std::string& TextData() {
     uint64_t s = 2;
     int in_line = 0;
     while (d.size() < kSize) {
-      d += kWords[Next(&s) % kWords.size()];
+      d += kWords[SplitMix64(&s) % kWords.size()];
       d += (++in_line % 14 == 0) ? ".\n" : " ";
     }
     d.resize(kSize);

@@ -29,6 +29,7 @@ struct CheckReport {
   bool ok() const { return errors.empty(); }
 };
 
+// Reloads the repository's index from storage (Repository::LoadIndex) and checks it.
 // Errors (as opposed to problems in the report): the repository cannot be listed, kCancelled.
 Result<CheckReport> Check(Repository& repository, const CheckOptions& options);
 

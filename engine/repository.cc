@@ -99,6 +99,7 @@ Result<std::unique_ptr<codec::ChunkIdHasher>> Repository::NewHasher() const {
 Status Repository::LoadIndex() {
   FERRY_ASSIGN_OR_RETURN(auto names, transport_->List("index"));
   FERRY_ASSIGN_OR_RETURN(auto sealer, NewSealer());
+  index_.clear();
   for (const std::string& name : names) {
     FERRY_ASSIGN_OR_RETURN(repo::ObjectId id,
                            repo::ParseObjectId(name.substr(name.rfind('/') + 1)));

@@ -72,7 +72,8 @@ class Repository {
   Result<std::unique_ptr<repo::Sealer>> NewSealer() const;
   Result<std::unique_ptr<codec::ChunkIdHasher>> NewHasher() const;
 
-  // Reads every index object. Errors: kCorruption naming the index.
+  // Rebuilds the in-memory index from every index object (what AddToIndex added is dropped; it
+  // is on storage too once its backup finished). Errors: kCorruption naming the index.
   Status LoadIndex();
   const ChunkLocation* Find(const codec::ChunkId& id) const;
   size_t index_size() const { return index_.size(); }

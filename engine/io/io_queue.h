@@ -70,9 +70,9 @@ class IoQueue {
   // Requests submitted and not yet reaped.
   virtual size_t in_flight() const = 0;
 
-  // Queues `req`. Nothing reaches the kernel before the next Reap() (so a batch costs one
-  // syscall on io_uring). REQUIRES: in_flight() < depth(); req.buf stays live and untouched
-  // until the request's completion has been reaped. Never blocks.
+  // Queues `req`. Nothing reaches the kernel before the next Flush() or Reap() (so a batch
+  // costs one syscall on io_uring). REQUIRES: in_flight() < depth(); req.buf stays live and
+  // untouched until the request's completion has been reaped. Never blocks.
   virtual void Submit(const IoRequest& req) = 0;
 
   // Sends every queued request to the kernel now, without waiting for any to complete. Batching

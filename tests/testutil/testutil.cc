@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include "common/splitmix64.h"
+
 namespace ferry::testing {
 
 std::filesystem::path DataPath(const std::string& rel) {
@@ -26,15 +28,6 @@ std::string ReadFileOrDie(const std::filesystem::path& path) {
   ss << in.rdbuf();
   return ss.str();
 }
-
-namespace {
-uint64_t SplitMix64(uint64_t* state) {
-  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-}  // namespace
 
 std::string RandomBytes(size_t n, uint64_t seed) {
   std::string out(n, '\0');
