@@ -229,14 +229,16 @@ Status EncodeChunkBlob(const codec::ChunkId& id, ByteView data, codec::ZstdCompr
     compressed = !c.stored_raw;
     payload = c.size;
   }
-  if (!compressed) {
-    scratch->resize(1 + data.size());
-    std::memcpy(scratch->data() + 1, data.data(), data.size());
-    payload = data.size();
+  const std::byte encoding{compressed ? uint8_t{1} : uint8_t{0}};
+  const std::string aad = repo::ChunkAad(id.view());
+  if (compressed) {
+    (*scratch)[0] = static_cast<char>(encoding);
+    return sealer.Seal(AsBytes(aad), AsBytes(std::string_view(*scratch).substr(0, 1 + payload)),
+                       out);
   }
-  (*scratch)[0] = compressed ? '\1' : '\0';
-  return sealer.Seal(AsBytes(repo::ChunkAad(id.view())),
-                     AsBytes(std::string_view(*scratch).substr(0, 1 + payload)), out);
+  // Stored raw: seal the encoding byte and the chunk as two pieces, without copying the chunk.
+  const ByteView pieces[] = {ByteView(&encoding, 1), data};
+  return sealer.SealPieces(AsBytes(aad), pieces, out);
 }
 
 }  // namespace ferry

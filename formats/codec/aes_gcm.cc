@@ -39,37 +39,58 @@ Aes256Gcm::~Aes256Gcm() {
 }
 
 Result<size_t> Aes256Gcm::Seal(ByteView aad, ByteView plaintext, MutableByteView out) {
+  return SealPieces(aad, {&plaintext, 1}, out);
+}
+
+Result<size_t> Aes256Gcm::SealPieces(ByteView aad, std::span<const ByteView> pieces,
+                                     MutableByteView out) {
   std::array<std::byte, kGcmNonceSize> nonce;
   if (RAND_bytes(U(nonce.data()), static_cast<int>(nonce.size())) != 1) {
     return Err(Status::IoError("the random generator failed to make a nonce"));
   }
-  return SealWithNonce(nonce, aad, plaintext, out);
+  return SealPiecesWithNonce(nonce, aad, pieces, out);
 }
 
 Result<size_t> Aes256Gcm::SealWithNonce(ByteView nonce, ByteView aad, ByteView plaintext,
                                         MutableByteView out) {
-  if (nonce.size() != kGcmNonceSize || out.size() < SealedSize(plaintext.size()) ||
-      !FitsInt(plaintext.size()) || !FitsInt(aad.size())) {
+  return SealPiecesWithNonce(nonce, aad, {&plaintext, 1}, out);
+}
+
+Result<size_t> Aes256Gcm::SealPiecesWithNonce(ByteView nonce, ByteView aad,
+                                              std::span<const ByteView> pieces,
+                                              MutableByteView out) {
+  size_t plain_size = 0;
+  for (const ByteView& p : pieces) plain_size += p.size();
+  if (nonce.size() != kGcmNonceSize || out.size() < SealedSize(plain_size) ||
+      !FitsInt(plain_size) || !FitsInt(aad.size())) {
     return Err(Status::InvalidArgument("bad buffer sizes for AES-256-GCM sealing"));
   }
   EVP_CIPHER_CTX* ctx = Ctx(enc_);
-  std::byte* nonce_out = out.data();
+  std::copy(nonce.begin(), nonce.end(), out.data());
   std::byte* cipher_out = out.data() + kGcmNonceSize;
-  std::byte* tag_out = cipher_out + plaintext.size();
-  std::copy(nonce.begin(), nonce.end(), nonce_out);
+  std::byte* tag_out = cipher_out + plain_size;
   int len = 0;
   // A null cipher and key keep the key schedule; only the nonce changes per blob.
   if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, U(nonce.data())) != 1 ||
       (!aad.empty() &&
-       EVP_EncryptUpdate(ctx, nullptr, &len, U(aad.data()), static_cast<int>(aad.size())) != 1) ||
-      EVP_EncryptUpdate(ctx, U(cipher_out), &len, U(plaintext.data()),
-                        static_cast<int>(plaintext.size())) != 1 ||
-      EVP_EncryptFinal_ex(ctx, U(cipher_out) + len, &len) != 1 ||
+       EVP_EncryptUpdate(ctx, nullptr, &len, U(aad.data()), static_cast<int>(aad.size())) != 1)) {
+    return Err(Status::IoError("AES-256-GCM sealing failed"));
+  }
+  size_t written = 0;
+  for (const ByteView& p : pieces) {
+    if (p.empty()) continue;
+    if (EVP_EncryptUpdate(ctx, U(cipher_out + written), &len, U(p.data()),
+                          static_cast<int>(p.size())) != 1) {
+      return Err(Status::IoError("AES-256-GCM sealing failed"));
+    }
+    written += static_cast<size_t>(len);
+  }
+  if (EVP_EncryptFinal_ex(ctx, U(cipher_out + written), &len) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, static_cast<int>(kGcmTagSize), U(tag_out)) !=
           1) {
     return Err(Status::IoError("AES-256-GCM sealing failed"));
   }
-  return SealedSize(plaintext.size());
+  return SealedSize(plain_size);
 }
 
 Result<size_t> Aes256Gcm::Open(ByteView aad, ByteView sealed, MutableByteView out) {

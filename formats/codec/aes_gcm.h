@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "common/bytes.h"
 #include "common/result.h"
@@ -39,6 +40,10 @@ class Aes256Gcm {
   // Errors: kIoError if the random generator or the cipher fails.
   Result<size_t> Seal(ByteView aad, ByteView plaintext, MutableByteView out);
 
+  // As Seal() for a plaintext given in pieces (sealed as their concatenation, without
+  // concatenating them first: a header byte and a chunk need no copy).
+  Result<size_t> SealPieces(ByteView aad, std::span<const ByteView> pieces, MutableByteView out);
+
   // As Seal() with a caller-chosen nonce: for published test vectors only. Reusing a nonce
   // under one key destroys GCM's security.
   Result<size_t> SealWithNonce(ByteView nonce, ByteView aad, ByteView plaintext,
@@ -51,6 +56,8 @@ class Aes256Gcm {
   Result<size_t> Open(ByteView aad, ByteView sealed, MutableByteView out);
 
  private:
+  Result<size_t> SealPiecesWithNonce(ByteView nonce, ByteView aad, std::span<const ByteView> pieces,
+                                     MutableByteView out);
   explicit Aes256Gcm(void* enc, void* dec) : enc_(enc), dec_(dec) {}
   void* enc_;  // EVP_CIPHER_CTX with the key set, for sealing.
   void* dec_;  // EVP_CIPHER_CTX with the key set, for opening.

@@ -16,10 +16,10 @@ std::string Aad(std::string_view label, ByteView id) {
   return out;
 }
 
-uint64_t Checksum(ByteView aad, ByteView plaintext) {
+uint64_t Checksum(ByteView aad, std::span<const ByteView> pieces) {
   codec::Xxh3Stream h;
   h.Update(aad);
-  h.Update(plaintext);
+  for (const ByteView& p : pieces) h.Update(p);
   return h.Digest();
 }
 }  // namespace
@@ -35,26 +35,28 @@ Result<std::unique_ptr<Sealer>> Sealer::Create(ByteView data_key) {
   return std::unique_ptr<Sealer>(new Sealer(std::move(gcm)));
 }
 
-Result<size_t> Sealer::SealTo(ByteView aad, ByteView plaintext, MutableByteView out) {
-  if (encrypted()) return gcm_->Seal(aad, plaintext, out);
-  if (out.size() < plaintext.size() + 8) {
-    return Err(Status::InvalidArgument("seal buffer too small"));
-  }
-  std::copy(plaintext.begin(), plaintext.end(), out.begin());
-  const uint64_t sum = Checksum(aad, plaintext);
-  for (size_t i = 0; i < 8; ++i) {
-    out[plaintext.size() + i] = static_cast<std::byte>(sum >> (8 * i));
-  }
-  return plaintext.size() + 8;
+Status Sealer::Seal(ByteView aad, ByteView plaintext, std::string* out) {
+  return SealPieces(aad, {&plaintext, 1}, out);
 }
 
-Status Sealer::Seal(ByteView aad, ByteView plaintext, std::string* out) {
+Status Sealer::SealPieces(ByteView aad, std::span<const ByteView> pieces, std::string* out) {
+  size_t plain_size = 0;
+  for (const ByteView& p : pieces) plain_size += p.size();
   const size_t base = out->size();
-  out->resize(base + plaintext.size() + overhead());
-  FERRY_ASSIGN_OR_RETURN(
-      size_t n, SealTo(aad, plaintext,
-                       {reinterpret_cast<std::byte*>(out->data() + base), out->size() - base}));
-  out->resize(base + n);
+  out->resize(base + plain_size + overhead());
+  MutableByteView dst{reinterpret_cast<std::byte*>(out->data() + base), out->size() - base};
+  if (encrypted()) {
+    FERRY_ASSIGN_OR_RETURN(size_t n, gcm_->SealPieces(aad, pieces, dst));
+    out->resize(base + n);
+    return Status();
+  }
+  size_t at = 0;
+  for (const ByteView& p : pieces) {
+    std::copy(p.begin(), p.end(), dst.begin() + static_cast<ptrdiff_t>(at));
+    at += p.size();
+  }
+  const uint64_t sum = Checksum(aad, pieces);
+  for (size_t i = 0; i < 8; ++i) dst[at + i] = static_cast<std::byte>(sum >> (8 * i));
   return Status();
 }
 
@@ -73,7 +75,8 @@ Status Sealer::Open(ByteView aad, ByteView sealed, std::string* out, std::string
   }
   std::copy(sealed.begin(), sealed.begin() + static_cast<ptrdiff_t>(plain), dst.begin());
   const uint64_t stored = DecodeFixed64(reinterpret_cast<const char*>(sealed.data()) + plain);
-  if (stored != Checksum(aad, {dst.data(), dst.size()})) {
+  const ByteView opened{dst.data(), dst.size()};
+  if (stored != Checksum(aad, {&opened, 1})) {
     return Status::Corruption(fmt::format("{}: checksum mismatch (the blob is damaged)", what));
   }
   return Status();

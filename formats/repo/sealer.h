@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 
 #include "common/bytes.h"
@@ -27,8 +28,9 @@ class Sealer {
 
   // Appends the sealed form of `plaintext` to `*out`.
   Status Seal(ByteView aad, ByteView plaintext, std::string* out);
-  // Seals into `out` (REQUIRES out.size() >= plaintext.size() + overhead()); returns the size.
-  Result<size_t> SealTo(ByteView aad, ByteView plaintext, MutableByteView out);
+  // As Seal() for a plaintext given in pieces, sealed as their concatenation without copying
+  // them together first.
+  Status SealPieces(ByteView aad, std::span<const ByteView> pieces, std::string* out);
 
   // Opens `sealed` into `*out` (replacing its contents). Errors: kCorruption naming `what`
   // ("authentication failed" / "checksum mismatch" / "too short").
