@@ -36,4 +36,22 @@ bool FromHex(std::string_view hex, std::string* out) {
   return true;
 }
 
+bool IsAllZero(ByteView data) {
+  // Eight bytes at a time; the compiler vectorises the loop.
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  const size_t n = data.size();
+  size_t i = 0;
+  uint64_t acc = 0;
+  for (; i + 64 <= n; i += 64) {
+    for (size_t k = 0; k < 64; k += 8) {
+      uint64_t v;
+      std::memcpy(&v, p + i + k, 8);
+      acc |= v;
+    }
+    if (acc != 0) return false;
+  }
+  for (; i < n; ++i) acc |= p[i];
+  return acc == 0;
+}
+
 }  // namespace ferry

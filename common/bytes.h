@@ -23,5 +23,7 @@ inline uint8_t* AsU8(MutableByteView v) { return reinterpret_cast<uint8_t*>(v.da
 std::string ToHex(ByteView data);
 // Parses hex (either case, even length) into bytes; returns false on any bad character.
 bool FromHex(std::string_view hex, std::string* out);
+// True if every byte of `data` is zero (true for an empty span).
+bool IsAllZero(ByteView data);
 
 }  // namespace ferry

@@ -19,5 +19,18 @@ TEST(BytesTest, FromHexRejectsBadInput) {
   EXPECT_FALSE(FromHex("zz", &out));
 }
 
+TEST(BytesTest, IsAllZeroFindsAnyNonZeroByte) {
+  EXPECT_TRUE(IsAllZero({}));
+  for (size_t size : {1u, 7u, 63u, 64u, 65u, 200u}) {
+    std::string data(size, '\0');
+    EXPECT_TRUE(IsAllZero(AsBytes(data))) << size;
+    for (size_t at = 0; at < size; ++at) {
+      data[at] = 1;
+      EXPECT_FALSE(IsAllZero(AsBytes(data))) << size << " " << at;
+      data[at] = 0;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ferry

@@ -27,21 +27,6 @@ using repo::BlobType;
 using repo::Extent;
 using repo::ExtentKind;
 
-bool AllZero(ByteView data) {
-  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
-  size_t n = data.size();
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t v;
-    std::memcpy(&v, p + i, 8);
-    if (v != 0) return false;
-  }
-  for (; i < n; ++i) {
-    if (p[i] != 0) return false;
-  }
-  return true;
-}
-
 // UTC with microseconds, fixed width, so that string order is time order even for backups
 // taken within one second ("latest" must mean the last one).
 std::string NowRfc3339() {
@@ -373,7 +358,7 @@ class VolumeBackup {
       if (error_.failed()) continue;  // Drain so the reader never blocks forever.
       const ByteView data = AsBytes(job->data);
       Extent e{job->offset, static_cast<uint32_t>(data.size()), ExtentKind::kZeros, {}};
-      if (!AllZero(data)) {
+      if (!IsAllZero(data)) {
         e.kind = ExtentKind::kChunk;
         e.id = codecs->hasher->Hash(data);
         Status s = store_.StoreIfNew(BlobType::kData, e.id, data, *codecs);

@@ -194,6 +194,28 @@ Result<ByteView> Repository::DecodeChunkPayload(std::string_view plaintext, uint
   return chunk;
 }
 
+Status Repository::DecodeChunkInto(std::string_view plaintext, const codec::ChunkId& id,
+                                   codec::ZstdDecompressor& dec, codec::ChunkIdHasher& hasher,
+                                   MutableByteView dest, const std::string& what) {
+  if (plaintext.empty()) return Status::Corruption(what + ": empty blob");
+  const uint8_t encoding = static_cast<uint8_t>(plaintext[0]);
+  const std::string_view payload = plaintext.substr(1);
+  if (encoding == 0) {
+    if (payload.size() != dest.size()) {
+      return Status::Corruption(
+          fmt::format("{}: stored {} bytes, expected {}", what, payload.size(), dest.size()));
+    }
+    std::memcpy(dest.data(), payload.data(), payload.size());
+  } else if (encoding == 1) {
+    Status s = dec.Decompress(AsBytes(payload), dest);
+    if (!s.ok()) return s.WithContext(what);
+  } else {
+    return Status::Corruption(fmt::format("{}: unknown chunk encoding {}", what, encoding));
+  }
+  if (hasher.Hash(dest) != id) return Status::Corruption(what + ": content does not match its id");
+  return Status();
+}
+
 Status Repository::ReadChunk(const codec::ChunkId& id, const ChunkLocation& loc,
                              repo::Sealer& sealer, codec::ZstdDecompressor& dec,
                              codec::ChunkIdHasher& hasher, std::string* out) {

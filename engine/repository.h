@@ -101,6 +101,11 @@ class Repository {
                                              const codec::ChunkId& id, codec::ZstdDecompressor& dec,
                                              codec::ChunkIdHasher& hasher, std::string* scratch,
                                              const std::string& what);
+  // Like DecodeChunkPayload, but puts the chunk into `dest`, which must hold exactly `raw_size`
+  // bytes: a compressed chunk is decompressed straight into it. `dest` is verified in place.
+  static Status DecodeChunkInto(std::string_view plaintext, const codec::ChunkId& id,
+                                codec::ZstdDecompressor& dec, codec::ChunkIdHasher& hasher,
+                                MutableByteView dest, const std::string& what);
 
  private:
   Repository(std::unique_ptr<Transport> t, repo::RepoConfig c, repo::MasterKey k)

@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
-#include <map>
-#include <mutex>
+#include <cstring>
 #include <thread>
 
 #include <fcntl.h>
@@ -13,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/io/file_handle.h"
+#include "engine/window_writer.h"
 #include "formats/repo/pack.h"
 #include "formats/repo/volume_map.h"
 
@@ -36,33 +36,38 @@ Result<std::unique_ptr<Codecs>> MakeCodecs(const Repository& repo) {
   return c;
 }
 
-Status WriteAllAt(int fd, const char* data, size_t len, uint64_t offset, const std::string& what) {
-  size_t done = 0;
-  while (done < len) {
-    const ssize_t n = ::pwrite(fd, data + done, len - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno(errno, fmt::format("write {} at offset {}", what, offset + done));
-    }
-    done += static_cast<size_t>(n);
-  }
-  return Status();
-}
-
-// One chunk to restore and every offset it goes to (a volume may repeat a chunk).
-struct Wanted {
-  const ChunkLocation* loc;
-  codec::ChunkId id;
-  std::vector<uint64_t> offsets;
-};
-
-// A ranged read of one pack covering several wanted chunks.
-struct ReadJob {
+// A ranged read of one pack covering chunks of a window (indices into the volume's extents).
+struct PackRead {
   repo::ObjectId pack;
   uint64_t start = 0;
   uint64_t length = 0;
-  std::vector<const Wanted*> chunks;
+  std::vector<size_t> extents;
 };
+
+uint64_t AlignDown(uint64_t v, uint64_t a) { return v / a * a; }
+uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+bool Intersects(const cbt::ExtentList& sorted, uint64_t begin, uint64_t end) {
+  auto it = std::upper_bound(sorted.begin(), sorted.end(), begin,
+                             [](uint64_t v, const cbt::ByteRange& r) { return v < r.end(); });
+  return it != sorted.end() && it->offset < end;
+}
+
+Status ReadAllAt(int fd, std::byte* data, size_t len, uint64_t offset, const std::string& what,
+                 size_t* got) {
+  size_t done = 0;
+  while (done < len) {
+    const ssize_t n = ::pread(fd, data + done, len - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, fmt::format("read {} at offset {}", what, offset + done));
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  *got = done;
+  return Status();
+}
 
 }  // namespace
 
@@ -138,6 +143,231 @@ Result<RestoreResult> RestoreToStream(Repository& repository, const std::vector<
 
 }  // namespace
 
+namespace {
+
+// What every restore worker shares.
+struct WindowJob {
+  Repository& repository;
+  const std::vector<Extent>& extents;
+  const RestoreOptions& options;
+  WindowWriter& writer;
+  uint64_t size;
+  bool device;
+  int fd;       // The target, for delta reads of whole windows (aligned when `direct`).
+  int tail_fd;  // The target, buffered, for unaligned reads.
+  std::string target;
+  std::atomic<uint64_t> chunks{0};
+  std::atomic<uint64_t> compared{0};
+};
+
+// Restores one window: in delta mode, reads the target's window and keeps what matches;
+// fetches and decodes the other chunks into the window buffer and commits it.
+class WindowRestorer {
+ public:
+  explicit WindowRestorer(WindowJob& job) : job_(job) {}
+
+  Status Init() {
+    FERRY_ASSIGN_OR_RETURN(codecs_, MakeCodecs(job_.repository));
+    return Status();
+  }
+
+  Status Restore(uint64_t start) {
+    const RestoreOptions& o = job_.options;
+    const uint64_t end = std::min<uint64_t>(start + o.window, job_.size);
+    // The first extent that ends after `start` (the extents tile the volume in order).
+    const auto& ex = job_.extents;
+    size_t first = static_cast<size_t>(
+        std::upper_bound(ex.begin(), ex.end(), start,
+                         [](uint64_t v, const Extent& e) { return v < e.offset + e.length; }) -
+        ex.begin());
+    size_t last = first;
+    bool any_chunk = false;
+    while (last < ex.size() && ex[last].offset < end) {
+      any_chunk |= ex[last].kind == ExtentKind::kChunk;
+      ++last;
+    }
+    const bool changed = !o.target_changes || Intersects(*o.target_changes, start, end);
+    if ((o.delta && !changed) || (!o.delta && !job_.device && !any_chunk)) {
+      job_.writer.Commit(start, {}, {}, end - start);  // Nothing to read or write here.
+      return Status();
+    }
+    const MutableByteView buf = job_.writer.Acquire();
+    if (buf.empty()) return Status();  // The writer failed; its error is reported.
+    Status s = Fill(start, end, first, last, buf);
+    if (!s.ok()) {
+      job_.writer.Release(buf);
+      return s;
+    }
+    job_.writer.Commit(start, buf, std::move(dirty_), end - start);
+    dirty_.clear();
+    return Status();
+  }
+
+ private:
+  Status Fill(uint64_t start, uint64_t end, size_t first, size_t last, MutableByteView buf) {
+    const RestoreOptions& o = job_.options;
+    dirty_.clear();
+    needed_.clear();
+    if (o.delta) {
+      // Whole blocks, so the read works on an O_DIRECT descriptor; zeros past end of file.
+      const size_t len = static_cast<size_t>(AlignUp(end, WindowWriter::kBlock) - start);
+      size_t got = 0;
+      FERRY_RETURN_IF_ERROR(ReadAllAt(job_.fd, buf.data(), len, start, job_.target, &got));
+      std::memset(buf.data() + got, 0, len - got);
+      job_.compared.fetch_add(end - start, std::memory_order_relaxed);
+    }
+    auto piece_of = [&](const Extent& e) {
+      const uint64_t b = std::max(e.offset, start);
+      const uint64_t f = std::min(e.offset + e.length, end);
+      return cbt::ByteRange{b, f - b};
+    };
+    for (size_t i = first; i < last; ++i) {
+      const Extent& e = job_.extents[i];
+      const cbt::ByteRange piece = piece_of(e);
+      std::byte* at = buf.data() + (piece.offset - start);
+      const bool may_differ =
+          !o.target_changes || Intersects(*o.target_changes, e.offset, e.offset + e.length);
+      if (e.kind == ExtentKind::kChunk) {
+        if (o.delta) {
+          if (!may_differ) continue;
+          FERRY_ASSIGN_OR_RETURN(bool same, TargetHolds(e, piece, at));
+          if (same) continue;
+        }
+        needed_.push_back(i);
+        continue;
+      }
+      // Zeros or a hole.
+      if (o.delta) {
+        if (may_differ && !IsAllZero({at, piece.length})) {
+          std::memset(at, 0, piece.length);
+          dirty_.push_back(piece);
+        }
+      } else if (job_.device) {
+        std::memset(at, 0, piece.length);
+        dirty_.push_back(piece);
+      } else {
+        // A fresh file reads zeros here; only blocks shared with a chunk are written, so only
+        // the partial blocks at the ends need zeroing in the (reused) buffer.
+        const uint64_t head_end =
+            std::min(piece.end(), AlignUp(piece.offset, WindowWriter::kBlock));
+        std::memset(at, 0, head_end - piece.offset);
+        const uint64_t tail_begin =
+            std::max(head_end, AlignDown(piece.end(), WindowWriter::kBlock));
+        std::memset(buf.data() + (tail_begin - start), 0, piece.end() - tail_begin);
+      }
+    }
+    if (needed_.empty()) return Status();
+    FERRY_ASSIGN_OR_RETURN(std::vector<PackRead> reads, PlanReads());
+    for (const PackRead& read : reads) {
+      if (o.cancel != nullptr && o.cancel->cancelled()) {
+        return Status::Cancelled("restore was cancelled");
+      }
+      FERRY_RETURN_IF_ERROR(FetchInto(read, start, end, buf));
+    }
+    return Status();
+  }
+
+  // Whether the target already holds chunk `e`; `at` is the target's bytes of `piece` (the
+  // part of `e` inside this window).
+  Result<bool> TargetHolds(const Extent& e, const cbt::ByteRange& piece, const std::byte* at) {
+    if (piece.length == e.length) return codecs_->hasher->Hash({at, e.length}) == e.id;
+    // The chunk straddles windows: read all of it to compare its id.
+    scratch_.resize(e.length);
+    size_t got = 0;
+    FERRY_RETURN_IF_ERROR(ReadAllAt(job_.tail_fd, reinterpret_cast<std::byte*>(scratch_.data()),
+                                    e.length, e.offset, job_.target, &got));
+    if (got != e.length) return false;
+    return codecs_->hasher->Hash(AsBytes(scratch_)) == e.id;
+  }
+
+  // Groups the needed chunks by pack and coalesces neighbours into ranged reads.
+  Result<std::vector<PackRead>> PlanReads() {
+    struct Located {
+      const ChunkLocation* loc;
+      size_t extent;
+    };
+    std::vector<Located> located;
+    for (size_t i : needed_) {
+      const Extent& e = job_.extents[i];
+      const ChunkLocation* loc = job_.repository.Find(e.id);
+      if (loc == nullptr) {
+        return Err(Status::Corruption("chunk " + e.id.ToHex() + " is not in the index"));
+      }
+      located.push_back({loc, i});
+    }
+    std::sort(located.begin(), located.end(), [](const Located& a, const Located& b) {
+      return a.loc->pack != b.loc->pack ? a.loc->pack < b.loc->pack : a.loc->offset < b.loc->offset;
+    });
+    std::vector<PackRead> reads;
+    for (const Located& l : located) {
+      const uint64_t end = uint64_t{l.loc->offset} + l.loc->stored_size;
+      PackRead* r = reads.empty() ? nullptr : &reads.back();
+      const bool joins = r != nullptr && r->pack == l.loc->pack &&
+                         end - r->start <= job_.options.max_read &&
+                         l.loc->offset <= r->start + r->length + (256u << 10);
+      if (!joins) {
+        reads.push_back({l.loc->pack, l.loc->offset, 0, {}});
+        r = &reads.back();
+      }
+      r->length = std::max(r->length, end - r->start);
+      r->extents.push_back(l.extent);
+    }
+    return reads;
+  }
+
+  Status FetchInto(const PackRead& read, uint64_t start, uint64_t end, MutableByteView buf) {
+    const std::string pack_name = repo::PackName(read.pack);
+    packed_.resize(read.length);
+    FERRY_ASSIGN_OR_RETURN(
+        size_t n,
+        job_.repository.transport().ReadAt(
+            pack_name, read.start, {reinterpret_cast<std::byte*>(packed_.data()), packed_.size()}));
+    if (n != packed_.size()) {
+      return Status::Corruption(
+          fmt::format("{} is truncated: {} bytes at offset {} could not be read", pack_name,
+                      packed_.size() - n, read.start + n));
+    }
+    for (size_t i : read.extents) {
+      const Extent& e = job_.extents[i];
+      const ChunkLocation* loc = job_.repository.Find(e.id);
+      const std::string what = fmt::format("{} chunk {}", pack_name, e.id.ToHex().substr(0, 16));
+      const auto sealed =
+          AsBytes(std::string_view(packed_).substr(loc->offset - read.start, loc->stored_size));
+      FERRY_RETURN_IF_ERROR(
+          codecs_->sealer->Open(AsBytes(repo::ChunkAad(e.id.view())), sealed, &plain_, what));
+      if (loc->raw_size != e.length) {
+        return Status::Corruption(fmt::format("{}: index says {} bytes, the volume map {}", what,
+                                              loc->raw_size, e.length));
+      }
+      const uint64_t b = std::max(e.offset, start);
+      const uint64_t f = std::min(e.offset + e.length, end);
+      if (b == e.offset && f == e.offset + e.length) {
+        FERRY_RETURN_IF_ERROR(
+            Repository::DecodeChunkInto(plain_, e.id, codecs_->dec, *codecs_->hasher,
+                                        buf.subspan(e.offset - start, e.length), what));
+      } else {
+        // Straddles the window: decode whole (to verify it), keep this window's part.
+        scratch_.resize(e.length);
+        FERRY_RETURN_IF_ERROR(Repository::DecodeChunkInto(
+            plain_, e.id, codecs_->dec, *codecs_->hasher,
+            {reinterpret_cast<std::byte*>(scratch_.data()), scratch_.size()}, what));
+        std::memcpy(buf.data() + (b - start), scratch_.data() + (b - e.offset), f - b);
+      }
+      dirty_.push_back({b, f - b});
+      job_.chunks.fetch_add(1, std::memory_order_relaxed);
+    }
+    return Status();
+  }
+
+  WindowJob& job_;
+  std::unique_ptr<Codecs> codecs_;
+  cbt::ExtentList dirty_;
+  std::vector<size_t> needed_;
+  std::string packed_, plain_, scratch_;
+};
+
+}  // namespace
+
 Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snapshot,
                               const std::string& volume_name, const std::string& target,
                               const RestoreOptions& options) {
@@ -155,159 +385,96 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
             : fmt::format("snapshot {} has no volume '{}' (it has: {})",
                           snapshot.id.ToHex().substr(0, 8), volume_name, names)));
   }
+  if (options.window == 0 || options.window % WindowWriter::kBlock != 0) {
+    return Err(Status::InvalidArgument(
+        fmt::format("restore window of {} bytes: must be a non-zero multiple of {}", options.window,
+                    WindowWriter::kBlock)));
+  }
   FERRY_ASSIGN_OR_RETURN(std::vector<Extent> extents, LoadVolumeMap(repository, *volume));
-  if (target == "-")
+  if (target == "-") {
+    if (options.delta)
+      return Err(Status::InvalidArgument("a delta restore needs a file or device"));
     return RestoreToStream(repository, extents, volume->size, STDOUT_FILENO, options);
+  }
 
-  // Open the target: a new (or, with overwrite, replaced) sparse file, or a block device.
+  // Open the target: a new (or, with overwrite, replaced) sparse file, a block device, or for a
+  // delta restore the existing file or device.
   struct stat st {};
   const bool exists = ::stat(target.c_str(), &st) == 0;
   const bool device = exists && S_ISBLK(st.st_mode);
-  if (exists && !device && !options.overwrite) {
+  if (options.delta) {
+    if (!exists) return Err(Status::NotFound(target + " does not exist: nothing to compare with"));
+    if (!device && !S_ISREG(st.st_mode)) {
+      return Err(Status::InvalidArgument(target + " is neither a regular file nor a block device"));
+    }
+  } else if (exists && !device && !options.overwrite) {
     return Err(Status::AlreadyExists(target + " exists (remove it, or pass --overwrite)"));
   }
-  int flags = O_WRONLY | O_CLOEXEC;
-  if (!device) flags |= O_CREAT | O_TRUNC;
-  const int fd = ::open(target.c_str(), flags, 0644);
-  if (fd < 0) return Err(Status::FromErrno(errno, "open " + target));
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
-  if (!device && ::ftruncate(fd, static_cast<off_t>(volume->size)) != 0) {
+  FERRY_ASSIGN_OR_RETURN(io::FileHandle direct,
+                         io::FileHandle::Open(target, {.write = true,
+                                                       .create = !device && !options.delta,
+                                                       .truncate = !device && !options.delta,
+                                                       .direct = true}));
+  FERRY_ASSIGN_OR_RETURN(io::FileHandle buffered, io::FileHandle::Open(target, {.write = true}));
+  if (device) {
+    FERRY_ASSIGN_OR_RETURN(uint64_t device_size, buffered.Size());
+    if (device_size < volume->size) {
+      return Err(Status::InvalidArgument(fmt::format(
+          "{} holds {} bytes, the volume {}: it does not fit", target, device_size, volume->size)));
+    }
+  } else if (::ftruncate(buffered.fd(), static_cast<off_t>(volume->size)) != 0) {
     return Err(Status::FromErrno(errno, "resize " + target));
   }
 
-  // Group the wanted chunks by pack and coalesce neighbours into ranged reads.
-  std::map<codec::ChunkId, Wanted> wanted;
-  std::vector<const Extent*> zero_extents;
-  for (const Extent& e : extents) {
-    if (e.kind != ExtentKind::kChunk) {
-      if (device) zero_extents.push_back(&e);
-      continue;
-    }
-    const ChunkLocation* loc = repository.Find(e.id);
-    if (loc == nullptr) {
-      return Err(Status::Corruption("chunk " + e.id.ToHex() + " of volume " + volume->name +
-                                    " is not in the index"));
-    }
-    auto [it, inserted] = wanted.try_emplace(e.id, Wanted{loc, e.id, {}});
-    it->second.offsets.push_back(e.offset);
-  }
-  std::map<repo::ObjectId, std::vector<const Wanted*>> by_pack;
-  for (const auto& [id, w] : wanted) by_pack[w.loc->pack].push_back(&w);
-  std::vector<ReadJob> jobs;
-  for (auto& [pack, list] : by_pack) {
-    std::sort(list.begin(), list.end(),
-              [](const Wanted* a, const Wanted* b) { return a->loc->offset < b->loc->offset; });
-    ReadJob job;
-    for (const Wanted* w : list) {
-      const uint64_t end = uint64_t{w->loc->offset} + w->loc->stored_size;
-      const bool fits = !job.chunks.empty() && end - job.start <= options.max_read &&
-                        w->loc->offset <= job.start + job.length + (256u << 10);
-      if (!fits && !job.chunks.empty()) {
-        jobs.push_back(std::move(job));
-        job = ReadJob{};
-      }
-      if (job.chunks.empty()) {
-        job.pack = pack;
-        job.start = w->loc->offset;
-      }
-      job.length = end - job.start;
-      job.chunks.push_back(w);
-    }
-    if (!job.chunks.empty()) jobs.push_back(std::move(job));
-  }
-
-  RestoreResult result;
-  result.size = volume->size;
-  ProgressTicker ticker;
-  std::atomic<size_t> next_job{0};
-  std::atomic<uint64_t> written{0};
-  std::atomic<uint64_t> chunks{0};
-  std::mutex error_mu;
-  Status first_error;
-  std::atomic<bool> failed{false};
-  auto fail = [&](const Status& s) {
-    std::lock_guard lock(error_mu);
-    if (first_error.ok()) first_error = s;
-    failed = true;
-  };
-  auto worker = [&] {
-    auto c = MakeCodecs(repository);
-    if (!c) return fail(c.error());
-    std::string buf, plain, chunk;
-    for (size_t j; !failed && (j = next_job.fetch_add(1)) < jobs.size();) {
-      if (options.cancel != nullptr && options.cancel->cancelled()) {
-        return fail(Status::Cancelled("restore was cancelled"));
-      }
-      const ReadJob& job = jobs[j];
-      const std::string pack_name = repo::PackName(job.pack);
-      buf.resize(job.length);
-      auto n = repository.transport().ReadAt(
-          pack_name, job.start, {reinterpret_cast<std::byte*>(buf.data()), buf.size()});
-      if (!n) return fail(n.error());
-      if (*n != buf.size()) {
-        return fail(Status::Corruption(
-            fmt::format("{} is truncated: {} bytes at offset {} could not be read", pack_name,
-                        buf.size() - *n, job.start + *n)));
-      }
-      for (const Wanted* w : job.chunks) {
-        const std::string what = fmt::format("{} chunk {}", pack_name, w->id.ToHex().substr(0, 16));
-        const auto sealed =
-            AsBytes(std::string_view(buf).substr(w->loc->offset - job.start, w->loc->stored_size));
-        Status s =
-            c.value()->sealer->Open(AsBytes(repo::ChunkAad(w->id.view())), sealed, &plain, what);
-        ByteView bytes;
-        if (s.ok()) {
-          // Raw chunks are verified and written straight from the decrypted buffer.
-          auto decoded = Repository::DecodeChunkPayload(
-              plain, w->loc->raw_size, w->id, c.value()->dec, *c.value()->hasher, &chunk, what);
-          if (decoded) {
-            bytes = *decoded;
-          } else {
-            s = decoded.error();
-          }
-        }
-        for (uint64_t off : w->offsets) {
-          if (!s.ok()) break;
-          s = WriteAllAt(fd, reinterpret_cast<const char*>(bytes.data()), bytes.size(), off,
-                         target);
-          written.fetch_add(bytes.size(), std::memory_order_relaxed);
-        }
-        if (!s.ok()) return fail(s);
-        chunks.fetch_add(1, std::memory_order_relaxed);
-      }
-    }
-  };
-  // One per core: measured, more threads only contend on the target file's lock.
+  // Enough window buffers that every worker has one to fill while others are being written.
   const unsigned threads =
       options.threads != 0 ? options.threads : std::max(2u, std::thread::hardware_concurrency());
+  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<WindowWriter> writer,
+                         WindowWriter::Create({.fd = direct.fd(),
+                                               .direct = direct.direct(),
+                                               .tail_fd = buffered.fd(),
+                                               .size = volume->size,
+                                               .name = target},
+                                              options.window, threads * 2 + 2));
+  WindowJob job{repository, extents,     options,       *writer, volume->size,
+                device,     direct.fd(), buffered.fd(), target};
+  ProgressTicker ticker;
+  const uint64_t windows = (volume->size + options.window - 1) / options.window;
+  std::atomic<uint64_t> next_window{0};
+  std::atomic<unsigned> running{threads};
+  auto worker = [&] {
+    WindowRestorer restorer(job);
+    Status s = restorer.Init();
+    for (uint64_t w; s.ok() && !writer->failed() && (w = next_window.fetch_add(1)) < windows;) {
+      if (options.cancel != nullptr && options.cancel->cancelled()) {
+        s = Status::Cancelled("restore was cancelled");
+        break;
+      }
+      s = restorer.Restore(w * options.window);
+    }
+    if (!s.ok()) writer->Fail(s);
+    running.fetch_sub(1);
+  };
   std::vector<std::thread> pool;
   for (unsigned i = 0; i < threads; ++i) pool.emplace_back(worker);
-  while (!failed && next_job.load() < jobs.size()) {
-    if (options.progress) options.progress({written.load(), volume->size, ticker.seconds(), false});
-    std::this_thread::sleep_for(kProgressInterval);
-    // Start writeback of what is dirty so far (without waiting), so the disk works while the
-    // workers decode and the final fsync is short. One call per interval, from this thread:
-    // per-chunk calls from the workers contended on the file and were slower.
-    if (!device) ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-  }
+  Status s = writer->Run([&] { return running.load() == 0; },
+                         [&](uint64_t covered) {
+                           if (options.progress) {
+                             options.progress({covered, volume->size, ticker.seconds(), false});
+                           }
+                         });
   for (auto& t : pool) t.join();
-  if (failed) return Err(first_error);
-  // Devices have no holes: zero ranges must be written.
-  const std::string zeros(1 << 20, '\0');
-  for (const Extent* e : zero_extents) {
-    for (uint64_t left = e->length, off = e->offset; left > 0;) {
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(left, zeros.size()));
-      FERRY_RETURN_IF_ERROR(WriteAllAt(fd, zeros.data(), n, off, target));
-      left -= n;
-      off += n;
-    }
-  }
-  if (::fsync(fd) != 0) return Err(Status::FromErrno(errno, "fsync " + target));
-  result.bytes_written = written.load();
-  result.chunks = chunks.load();
+  FERRY_RETURN_IF_ERROR(s);
+  // O_DIRECT writes are on the device already; fsync flushes its cache, the buffered tail and
+  // the file's metadata.
+  if (::fsync(buffered.fd()) != 0) return Err(Status::FromErrno(errno, "fsync " + target));
+  RestoreResult result;
+  result.size = volume->size;
+  result.bytes_written = writer->bytes_written();
+  result.chunks = job.chunks.load();
+  result.bytes_compared = job.compared.load();
+  result.io_backend = writer->backend();
+  result.direct = direct.direct();
   result.seconds = ticker.seconds();
   if (options.progress) options.progress({volume->size, volume->size, result.seconds, true});
   return result;

@@ -1,14 +1,21 @@
 // Restore: writes a volume of a snapshot to a new sparse file, a block device or standard
-// output, verifying every chunk against its id. To a file or device, chunks are read from their
-// packs in coalesced ranges by several threads and written at their offsets in any order; zero
-// and hole extents are left as holes on files and written as zeros on devices.
+// output, verifying every chunk against its id. To a file or device, the volume is cut into
+// aligned windows; worker threads read each window's chunks from their packs in coalesced
+// ranges, decode them straight into the window's buffer, and a WindowWriter writes the windows
+// through io_uring (O_DIRECT where possible) in any order. Zero and hole extents stay holes on
+// files and are written as zeros on devices.
+//
+// A delta restore rewrites an existing target in place: each window of the target is read and
+// compared chunk by chunk (keyed ids), and only the chunks that differ are fetched and written.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "common/cancel.h"
 #include "common/result.h"
 
+#include "cbt/extent_list.h"
 #include "engine/progress.h"
 #include "engine/repository.h"
 #include "formats/repo/volume_map.h"
@@ -22,18 +29,32 @@ struct RestoreOptions {
   const CancelToken* cancel = nullptr;
   ProgressFn progress;
   bool overwrite = false;  // Allow replacing an existing regular file.
+  // Volume bytes per window (a multiple of 4096): the unit of decoding, comparing and writing.
+  size_t window = 4u << 20;
+
+  // Rewrite the existing target, writing only what differs from the snapshot. A regular file
+  // is resized to the volume; a device must be at least as large.
+  bool delta = false;
+  // With delta: the only byte ranges of the target that may differ from the snapshot (the
+  // target's changes since it was restored or backed up). Windows outside them are not read.
+  std::optional<cbt::ExtentList> target_changes;
 };
 
 struct RestoreResult {
   uint64_t size = 0;
-  uint64_t bytes_written = 0;  // Chunk bytes written (holes and zeros excluded on files).
-  uint64_t chunks = 0;
+  uint64_t bytes_written = 0;   // Bytes written to the target (whole blocks around chunks).
+  uint64_t chunks = 0;          // Chunks read from the repository.
+  uint64_t bytes_compared = 0;  // Delta: target bytes read and compared.
+  std::string io_backend;       // "io_uring" or "psync" (files and devices).
+  bool direct = false;          // Writes bypassed the page cache (O_DIRECT).
   double seconds = 0;
 };
 
 // Restores volume `volume_name` of `snapshot` (the only volume if empty) to `target` ("-" for
 // standard output). The repository's index must be loaded. Blocks.
-// Errors: kNotFound (volume), kAlreadyExists (target file exists without overwrite),
+// Errors: kNotFound (volume; a delta target that does not exist), kAlreadyExists (target
+// file exists without overwrite or delta), kInvalidArgument (a delta target too small or not a
+// file or device),
 // kCorruption naming the pack and chunk, kNoSpace / kIoError naming the target, kCancelled.
 Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snapshot,
                               const std::string& volume_name, const std::string& target,

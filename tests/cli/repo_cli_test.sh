@@ -36,6 +36,12 @@ assert r["bytes_new"] < 8 << 20 and r["bytes_read"] > 0, r
 PY
 "$ferry" restore -r "$repo" latest -t "$tmp/latest.img" >/dev/null 2>&1
 check "restore latest is byte-exact" cmp -s "$tmp/vol.img" "$tmp/latest.img"
+cp "$tmp/latest.img" "$tmp/rollback.img"
+"$ferry" restore -r "$repo" "${first:0:6}" -t "$tmp/rollback.img" --delta >"$tmp/out" 2>&1
+check "delta restore rolls a file back" cmp -s "$tmp/vol.first" "$tmp/rollback.img"
+check "delta restore reports what it wrote" grep -q "^delta-restored .* wrote " "$tmp/out"
+"$ferry" restore -r "$repo" latest -t "$tmp/absent.img" --delta >/dev/null 2>"$tmp/err"
+check "delta restore needs an existing target" grep -q "does not exist: nothing to compare with" "$tmp/err"
 "$ferry" restore -r "$repo" "${first:0:6}:vol.img" -t "$tmp/first.img" >/dev/null 2>&1
 check "restore by id prefix and volume" cmp -s "$tmp/vol.first" "$tmp/first.img"
 "$ferry" restore -r "$repo" latest -t - 2>/dev/null | cmp -s - "$tmp/vol.img"
@@ -107,6 +113,13 @@ if loopdev=$(losetup -f --show "$tmp/disk.img" 2>/dev/null); then
   "$ferry" restore -r "$repo" latest:disk -t "$loopdev" >/dev/null 2>"$tmp/err"
   check "restore onto a block device" test $? -eq 0
   check "the device holds the volume, zero runs written" cmp -s "$tmp/disk.img" "$loopdev"
+  dd if=/dev/urandom of="$loopdev" bs=4k count=3 seek=1000 status=none conv=fsync
+  "$ferry" restore -r "$repo" latest:disk -t "$loopdev" --delta --json >"$tmp/delta.json" 2>"$tmp/err"
+  check "delta restore onto a block device" cmp -s "$tmp/disk.img" "$loopdev"
+  check "it writes only what differs" python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert 12288 <= r["bytes_written"] <= 2 << 20 and r["bytes_compared"] == 32 << 20, r' "$tmp/delta.json"
   losetup -d "$loopdev"
 else
   echo "skip block-device checks: no loop device here"

@@ -179,6 +179,7 @@ struct RestoreArgs {
   std::string what;
   std::string target;
   bool overwrite = false;
+  bool delta = false;
   unsigned threads = 0;
   bool json = false;
 };
@@ -195,6 +196,7 @@ int RunRestore(const RestoreArgs& a) {
   if (!snap) return Fail(snap.error());
   RestoreOptions o;
   o.overwrite = a.overwrite;
+  o.delta = a.delta;
   o.threads = a.threads;
   o.cancel = &GlobalCancel();
   ProgressLine line;
@@ -206,9 +208,22 @@ int RunRestore(const RestoreArgs& a) {
     PrintJson({{"snapshot", snap->id.ToHex()},
                {"target", a.target},
                {"size", r->size},
+               {"delta", a.delta},
                {"bytes_written", r->bytes_written},
+               {"bytes_compared", r->bytes_compared},
                {"chunks", r->chunks},
+               {"io_backend", r->io_backend},
+               {"direct_io", r->direct},
                {"seconds", r->seconds}});
+  } else if (a.delta) {
+    std::printf(
+        "delta-restored %s of snapshot %s to %s in %.2f s (%s): compared %s, wrote %s "
+        "(%llu chunks fetched), every chunk verified\n",
+        HumanBytes(static_cast<double>(r->size)).c_str(), Short(snap->id).c_str(), a.target.c_str(),
+        r->seconds, HumanRate(static_cast<double>(r->size), r->seconds).c_str(),
+        HumanBytes(static_cast<double>(r->bytes_compared)).c_str(),
+        HumanBytes(static_cast<double>(r->bytes_written)).c_str(),
+        static_cast<unsigned long long>(r->chunks));
   } else {
     std::printf("restored %s of snapshot %s to %s in %.2f s (%s), every chunk verified\n",
                 HumanBytes(static_cast<double>(r->size)).c_str(), Short(snap->id).c_str(),
@@ -338,6 +353,8 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
         ->required();
     c->add_option("-t,--target", a->target, "File, block device, or - for stdout")->required();
     c->add_flag("--overwrite", a->overwrite, "Replace an existing target file");
+    c->add_flag("--delta", a->delta,
+                "Rewrite an existing target in place, writing only the chunks that differ");
     c->add_option("--threads", a->threads, "Worker threads (default: cores)");
     c->add_flag("--json", a->json, "Print the result as JSON");
     c->callback([a, exit_code] { *exit_code = RunRestore(*a); });

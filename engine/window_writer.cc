@@ -1,0 +1,235 @@
+#include "engine/window_writer.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "engine/progress.h"
+
+namespace ferry {
+
+namespace {
+
+uint64_t AlignDown(uint64_t v, uint64_t a) { return v / a * a; }
+uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+Status WriteAllAt(int fd, const std::byte* data, size_t len, uint64_t offset,
+                  const std::string& what) {
+  size_t done = 0;
+  while (done < len) {
+    const ssize_t n = ::pwrite(fd, data + done, len - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, fmt::format("write {} at offset {}", what, offset + done));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<WindowWriter>> WindowWriter::Create(const WindowTarget& target,
+                                                           size_t window_size, unsigned buffers) {
+  if (window_size == 0 || window_size % kBlock != 0 || buffers == 0) {
+    return Err(Status::InvalidArgument(fmt::format(
+        "restore window of {} bytes: must be a non-zero multiple of {}", window_size, kBlock)));
+  }
+  std::unique_ptr<WindowWriter> w(new WindowWriter(target, window_size));
+  // Each buffer has several writes at most (one per dirty run); the queue reaps when full.
+  FERRY_ASSIGN_OR_RETURN(io::CreatedIoQueue q,
+                         io::CreateIoQueue({.depth = std::max(8u, buffers * 2)}));
+  w->queue_ = std::move(q.queue);
+  w->backend_ = std::string(w->queue_->name());
+  w->arena_ = io::AlignedBuffer(window_size * buffers, kBlock);
+  std::vector<MutableByteView> views;
+  for (unsigned i = 0; i < buffers; ++i) {
+    views.push_back(w->arena_.span().subspan(i * window_size, window_size));
+  }
+  // Registration only saves the kernel a page walk per write; without it (a small
+  // RLIMIT_MEMLOCK) writes work the same.
+  const bool registered = w->queue_->RegisterBuffers(views).ok();
+  w->free_ = views;
+  w->in_flight_.assign(buffers, InFlight{});
+  w->registered_ = registered;
+  return w;
+}
+
+WindowWriter::~WindowWriter() {
+  // The kernel may still own buffers if Run() was never called to the end.
+  std::vector<io::IoCompletion> completions;
+  while (queue_ != nullptr && queue_->in_flight() > 0) {
+    if (!queue_->Reap(1, &completions)) break;
+  }
+}
+
+int WindowWriter::BufferIndex(const MutableByteView& buffer) const {
+  return static_cast<int>((buffer.data() - arena_.data()) / static_cast<ptrdiff_t>(window_size_));
+}
+
+MutableByteView WindowWriter::Acquire() {
+  std::unique_lock lock(mu_);
+  free_cv_.wait(lock, [&] { return failed_ || !free_.empty(); });
+  if (failed_) return {};
+  MutableByteView b = free_.back();
+  free_.pop_back();
+  return b;
+}
+
+void WindowWriter::Commit(uint64_t window_start, MutableByteView buffer, cbt::ExtentList dirty,
+                          uint64_t covered) {
+  {
+    std::lock_guard lock(mu_);
+    committed_.push_back({window_start, buffer, std::move(dirty), covered});
+  }
+  committed_cv_.notify_one();
+}
+
+void WindowWriter::Release(MutableByteView buffer) {
+  {
+    std::lock_guard lock(mu_);
+    free_.push_back(buffer);
+  }
+  free_cv_.notify_one();
+}
+
+void WindowWriter::Fail(const Status& status) {
+  {
+    std::lock_guard lock(mu_);
+    if (!failed_) error_ = status;
+    failed_ = true;
+  }
+  free_cv_.notify_all();
+  committed_cv_.notify_all();
+}
+
+bool WindowWriter::failed() const {
+  std::lock_guard lock(mu_);
+  return failed_;
+}
+
+bool WindowWriter::SubmitWindow(Committed& window, std::vector<io::IoCompletion>* completions) {
+  // Dirty ranges → block-aligned runs, merged, never past the window or the volume's last block.
+  const uint64_t window_end =
+      std::min<uint64_t>(window.start + window_size_, AlignUp(target_.size, kBlock));
+  std::sort(window.dirty.begin(), window.dirty.end(),
+            [](const cbt::ByteRange& a, const cbt::ByteRange& b) { return a.offset < b.offset; });
+  cbt::ExtentList runs;
+  for (const cbt::ByteRange& d : window.dirty) {
+    if (d.length == 0) continue;
+    const uint64_t begin = AlignDown(d.offset, kBlock);
+    const uint64_t end = std::min(AlignUp(d.end(), kBlock), window_end);
+    if (!runs.empty() && begin <= runs.back().end()) {
+      runs.back().length = std::max(runs.back().end(), end) - runs.back().offset;
+    } else {
+      runs.push_back({begin, end - begin});
+    }
+  }
+  covered_ += window.covered;
+  if (window.buffer.empty()) return true;
+  const int index = BufferIndex(window.buffer);
+  InFlight& slot = in_flight_[static_cast<size_t>(index)];
+  slot.buffer = window.buffer;
+  slot.writes_left = 1;  // Held until every write is queued, so a fast completion cannot free it.
+  for (cbt::ByteRange run : runs) {
+    // A partial last block goes through the buffered descriptor: O_DIRECT needs whole blocks
+    // and writing the whole block would grow the file past the volume.
+    if (run.end() > target_.size) {
+      const uint64_t tail = target_.direct ? AlignDown(target_.size, kBlock) : target_.size;
+      if (target_.direct && tail < run.end()) {
+        const uint64_t from = std::max(tail, run.offset);
+        Status s = WriteAllAt(target_.tail_fd, window.buffer.data() + (from - window.start),
+                              target_.size - from, from, target_.name);
+        if (!s.ok()) {
+          Fail(s);
+          break;
+        }
+        bytes_written_ += target_.size - from;
+      }
+      run.length = tail > run.offset ? tail - run.offset : 0;
+      if (run.length == 0) continue;
+    }
+    while (queue_->in_flight() >= queue_->depth()) {
+      completions->clear();
+      auto n = queue_->Reap(1, completions);
+      if (!n) {
+        Fail(n.error());
+        break;
+      }
+      Complete(*completions);
+    }
+    if (failed()) break;
+    ++slot.writes_left;
+    queue_->Submit({.op = io::IoOp::kWrite,
+                    .fd = target_.fd,
+                    .offset = run.offset,
+                    .buf = window.buffer.data() + (run.offset - window.start),
+                    .len = run.length,
+                    .tag = static_cast<uint64_t>(index),
+                    .buf_index = registered_ ? index : -1});
+  }
+  // Drop the hold; a window with nothing to write is free at once.
+  if (--slot.writes_left == 0) Release(slot.buffer);
+  return !failed();
+}
+
+void WindowWriter::Complete(const std::vector<io::IoCompletion>& completions) {
+  for (const io::IoCompletion& c : completions) {
+    InFlight& slot = in_flight_[c.tag];
+    if (!c.ok()) {
+      Fail(Status::FromErrno(static_cast<int>(-c.result), "write " + target_.name));
+    } else {
+      bytes_written_ += static_cast<uint64_t>(c.result);
+    }
+    if (--slot.writes_left == 0) Release(slot.buffer);
+  }
+}
+
+Status WindowWriter::Run(const std::function<bool()>& producers_done,
+                         const std::function<void(uint64_t)>& tick) {
+  ProgressTicker ticker;
+  std::vector<io::IoCompletion> completions;
+  std::deque<Committed> batch;
+  for (;;) {
+    bool finished = false;
+    {
+      std::unique_lock lock(mu_);
+      if (committed_.empty() && queue_->in_flight() == 0) {
+        if (failed_ || producers_done()) {
+          finished = true;
+        } else {
+          committed_cv_.wait_for(lock, kProgressInterval);
+        }
+      }
+      batch.swap(committed_);
+    }
+    if (finished) break;
+    for (Committed& w : batch) {
+      if (failed()) {
+        if (!w.buffer.empty()) Release(w.buffer);
+      } else {
+        SubmitWindow(w, &completions);
+      }
+    }
+    const bool fresh = !batch.empty();
+    batch.clear();
+    if (queue_->in_flight() > 0) {
+      completions.clear();
+      // Wait for a write only when there was nothing new to submit: new windows go first.
+      auto n = queue_->Reap(fresh ? 0 : 1, &completions);
+      if (!n) {
+        Fail(n.error());
+        // The queue is broken: nothing more will complete; do not touch its buffers again.
+        break;
+      }
+      Complete(completions);
+    }
+    if (ticker.Due()) tick(covered_);
+  }
+  std::lock_guard lock(mu_);
+  return failed_ ? error_ : Status();
+}
+
+}  // namespace ferry

@@ -1,0 +1,118 @@
+// WindowWriter: writes a volume to its target in fixed, aligned windows through one I/O queue
+// (io_uring where available), so restore threads only decode and the disk works in parallel.
+//
+// Restore workers Acquire() an aligned window buffer, fill it, and Commit() it with the byte
+// ranges that must reach the target; the thread that calls Run() turns those ranges into
+// block-aligned writes (O_DIRECT when the target allows it: no page-cache copy, no mountain of
+// dirty pages for the final fsync), submits them, and recycles buffers as writes complete. A
+// buffer pool of fixed size bounds memory and paces the workers to the disk.
+//
+// Thread-safety: Acquire, Commit, Release, Fail and failed() from any thread; Run from one.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/result.h"
+
+#include "cbt/extent_list.h"
+#include "engine/io/aligned_buffer.h"
+#include "engine/io/io_queue.h"
+
+namespace ferry {
+
+struct WindowTarget {
+  int fd = -1;          // For aligned writes; O_DIRECT if `direct`.
+  bool direct = false;  // fd bypasses the page cache: writes must be block-aligned.
+  int tail_fd = -1;     // Buffered descriptor of the same file, for a final partial block.
+  uint64_t size = 0;    // Volume size: nothing is written at or beyond it.
+  std::string name;     // For errors.
+};
+
+class WindowWriter {
+ public:
+  // Block size for aligned writes; window sizes are multiples of it.
+  static constexpr size_t kBlock = 4096;
+
+  // `buffers` windows of `window_size` bytes each (a multiple of kBlock).
+  // Errors: kInvalidArgument for a bad window size; from CreateIoQueue.
+  static Result<std::unique_ptr<WindowWriter>> Create(const WindowTarget& target,
+                                                      size_t window_size, unsigned buffers);
+  ~WindowWriter();
+
+  size_t window_size() const { return window_size_; }
+  const std::string& backend() const { return backend_; }
+
+  // A free window buffer (window_size() bytes, contents undefined), or an empty span once the
+  // writer has failed. Blocks while every buffer is in use.
+  MutableByteView Acquire();
+  // Hands `buffer` (from Acquire) back: the window starting at `window_start` (a multiple of
+  // window_size()) must have the bytes `dirty` (volume offsets, inside the window) written.
+  // Bytes of the blocks that `dirty` touches but does not cover must already hold the
+  // target's content (zeros on a fresh file). `covered` is how many volume bytes the window
+  // accounts for, for progress. An empty `buffer` (nothing to write) only counts progress.
+  void Commit(uint64_t window_start, MutableByteView buffer, cbt::ExtentList dirty,
+              uint64_t covered);
+  // Returns an unused buffer.
+  void Release(MutableByteView buffer);
+  // Records the first error; Acquire then returns empty spans and Run stops.
+  void Fail(const Status& status);
+  bool failed() const;
+
+  // Writes committed windows until `producers_done()` is true and everything committed is
+  // written, calling `tick(bytes covered so far)` about every kProgressInterval.
+  // Errors: the first error of a write or given to Fail().
+  Status Run(const std::function<bool()>& producers_done,
+             const std::function<void(uint64_t)>& tick);
+
+  uint64_t bytes_written() const { return bytes_written_; }
+
+ private:
+  struct Committed {
+    uint64_t start;
+    MutableByteView buffer;
+    cbt::ExtentList dirty;
+    uint64_t covered;
+  };
+  struct InFlight {
+    MutableByteView buffer;
+    int writes_left;
+  };
+
+  WindowWriter(const WindowTarget& target, size_t window_size)
+      : target_(target), window_size_(window_size) {}
+  // Submits the writes of one window. Returns false (after Fail) on an error.
+  bool SubmitWindow(Committed& window, std::vector<io::IoCompletion>* completions);
+  // Handles completions: counts bytes, recycles buffers, records errors.
+  void Complete(const std::vector<io::IoCompletion>& completions);
+  int BufferIndex(const MutableByteView& buffer) const;
+
+  const WindowTarget target_;
+  const size_t window_size_;
+  std::string backend_;
+  io::AlignedBuffer arena_;  // Every window buffer, registered with the queue once.
+  std::unique_ptr<io::IoQueue> queue_;
+  bool registered_ = true;  // The window buffers are registered with queue_.
+
+  mutable std::mutex mu_;
+  std::condition_variable free_cv_;
+  std::condition_variable committed_cv_;
+  std::vector<MutableByteView> free_;
+  std::deque<Committed> committed_;
+  Status error_;
+  bool failed_ = false;
+
+  // Owned by the Run thread.
+  std::vector<InFlight> in_flight_;  // By buffer index.
+  uint64_t bytes_written_ = 0;
+  uint64_t covered_ = 0;
+};
+
+}  // namespace ferry
