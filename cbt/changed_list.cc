@@ -106,8 +106,8 @@ Result<ChangedBlocks> ParseChangeList(std::string_view text, const std::string& 
     const std::string_view second = Trim(line.substr(sep + 1));
     uint64_t offset = 0, length = 0;
     if (!ParseU64(first, &offset) || !ParseU64(second, &length)) {
-      return Err(Status::InvalidArgument(fmt::format(
-          "{}: \"{}\" is not two non-negative integers", where, line.substr(0, 80))));
+      return Err(Status::InvalidArgument(
+          fmt::format("{}: \"{}\" is not two non-negative integers", where, line.substr(0, 80))));
     }
     FERRY_RETURN_IF_ERROR(AddRange(offset, length, where, &out.ranges));
   }
@@ -180,8 +180,8 @@ Result<ChangedBlocks> ParseCsiDelta(std::string_view text, const std::string& wh
       FERRY_ASSIGN_OR_RETURN(uint64_t length, NonNegative(*len, at + " size_bytes"));
       if (fixed) {
         if (fixed_size && *fixed_size != length) {
-          return Err(Status::InvalidArgument(fmt::format(
-              "{}: FIXED_LENGTH blocks of {} and {} bytes", at, *fixed_size, length)));
+          return Err(Status::InvalidArgument(
+              fmt::format("{}: FIXED_LENGTH blocks of {} and {} bytes", at, *fixed_size, length)));
         }
         fixed_size = length;
       }

@@ -87,8 +87,7 @@ TEST(CsiDeltaTest, RejectsWhatTheSpecForbids) {
   for (const Case& c : cases) {
     auto r = ParseCsiDelta(c.json, "delta.json");
     ASSERT_FALSE(r.has_value()) << c.json;
-    EXPECT_NE(r.error().message().find(c.message_part), std::string::npos)
-        << r.error().message();
+    EXPECT_NE(r.error().message().find(c.message_part), std::string::npos) << r.error().message();
     EXPECT_EQ(r.error().message().rfind("delta.json", 0), 0u) << r.error().message();
   }
 }

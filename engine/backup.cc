@@ -7,15 +7,19 @@
 #include <ctime>
 #include <filesystem>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <unordered_set>
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include "cbt/allocation.h"
 #include "chunker/chunker.h"
 #include "engine/bounded_queue.h"
+#include "engine/restore.h"
+#include "engine/resync_plan.h"
 #include "formats/repo/pack.h"
 #include "formats/repo/volume_map.h"
 
@@ -234,6 +238,16 @@ class VolumeBackup {
         error_(error),
         bytes_read_(bytes_read) {}
 
+  // Makes this an incremental backup from `parent` (the parent's map) and `changes`.
+  void SetIncremental(std::vector<Extent> parent, const cbt::ExtentList& changes,
+                      repo::IncrementalInfo info) {
+    parent_ = std::move(parent);
+    changes_ = changes;
+    info_ = std::move(info);
+  }
+  // How the incremental went (after Run), if this is one.
+  const std::optional<repo::IncrementalInfo>& incremental_info() const { return info_; }
+
   Result<std::vector<Extent>> Run(unsigned threads, const std::function<void()>& tick) {
     FERRY_ASSIGN_OR_RETURN(chunker_, chunker::MakeChunker(repo_.config().chunker));
     cbt::ExtentList ranges;
@@ -241,6 +255,22 @@ class VolumeBackup {
       FERRY_ASSIGN_OR_RETURN(ranges,
                              cbt::AllocatedRanges(reader_.fd(), reader_.size(), reader_.path()));
       reader_.SetRanges(ranges);
+    }
+    std::optional<ResyncPlan> plan;
+    if (info_) {
+      cbt::ExtentList dirty = changes_;
+      const cbt::ExtentList moved = AllocationChanges(parent_, ranges);
+      dirty.insert(dirty.end(), moved.begin(), moved.end());
+      plan.emplace(std::move(parent_), cbt::Normalize(std::move(dirty)));
+      FERRY_RETURN_IF_ERROR(OpenRandomAccess());
+      if (options_.cbt_verify_percent > 0) {
+        FERRY_ASSIGN_OR_RETURN(bool trusted, VerifyUnchanged(*plan, ranges));
+        if (!trusted) {
+          info_->fell_back = true;
+          plan.reset();
+        }
+      }
+      if (plan) reader_.SetRanges(plan->ReadRanges(ranges, 4096));
     }
     const size_t max_chunk = repo_.config().chunker.algorithm == chunker::Algorithm::kFixed
                                  ? repo_.config().chunker.avg_size
@@ -250,13 +280,14 @@ class VolumeBackup {
     std::vector<std::thread> workers;
     for (unsigned i = 0; i < threads; ++i) workers.emplace_back([&] { Work(queue); });
 
-    Status read_status = ReadAll(queue, tick);
+    Status read_status = plan ? ReadIncremental(*plan, ranges, queue, tick) : ReadAll(queue, tick);
     queue.Close();
     for (auto& w : workers) w.join();
     error_.Set(read_status);
     if (error_.failed()) return Err(error_.status());
 
     std::vector<Extent> extents = std::move(extents_);
+    extents.insert(extents.end(), reused_.begin(), reused_.end());
     std::sort(extents.begin(), extents.end(),
               [](const Extent& a, const Extent& b) { return a.offset < b.offset; });
     // Holes: everything the ranges did not cover.
@@ -346,6 +377,154 @@ class VolumeBackup {
     return Status();
   }
 
+  // A buffered descriptor of the source for reads outside the planned ranges.
+  Status OpenRandomAccess() {
+    random_fd_ = ::open(reader_.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (random_fd_ < 0) return Status::FromErrno(errno, "open " + reader_.path());
+    return Status();
+  }
+
+  Status PreadAll(std::byte* out, size_t len, uint64_t offset) {
+    size_t done = 0;
+    while (done < len) {
+      const ssize_t n =
+          ::pread(random_fd_, out + done, len - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        return Status::FromErrno(
+            errno, fmt::format("read {} at offset {}", reader_.path(), offset + done));
+      }
+      if (n == 0) {
+        return Status::IoError(
+            fmt::format("read {} at offset {}: the source shrank or vanished "
+                        "during the read",
+                        reader_.path(), offset + done));
+      }
+      done += static_cast<size_t>(n);
+    }
+    bytes_read_.fetch_add(len, std::memory_order_relaxed);
+    return Status();
+  }
+
+  // --cbt-verify: re-reads a random sample of the parent chunks the change source calls
+  // unchanged and compares them with their ids. False on any mismatch.
+  Result<bool> VerifyUnchanged(const ResyncPlan& plan, const cbt::ExtentList& ranges) {
+    std::vector<const Extent*> candidates;
+    for (const cbt::ByteRange& r : ranges) {
+      for (const Extent& e : plan.parent()) {
+        if (e.offset < r.offset || e.offset + e.length > r.end()) continue;
+        if (e.kind == ExtentKind::kHole || !plan.Clean(e.offset, e.offset + e.length)) continue;
+        candidates.push_back(&e);
+      }
+    }
+    std::mt19937_64 rng(std::random_device{}());
+    std::shuffle(candidates.begin(), candidates.end(), rng);
+    const size_t take =
+        std::min(candidates.size(),
+                 static_cast<size_t>(static_cast<double>(candidates.size()) *
+                                         std::min(options_.cbt_verify_percent, 100.0) / 100.0 +
+                                     0.999999));
+    FERRY_ASSIGN_OR_RETURN(auto hasher, repo_.NewHasher());
+    std::string buf;
+    for (size_t i = 0; i < take; ++i) {
+      const Extent& e = *candidates[i];
+      buf.resize(e.length);
+      FERRY_RETURN_IF_ERROR(PreadAll(reinterpret_cast<std::byte*>(buf.data()), e.length, e.offset));
+      info_->verified_bytes += e.length;
+      const bool same = e.kind == ExtentKind::kZeros ? IsAllZero(AsBytes(buf))
+                                                     : hasher->Hash(AsBytes(buf)) == e.id;
+      if (!same) ++info_->mismatches;
+    }
+    return info_->mismatches == 0;
+  }
+
+  // Bytes of the source from `offset` (at most to `end`): from the planned read-ahead when it
+  // covers them, else read directly. The view lives until the next call.
+  Result<ByteView> BytesAt(uint64_t offset, uint64_t end) {
+    for (;;) {
+      const uint64_t cur_end = current_.offset + current_.data.size();
+      if (!current_.data.empty() && current_.offset <= offset && offset < cur_end) {
+        return current_.data.subspan(offset - current_.offset, std::min(cur_end, end) - offset);
+      }
+      if (reader_done_ || (!current_.data.empty() && current_.offset > offset)) break;
+      FERRY_ASSIGN_OR_RETURN(current_, reader_.NextBuffer());
+      if (current_.data.empty()) {
+        reader_done_ = true;
+      } else {
+        bytes_read_.fetch_add(current_.data.size(), std::memory_order_relaxed);
+      }
+    }
+    // Not planned (the chain did not resynchronise where expected): read on directly, a chunk's
+    // worth at most, since the next parent cut is usually near.
+    const uint64_t step = std::max<uint64_t>(repo_.config().chunker.max_size, 64u << 10);
+    const size_t len = static_cast<size_t>(std::min<uint64_t>(end - offset, step));
+    extra_.resize(len);
+    FERRY_RETURN_IF_ERROR(PreadAll(reinterpret_cast<std::byte*>(extra_.data()), len, offset));
+    return ByteView(reinterpret_cast<const std::byte*>(extra_.data()), len);
+  }
+
+  // Walks each allocated range's chunk chain: parent chunks where the plan allows, re-chunking
+  // from the last cut elsewhere until the chain lands on a parent cut it may take again.
+  Status ReadIncremental(const ResyncPlan& plan, const cbt::ExtentList& ranges,
+                         BoundedQueue<ChunkJob>& queue, const std::function<void()>& tick) {
+    std::vector<uint64_t> cuts;
+    std::string pending;
+    for (const cbt::ByteRange& r : ranges) {
+      uint64_t pos = r.offset;
+      while (pos < r.end()) {
+        if (options_.cancel != nullptr && options_.cancel->cancelled()) {
+          return Status::Cancelled("backup of " + reader_.path() + " was cancelled");
+        }
+        if (error_.failed()) return Status();
+        if (const Extent* e = plan.Reusable(pos, r.end())) {
+          reused_.push_back(*e);
+          ++chunks_;
+          pos = e->offset + e->length;
+          continue;
+        }
+        // Re-chunk from pos until resynchronised or the range ends.
+        chunker_->Reset(pos);
+        pending.clear();
+        uint64_t chunk_start = pos, fed = pos;
+        bool synced = false;
+        auto emit = [&](uint64_t cut) -> bool {
+          const size_t len = static_cast<size_t>(cut - chunk_start);
+          ChunkJob job{chunk_start, pending.substr(0, len)};
+          pending.erase(0, len);
+          chunk_start = cut;
+          ++chunks_;
+          return queue.Push(std::move(job));
+        };
+        while (!synced && fed < r.end()) {
+          FERRY_ASSIGN_OR_RETURN(ByteView view, BytesAt(fed, r.end()));
+          cuts.clear();
+          chunker_->Update(view, &cuts);
+          pending.append(reinterpret_cast<const char*>(view.data()), view.size());
+          fed += view.size();
+          for (uint64_t cut : cuts) {
+            if (!emit(cut)) return Status();
+            if (cut < r.end() && plan.Reusable(cut, r.end()) != nullptr) {
+              synced = true;
+              pos = cut;
+              break;
+            }
+          }
+          tick();
+        }
+        if (!synced) {
+          cuts.clear();
+          chunker_->Finish(&cuts);
+          for (uint64_t cut : cuts) {
+            if (!emit(cut)) return Status();
+          }
+          pos = r.end();
+        }
+      }
+    }
+    size_ = reader_.size();
+    return Status();
+  }
+
   void Work(BoundedQueue<ChunkJob>& queue) {
     auto codecs = Codecs::Create(repo_);
     if (!codecs) {
@@ -385,6 +564,20 @@ class VolumeBackup {
   std::vector<Extent> extents_;  // GUARDED_BY(extents_mu_)
   uint64_t size_ = 0;
   uint64_t chunks_ = 0;
+  // Incremental backups (reader thread only).
+  std::vector<Extent> parent_;
+  cbt::ExtentList changes_;
+  std::optional<repo::IncrementalInfo> info_;
+  std::vector<Extent> reused_;
+  int random_fd_ = -1;
+  SourceBuffer current_;
+  bool reader_done_ = false;
+  std::string extra_;
+
+ public:
+  ~VolumeBackup() {
+    if (random_fd_ >= 0) ::close(random_fd_);
+  }
 };
 
 // Encodes the map of a volume into pages, stores each page as a chunk, returns the page list.
@@ -423,9 +616,29 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   // Open every source first: a missing one fails the backup before anything is written.
   std::vector<std::unique_ptr<SequentialReader>> readers;
   uint64_t total = 0;
-  for (const BackupSource& s : sources) {
+  std::vector<std::vector<Extent>> parent_maps(sources.size());
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const BackupSource& s = sources[i];
     FERRY_ASSIGN_OR_RETURN(auto r, SequentialReader::Open(s.path, reader_options));
     total += r->size();
+    if (const auto& inc = s.incremental) {
+      // Everything about the change source is checked before anything is written.
+      if (r->is_pipe()) {
+        return Err(Status::InvalidArgument(
+            s.path + ": an incremental backup needs a file or block device, not a pipe"));
+      }
+      FERRY_RETURN_IF_ERROR(cbt::ValidateForVolume(inc->changes, r->size(), inc->cbt));
+      const repo::SnapshotVolume* parent = nullptr;
+      for (const auto& v : inc->parent.volumes) {
+        if (v.name == inc->parent_volume) parent = &v;
+      }
+      if (parent == nullptr) {
+        return Err(
+            Status::NotFound(fmt::format("snapshot {} has no volume '{}' to be the parent",
+                                         inc->parent.id.ToHex().substr(0, 8), inc->parent_volume)));
+      }
+      FERRY_ASSIGN_OR_RETURN(parent_maps[i], LoadVolumeMap(repository, *parent));
+    }
     readers.push_back(std::move(r));
   }
 
@@ -456,6 +669,16 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   uint64_t chunks = 0;
   for (size_t i = 0; i < sources.size(); ++i) {
     VolumeBackup volume(repository, store, options, *readers[i], error, bytes_read);
+    if (const auto& inc = sources[i].incremental) {
+      repo::IncrementalInfo info;
+      info.parent = inc->parent.id;
+      info.parent_volume = inc->parent_volume;
+      info.cbt = inc->cbt;
+      info.changed_bytes = cbt::TotalBytes(inc->changes.ranges);
+      info.verify_percent = options.cbt_verify_percent;
+      volume.SetIncremental(std::move(parent_maps[i]), inc->changes.ranges, info);
+      if (!snap.parent) snap.parent = inc->parent.id;
+    }
     FERRY_ASSIGN_OR_RETURN(std::vector<Extent> extents, volume.Run(threads, tick));
     FERRY_RETURN_IF_ERROR(repo::CheckTiling(extents, volume.size(), sources[i].path));
     repo::SnapshotVolume vol;
@@ -467,6 +690,13 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
     vol.source = sources[i].path;
     vol.size = volume.size();
     vol.page_size = repo::kDefaultPageSize;
+    vol.incremental = volume.incremental_info();
+    if (vol.incremental && vol.incremental->fell_back) {
+      result.warnings.push_back(fmt::format(
+          "the change source {} is wrong: {} of the sampled unchanged chunks of {} differ from "
+          "the parent; the volume was read in full instead",
+          vol.incremental->cbt, vol.incremental->mismatches, sources[i].path));
+    }
     FERRY_ASSIGN_OR_RETURN(vol.pages, StoreMap(extents, vol.page_size, store, main_codecs));
     chunks += volume.chunks();
     snap.volumes.push_back(std::move(vol));

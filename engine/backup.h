@@ -12,15 +12,31 @@
 #include "common/cancel.h"
 #include "common/result.h"
 
+#include "cbt/changed_list.h"
 #include "engine/progress.h"
 #include "engine/repository.h"
 #include "engine/sequential_reader.h"
 
 namespace ferry {
 
+// An incremental backup of one volume: the parent volume and what changed since it.
+struct IncrementalSource {
+  repo::Snapshot parent;       // The snapshot holding the parent volume.
+  std::string parent_volume;   // Its name in `parent`.
+  cbt::ChangedBlocks changes;  // Byte ranges that may differ from the parent.
+  std::string cbt;             // Where `changes` came from, for the snapshot ("list:FILE", …).
+};
+
 struct BackupSource {
+  BackupSource() = default;
+  BackupSource(std::string p, std::string n = {}) : path(std::move(p)), name(std::move(n)) {}
+
   std::string path;  // File, block device, or "-" for standard input.
   std::string name;  // Volume name in the snapshot (defaults to the path's file name).
+  // Read only what changed since a parent (a seekable source only); everything else is taken
+  // from the parent's map without reading. Unset: a full read (dedup still stores only what is
+  // new).
+  std::optional<IncrementalSource> incremental;
 };
 
 struct BackupOptions {
@@ -35,17 +51,25 @@ struct BackupOptions {
   ProgressFn progress;
   // Packs published between index writes (an interrupted backup loses at most this many).
   unsigned index_every_packs = 4;
+  // Incremental backups: re-read this percentage of what the CBT calls unchanged (whole parent
+  // chunks picked at random) and compare with the parent; on any mismatch the volume is read
+  // in full instead, with a warning, and the snapshot records it.
+  double cbt_verify_percent = 0;
 };
 
 struct BackupResult {
   repo::Snapshot snapshot;
   std::string io_backend;
   std::string fallback_reason;
+  // Things the user must hear about though the backup succeeded (a CBT that failed its check).
+  std::vector<std::string> warnings;
 };
 
 // Backs up `sources` into `repository` (whose index must be loaded). Blocks.
 // Errors: from the sources (kNotFound, kPermissionDenied, kIoError naming the path), the
-// repository (kNoSpace, kIoError naming the object), kCancelled.
+// repository (kNoSpace, kIoError naming the object), kCancelled; kInvalidArgument for a CBT
+// that does not fit its volume or an incremental source that is a pipe (before anything is
+// written); kNotFound for a parent volume that is not in its snapshot.
 Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSource>& sources,
                             const BackupOptions& options);
 

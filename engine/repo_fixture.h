@@ -21,12 +21,16 @@ class RepoFixture : public ::testing::Test {
  protected:
   std::unique_ptr<Repository> InitRepo(bool encrypted = true,
                                        chunker::Algorithm algo = chunker::Algorithm::kFastCdc2020) {
+    return InitRepoWith(encrypted, {algo, 16 << 10, 64 << 10, 256 << 10, 1, 0});
+  }
+
+  std::unique_ptr<Repository> InitRepoWith(bool encrypted, const chunker::Params& params) {
     std::filesystem::create_directories(dir_.path() / "repo");
     InitOptions o;
     o.encrypted = encrypted;
     o.passphrase = "pw";
     o.scrypt = {1024, 8, 1};  // Cheap for tests.
-    o.chunker = {algo, 16 << 10, 64 << 10, 256 << 10, 1, 0};
+    o.chunker = params;
     o.pack_size = 1 << 20;  // Many packs from small volumes.
     auto r = Repository::Init(LocalTransport::Open((dir_.path() / "repo").string()).value(), o);
     EXPECT_TRUE(r.has_value()) << r.error().ToString();

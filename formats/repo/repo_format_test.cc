@@ -182,12 +182,17 @@ TEST(SnapshotTest, RoundTripsAndChecksItsName) {
   s.time = "2026-11-22T03:04:05Z";
   s.hostname = "host";
   s.tags = {"daily"};
-  s.volumes.push_back({"disk0", "/dev/vdb", 123, kDefaultPageSize, {{0, IdOf('p')}}});
+  s.volumes.push_back({"disk0", "/dev/vdb", 123, kDefaultPageSize, {{0, IdOf('p')}}, {}});
+  s.volumes.push_back(s.volumes[0]);
+  s.volumes[1].incremental =
+      IncrementalInfo{NewObjectId().value(), "disk0", "list:x", 4096, 1.5, 8192, 1, true};
   s.stats.bytes_read = 123;
   const std::string sealed = EncodeSnapshot(*sealer, s).value();
   const Snapshot back = DecodeSnapshot(*sealer, s.id, sealed, "snapshots/x").value();
   EXPECT_EQ(back.hostname, "host");
   EXPECT_EQ(back.volumes.at(0).pages.at(0).id, IdOf('p'));
+  EXPECT_FALSE(back.volumes.at(0).incremental.has_value());
+  EXPECT_EQ(back.volumes.at(1).incremental, s.volumes[1].incremental);
   EXPECT_FALSE(back.parent.has_value());
   EXPECT_TRUE(DecodeSnapshot(*sealer, NewObjectId().value(), sealed, "y").error().IsCorruption());
 }

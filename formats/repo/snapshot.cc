@@ -12,11 +12,22 @@ Result<std::string> EncodeSnapshot(Sealer& sealer, const Snapshot& s) {
     json pages = json::array();
     for (const MapPageRef& p : v.pages)
       pages.push_back({{"offset", p.offset}, {"id", p.id.ToHex()}});
-    volumes.push_back({{"name", v.name},
-                       {"source", v.source},
-                       {"size", v.size},
-                       {"page_size", v.page_size},
-                       {"pages", pages}});
+    json vol = {{"name", v.name},
+                {"source", v.source},
+                {"size", v.size},
+                {"page_size", v.page_size},
+                {"pages", pages}};
+    if (const auto& inc = v.incremental) {
+      vol["incremental"] = {{"parent", inc->parent.ToHex()},
+                            {"parent_volume", inc->parent_volume},
+                            {"cbt", inc->cbt},
+                            {"changed_bytes", inc->changed_bytes},
+                            {"verify_percent", inc->verify_percent},
+                            {"verified_bytes", inc->verified_bytes},
+                            {"mismatches", inc->mismatches},
+                            {"fell_back", inc->fell_back}};
+    }
+    volumes.push_back(std::move(vol));
   }
   const json j = {{"version", 1},
                   {"id", s.id.ToHex()},
@@ -73,6 +84,19 @@ Result<Snapshot> DecodeSnapshot(Sealer& sealer, const ObjectId& id, std::string_
         }
         std::copy(raw.begin(), raw.end(), reinterpret_cast<char*>(ref.id.bytes.data()));
         vol.pages.push_back(ref);
+      }
+      if (auto it = v.find("incremental"); it != v.end()) {
+        const json& inc = *it;
+        IncrementalInfo info;
+        FERRY_ASSIGN_OR_RETURN(info.parent, ParseObjectId(inc.at("parent").get<std::string>()));
+        info.parent_volume = inc.at("parent_volume").get<std::string>();
+        info.cbt = inc.at("cbt").get<std::string>();
+        info.changed_bytes = inc.at("changed_bytes").get<uint64_t>();
+        info.verify_percent = inc.at("verify_percent").get<double>();
+        info.verified_bytes = inc.at("verified_bytes").get<uint64_t>();
+        info.mismatches = inc.at("mismatches").get<uint64_t>();
+        info.fell_back = inc.at("fell_back").get<bool>();
+        vol.incremental = info;
       }
       s.volumes.push_back(std::move(vol));
     }

@@ -20,12 +20,26 @@ struct MapPageRef {
   codec::ChunkId id;
 };
 
+// How an incremental backup of a volume was made (docs/FORMAT.md §8, optional).
+struct IncrementalInfo {
+  ObjectId parent;              // Snapshot holding the parent volume.
+  std::string parent_volume;    // Its name there.
+  std::string cbt;              // The change source ("list:FILE", "csi:FILE", …).
+  uint64_t changed_bytes = 0;   // Bytes the change source reported.
+  double verify_percent = 0;    // --cbt-verify sample asked for.
+  uint64_t verified_bytes = 0;  // Bytes re-read and compared with the parent.
+  uint64_t mismatches = 0;      // Sampled chunks that differed.
+  bool fell_back = false;       // The change source was not trusted: the volume was read in full.
+  bool operator==(const IncrementalInfo&) const = default;
+};
+
 struct SnapshotVolume {
   std::string name;
   std::string source;
   uint64_t size = 0;
   uint64_t page_size = 0;
   std::vector<MapPageRef> pages;
+  std::optional<IncrementalInfo> incremental;
 };
 
 struct SnapshotStats {
