@@ -1,6 +1,10 @@
 #include "cbt/changed_list.h"
 
+#include <fstream>
+
 #include <gtest/gtest.h>
+
+#include "cbt/cbt_spec.h"
 
 namespace ferry::cbt {
 namespace {
@@ -102,6 +106,31 @@ TEST(ChangedBlocksTest, ValidationCatchesAnotherVolumeAndRangesPastTheEnd) {
   Status other = ValidateForVolume(c, 2 << 20, "cbt");
   EXPECT_NE(other.message().find("belongs to another volume"), std::string::npos);
   EXPECT_EQ(TotalBytes(c.ranges), 8192u);
+}
+
+TEST(CbtSpecTest, ParsesEveryKindAndRejectsOthersNamingTheForms) {
+  EXPECT_EQ(ParseCbtSpec("list:/tmp/a b").value().argument, "/tmp/a b");
+  EXPECT_EQ(ParseCbtSpec("csi:x.json").value().kind, CbtKind::kCsi);
+  EXPECT_EQ(ParseCbtSpec("qcow2-bitmap:b0").value().kind, CbtKind::kQcow2Bitmap);
+  EXPECT_EQ(ParseCbtSpec("hash").value().ToString(), "hash");
+  EXPECT_EQ(ParseCbtSpec("fiemap:/a:b").value().ToString(), "fiemap:/a:b");
+  EXPECT_NE(ParseCbtSpec("list:").error().message().find("needs an argument"), std::string::npos);
+  EXPECT_NE(ParseCbtSpec("bitmap:x").error().message().find("expected list:FILE"),
+            std::string::npos);
+}
+
+TEST(CbtSpecTest, LoadsFilesAndNamesMissingOnes) {
+  const std::string path = ::testing::TempDir() + "/cbt-list.txt";
+  { std::ofstream(path) << "0 10\n"; }
+  auto r = LoadChangedBlocks(ParseCbtSpec("list:" + path).value());
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->ranges, (ExtentList{{0, 10}}));
+  auto missing = LoadChangedBlocks(ParseCbtSpec("csi:/nonexistent/delta.json").value());
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_TRUE(missing.error().IsNotFound());
+  EXPECT_NE(missing.error().message().find("/nonexistent/delta.json"), std::string::npos);
+  auto later = LoadChangedBlocks(ParseCbtSpec("nbd-bitmap:b").value());
+  EXPECT_EQ(later.error().code(), Status::Code::kNotSupported);
 }
 
 }  // namespace

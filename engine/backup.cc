@@ -600,6 +600,12 @@ Result<std::vector<repo::MapPageRef>> StoreMap(const std::vector<Extent>& extent
 
 }  // namespace
 
+std::string VolumeName(const BackupSource& source) {
+  if (!source.name.empty()) return source.name;
+  if (source.path == "-") return "stdin";
+  return std::filesystem::path(source.path).filename().string();
+}
+
 Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSource>& sources,
                             const BackupOptions& options) {
   if (sources.empty()) return Err(Status::InvalidArgument("nothing to back up"));
@@ -682,11 +688,7 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
     FERRY_ASSIGN_OR_RETURN(std::vector<Extent> extents, volume.Run(threads, tick));
     FERRY_RETURN_IF_ERROR(repo::CheckTiling(extents, volume.size(), sources[i].path));
     repo::SnapshotVolume vol;
-    vol.name =
-        sources[i].name.empty()
-            ? (sources[i].path == "-" ? "stdin"
-                                      : std::filesystem::path(sources[i].path).filename().string())
-            : sources[i].name;
+    vol.name = VolumeName(sources[i]);
     vol.source = sources[i].path;
     vol.size = volume.size();
     vol.page_size = repo::kDefaultPageSize;

@@ -39,6 +39,10 @@ struct BackupSource {
   std::optional<IncrementalSource> incremental;
 };
 
+// The name a source's volume gets in the snapshot: its name, else the path's file name ("stdin"
+// for "-").
+std::string VolumeName(const BackupSource& source);
+
 struct BackupOptions {
   std::vector<std::string> tags;
   std::string hostname;  // Defaults to gethostname().

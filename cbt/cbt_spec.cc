@@ -1,0 +1,73 @@
+#include "cbt/cbt_spec.h"
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace ferry::cbt {
+
+namespace {
+
+struct KindName {
+  CbtKind kind;
+  std::string_view name;
+};
+constexpr KindName kKinds[] = {
+    {CbtKind::kList, "list"},
+    {CbtKind::kCsi, "csi"},
+    {CbtKind::kQcow2Bitmap, "qcow2-bitmap"},
+    {CbtKind::kNbdBitmap, "nbd-bitmap"},
+    {CbtKind::kFiemap, "fiemap"},
+    {CbtKind::kHash, "hash"},
+};
+
+std::string_view NameOf(CbtKind kind) {
+  for (const KindName& k : kKinds) {
+    if (k.kind == kind) return k.name;
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string CbtSpec::ToString() const {
+  if (kind == CbtKind::kHash) return "hash";
+  return fmt::format("{}:{}", NameOf(kind), argument);
+}
+
+Result<CbtSpec> ParseCbtSpec(std::string_view text) {
+  if (text == "hash") return CbtSpec{CbtKind::kHash, {}};
+  const size_t colon = text.find(':');
+  const std::string_view kind = text.substr(0, colon);
+  for (const KindName& k : kKinds) {
+    if (k.kind == CbtKind::kHash || k.name != kind) continue;
+    if (colon == std::string_view::npos || colon + 1 == text.size()) {
+      return Err(Status::InvalidArgument(
+          fmt::format("--cbt {}: needs an argument after '{}:'", text, kind)));
+    }
+    return CbtSpec{k.kind, std::string(text.substr(colon + 1))};
+  }
+  return Err(Status::InvalidArgument(
+      fmt::format("--cbt {}: expected list:FILE, csi:FILE, qcow2-bitmap:NAME, nbd-bitmap:NAME, "
+                  "fiemap:PREVIOUS_FILE or hash",
+                  text)));
+}
+
+Result<ChangedBlocks> LoadChangedBlocks(const CbtSpec& spec) {
+  if (spec.kind != CbtKind::kList && spec.kind != CbtKind::kCsi) {
+    return Err(Status::NotSupported(fmt::format(
+        "--cbt {}: this change source is not supported by this build yet", spec.ToString())));
+  }
+  std::ifstream in(spec.argument, std::ios::binary);
+  if (!in) return Err(Status::FromErrno(errno, "open " + spec.argument));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Err(Status::FromErrno(errno, "read " + spec.argument));
+  const std::string what = spec.ToString();
+  return spec.kind == CbtKind::kList ? ParseChangeList(text.str(), what)
+                                     : ParseCsiDelta(text.str(), what);
+}
+
+}  // namespace ferry::cbt

@@ -1,0 +1,38 @@
+// The --cbt argument: which change source to use for an incremental backup (or a delta restore),
+// as "KIND:ARGUMENT" or "hash".
+//   list:FILE              a text list of changed ranges (cbt/changed_list.h)
+//   csi:FILE               CSI GetMetadataDelta responses as JSON
+//   qcow2-bitmap:NAME      a persistent dirty bitmap of a QCOW2 source
+//   nbd-bitmap:NAME        qemu:dirty-bitmap:NAME of an NBD source
+//   fiemap:PREVIOUS_FILE   FIEMAP comparison with a reflink copy of the previous state
+//   hash                   no change tracking: compare per-block hashes with the parent
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+#include "cbt/changed_list.h"
+
+namespace ferry::cbt {
+
+enum class CbtKind { kList, kCsi, kQcow2Bitmap, kNbdBitmap, kFiemap, kHash };
+
+struct CbtSpec {
+  CbtKind kind = CbtKind::kHash;
+  std::string argument;  // The file or bitmap name; empty for kHash.
+
+  // The spec as given ("list:/path", "hash").
+  std::string ToString() const;
+};
+
+// Errors: kInvalidArgument naming the accepted forms.
+Result<CbtSpec> ParseCbtSpec(std::string_view text);
+
+// Reads the changes of a file-based spec (list, csi). Errors: kNotFound / kPermissionDenied
+// naming the file; kInvalidArgument from the parsers; kNotSupported for the kinds that are read
+// from the source itself, which this build does not read yet.
+Result<ChangedBlocks> LoadChangedBlocks(const CbtSpec& spec);
+
+}  // namespace ferry::cbt
