@@ -17,9 +17,11 @@
 
 #include "cbt/allocation.h"
 #include "chunker/chunker.h"
+#include "engine/block_hasher.h"
 #include "engine/bounded_queue.h"
 #include "engine/restore.h"
 #include "engine/resync_plan.h"
+#include "formats/repo/block_hashes.h"
 #include "formats/repo/pack.h"
 #include "formats/repo/volume_map.h"
 
@@ -238,13 +240,23 @@ class VolumeBackup {
         error_(error),
         bytes_read_(bytes_read) {}
 
-  // Makes this an incremental backup from `parent` (the parent's map) and `changes`.
-  void SetIncremental(std::vector<Extent> parent, const cbt::ExtentList& changes,
+  // Makes this an incremental backup from `parent` (the parent's map and block hashes of
+  // `hash_block_size`, if it has them) and `changes` (or a hash diff).
+  void SetIncremental(std::vector<Extent> parent, std::vector<uint64_t> parent_hashes,
+                      uint32_t hash_block_size, const IncrementalSource& source,
                       repo::IncrementalInfo info) {
     parent_ = std::move(parent);
-    changes_ = changes;
+    parent_hashes_ = std::move(parent_hashes);
+    if (!parent_hashes_.empty() && hash_block_size != kHashBlock) parent_hashes_.clear();
+    changes_ = source.changes.ranges;
+    hash_diff_ = source.hash_diff;
     info_ = std::move(info);
   }
+  // The volume's block hashes (after Run); empty if they could not be computed.
+  const std::vector<uint64_t>& block_hashes() const { return hashes_; }
+  static constexpr uint32_t kHashBlock = repo::kDefaultHashBlockSize;
+  // Things to tell the user (after Run).
+  const std::vector<std::string>& notes() const { return notes_; }
   // How the incremental went (after Run), if this is one.
   const std::optional<repo::IncrementalInfo>& incremental_info() const { return info_; }
 
@@ -257,7 +269,19 @@ class VolumeBackup {
       reader_.SetRanges(ranges);
     }
     std::optional<ResyncPlan> plan;
-    if (info_) {
+    bool incremental = info_.has_value();
+    if (incremental && hash_diff_) {
+      if (parent_hashes_.empty()) {
+        notes_.push_back(
+            fmt::format("the parent of {} has no block hashes to compare with: reading it in full",
+                        reader_.path()));
+        incremental = false;
+      } else {
+        FERRY_ASSIGN_OR_RETURN(changes_, HashDiff(ranges));
+        info_->changed_bytes = cbt::TotalBytes(changes_);
+      }
+    }
+    if (incremental) {
       cbt::ExtentList dirty = changes_;
       const cbt::ExtentList moved = AllocationChanges(parent_, ranges);
       dirty.insert(dirty.end(), moved.begin(), moved.end());
@@ -285,6 +309,11 @@ class VolumeBackup {
     for (auto& w : workers) w.join();
     error_.Set(read_status);
     if (error_.failed()) return Err(error_.status());
+    if (plan && !hash_diff_) {
+      FERRY_ASSIGN_OR_RETURN(hashes_, UpdatedHashes(*plan));
+    } else if (!plan && !hash_diff_) {
+      hashes_ = block_hasher_.Finish(size_);
+    }
 
     std::vector<Extent> extents = std::move(extents_);
     extents.insert(extents.end(), reused_.begin(), reused_.end());
@@ -360,6 +389,7 @@ class VolumeBackup {
         pending_start = b.offset;
         in_range = true;
       }
+      block_hasher_.Feed(b.offset, b.data);
       cuts.clear();
       chunker_->Update(b.data, &cuts);
       size_t buf_pos = 0;
@@ -404,6 +434,61 @@ class VolumeBackup {
     }
     bytes_read_.fetch_add(len, std::memory_order_relaxed);
     return Status();
+  }
+
+  // Hash diff: reads the allocated ranges, hashes every block, and returns the blocks whose
+  // hashes differ from the parent's as changed ranges. Its hashes become this backup's.
+  Result<cbt::ExtentList> HashDiff(const cbt::ExtentList& ranges) {
+    SequentialReaderOptions o;
+    o.buffers = 8;
+    FERRY_ASSIGN_OR_RETURN(auto pass, SequentialReader::Open(reader_.path(), o));
+    pass->SetRanges(ranges);
+    BlockHasher hasher(kHashBlock);
+    for (;;) {
+      if (options_.cancel != nullptr && options_.cancel->cancelled()) {
+        return Err(Status::Cancelled("backup of " + reader_.path() + " was cancelled"));
+      }
+      FERRY_ASSIGN_OR_RETURN(SourceBuffer b, pass->NextBuffer());
+      if (b.data.empty()) break;
+      hasher.Feed(b.offset, b.data);
+      bytes_read_.fetch_add(b.data.size(), std::memory_order_relaxed);
+    }
+    hashes_ = hasher.Finish(reader_.size());
+    cbt::ExtentList changed;
+    for (uint64_t i = 0; i < hashes_.size(); ++i) {
+      if (i < parent_hashes_.size() && parent_hashes_[i] == hashes_[i]) continue;
+      const uint64_t begin = i * kHashBlock;
+      changed.push_back({begin, std::min<uint64_t>(kHashBlock, reader_.size() - begin)});
+    }
+    return cbt::Normalize(std::move(changed));
+  }
+
+  // After a CBT incremental: the parent's block hashes, with every block that may have changed
+  // (or that the parent did not have whole) hashed again from the source.
+  Result<std::vector<uint64_t>> UpdatedHashes(const ResyncPlan& plan) {
+    if (parent_hashes_.empty()) return std::vector<uint64_t>{};
+    const uint64_t size = reader_.size();
+    const uint64_t blocks = (size + kHashBlock - 1) / kHashBlock;
+    uint64_t parent_size = 0;
+    if (!plan.parent().empty())
+      parent_size = plan.parent().back().offset + plan.parent().back().length;
+    std::vector<uint64_t> out(blocks);
+    std::string buf;
+    for (uint64_t i = 0; i < blocks; ++i) {
+      const uint64_t begin = i * kHashBlock;
+      const uint64_t end = std::min<uint64_t>(begin + kHashBlock, size);
+      // Kept only if the block is the same length as in the parent and nothing in it changed.
+      if (i < parent_hashes_.size() &&
+          end - begin == std::min<uint64_t>(kHashBlock, parent_size - begin) &&
+          plan.Clean(begin, end)) {
+        out[i] = parent_hashes_[i];
+        continue;
+      }
+      buf.resize(end - begin);
+      FERRY_RETURN_IF_ERROR(PreadAll(reinterpret_cast<std::byte*>(buf.data()), buf.size(), begin));
+      out[i] = BlockHasher::HashBlock(AsBytes(buf));
+    }
+    return out;
   }
 
   // --cbt-verify: re-reads a random sample of the parent chunks the change source calls
@@ -566,6 +651,11 @@ class VolumeBackup {
   uint64_t chunks_ = 0;
   // Incremental backups (reader thread only).
   std::vector<Extent> parent_;
+  std::vector<uint64_t> parent_hashes_;
+  bool hash_diff_ = false;
+  BlockHasher block_hasher_{kHashBlock};
+  std::vector<uint64_t> hashes_;
+  std::vector<std::string> notes_;
   cbt::ExtentList changes_;
   std::optional<repo::IncrementalInfo> info_;
   std::vector<Extent> reused_;
@@ -598,6 +688,22 @@ Result<std::vector<repo::MapPageRef>> StoreMap(const std::vector<Extent>& extent
   return pages;
 }
 
+// Stores a volume's block hashes in pages, as chunks; returns the page ids.
+Result<std::vector<codec::ChunkId>> StoreBlockHashes(const std::vector<uint64_t>& hashes,
+                                                     uint32_t block_size, ChunkStore& store,
+                                                     Codecs& c) {
+  std::vector<codec::ChunkId> pages;
+  for (size_t first = 0; first < hashes.size(); first += repo::kHashesPerPage) {
+    const size_t n = std::min<size_t>(repo::kHashesPerPage, hashes.size() - first);
+    const std::string bytes = repo::EncodeBlockHashPage(
+        block_size, first, std::span<const uint64_t>(hashes).subspan(first, n));
+    const codec::ChunkId id = c.hasher->Hash(AsBytes(bytes));
+    FERRY_RETURN_IF_ERROR(store.StoreIfNew(BlobType::kMapPage, id, AsBytes(bytes), c));
+    pages.push_back(id);
+  }
+  return pages;
+}
+
 }  // namespace
 
 std::string VolumeName(const BackupSource& source) {
@@ -623,6 +729,8 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   std::vector<std::unique_ptr<SequentialReader>> readers;
   uint64_t total = 0;
   std::vector<std::vector<Extent>> parent_maps(sources.size());
+  std::vector<std::vector<uint64_t>> parent_hashes(sources.size());
+  std::vector<uint32_t> parent_hash_block(sources.size(), 0);
   for (size_t i = 0; i < sources.size(); ++i) {
     const BackupSource& s = sources[i];
     FERRY_ASSIGN_OR_RETURN(auto r, SequentialReader::Open(s.path, reader_options));
@@ -644,6 +752,8 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
                                          inc->parent.id.ToHex().substr(0, 8), inc->parent_volume)));
       }
       FERRY_ASSIGN_OR_RETURN(parent_maps[i], LoadVolumeMap(repository, *parent));
+      FERRY_ASSIGN_OR_RETURN(parent_hashes[i], LoadBlockHashes(repository, *parent));
+      parent_hash_block[i] = parent->hash_block_size;
     }
     readers.push_back(std::move(r));
   }
@@ -682,7 +792,8 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
       info.cbt = inc->cbt;
       info.changed_bytes = cbt::TotalBytes(inc->changes.ranges);
       info.verify_percent = options.cbt_verify_percent;
-      volume.SetIncremental(std::move(parent_maps[i]), inc->changes.ranges, info);
+      volume.SetIncremental(std::move(parent_maps[i]), std::move(parent_hashes[i]),
+                            parent_hash_block[i], *inc, info);
       if (!snap.parent) snap.parent = inc->parent.id;
     }
     FERRY_ASSIGN_OR_RETURN(std::vector<Extent> extents, volume.Run(threads, tick));
@@ -700,6 +811,13 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
           vol.incremental->cbt, vol.incremental->mismatches, sources[i].path));
     }
     FERRY_ASSIGN_OR_RETURN(vol.pages, StoreMap(extents, vol.page_size, store, main_codecs));
+    if (!volume.block_hashes().empty()) {
+      vol.hash_block_size = VolumeBackup::kHashBlock;
+      FERRY_ASSIGN_OR_RETURN(
+          vol.hash_pages,
+          StoreBlockHashes(volume.block_hashes(), vol.hash_block_size, store, main_codecs));
+    }
+    for (const std::string& note : volume.notes()) result.warnings.push_back(note);
     chunks += volume.chunks();
     snap.volumes.push_back(std::move(vol));
   }

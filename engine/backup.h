@@ -25,6 +25,9 @@ struct IncrementalSource {
   std::string parent_volume;   // Its name in `parent`.
   cbt::ChangedBlocks changes;  // Byte ranges that may differ from the parent.
   std::string cbt;             // Where `changes` came from, for the snapshot ("list:FILE", …).
+  // No change tracking: read the volume, hash it block by block, and take as changed the blocks
+  // whose hashes differ from the parent's (`changes` is then unused).
+  bool hash_diff = false;
 };
 
 struct BackupSource {

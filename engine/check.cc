@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/block_hasher.h"
 #include "engine/restore.h"
 #include "formats/repo/pack.h"
 
@@ -114,6 +115,11 @@ Result<CheckReport> Check(Repository& repository, const CheckOptions& options) {
       continue;
     }
     for (const auto& vol : snap->volumes) {
+      auto hashes = LoadBlockHashes(repository, vol);
+      if (!hashes) {
+        report.errors.push_back(
+            fmt::format("snapshot {}: {}", id->ToHex().substr(0, 8), hashes.error().message()));
+      }
       auto extents = LoadVolumeMap(repository, vol);
       if (!extents) {
         report.errors.push_back(

@@ -9,6 +9,7 @@
 #include <linux/falloc.h>
 #include <sys/stat.h>
 
+#include "engine/block_hasher.h"
 #include "engine/repo_fixture.h"
 
 namespace ferry {
@@ -135,6 +136,18 @@ TEST_F(IncrementalTest, MapEqualsAFullBackupOfTheNewVolumeForManySeedsAndBothChu
         ASSERT_TRUE(full.has_value());
         ASSERT_EQ(MapOf(*repo, inc->snapshot), MapOf(*repo, full->snapshot))
             << "generation " << generation;
+        // Without change tracking (block hashes against the parent's), the same map again.
+        BackupSource hashed = Incremental(vol, base, {}, "hash");
+        hashed.incremental->hash_diff = true;
+        auto by_hash = Run(*repo, {hashed});
+        ASSERT_TRUE(by_hash.has_value()) << by_hash.error().ToString();
+        ASSERT_EQ(MapOf(*repo, by_hash->snapshot), MapOf(*repo, full->snapshot));
+        EXPECT_TRUE(by_hash->warnings.empty());
+        // Block hashes kept by each kind of backup agree (the CBT one updates the parent's).
+        const auto full_hashes = LoadBlockHashes(*repo, full->snapshot.volumes[0]).value();
+        EXPECT_EQ(full_hashes.size(), (full->snapshot.volumes[0].size + 65535) / 65536);
+        EXPECT_EQ(LoadBlockHashes(*repo, inc->snapshot.volumes[0]).value(), full_hashes);
+        EXPECT_EQ(LoadBlockHashes(*repo, by_hash->snapshot.volumes[0]).value(), full_hashes);
         inc_read += inc->snapshot.stats.bytes_read;
         full_read += full->snapshot.stats.bytes_read;
         ASSERT_TRUE(inc->snapshot.volumes[0].incremental.has_value());
@@ -231,6 +244,29 @@ TEST_F(IncrementalTest, VerifyCatchesAChangeSourceThatMissedAChangeAndReadsInFul
   ASSERT_TRUE(fine.has_value());
   EXPECT_FALSE(fine->snapshot.volumes[0].incremental->fell_back);
   EXPECT_TRUE(fine->warnings.empty());
+}
+
+TEST(BlockHasherTest, SkippedBytesHashAsZerosAndAnySplitGivesTheSameHashes) {
+  const uint32_t block = 4096;
+  std::string volume = testing::RandomBytes(6 * block + 123, 3);
+  std::fill(volume.begin() + 5000, volume.begin() + 14000, '\0');  // Zeros the hasher skips.
+  std::vector<uint64_t> expected;
+  for (size_t at = 0; at < volume.size(); at += block) {
+    expected.push_back(BlockHasher::HashBlock(AsBytes(std::string_view(volume).substr(at, block))));
+  }
+  BlockHasher split(block);
+  split.Feed(0, AsBytes(std::string_view(volume).substr(0, 5000)));
+  split.Feed(14000, AsBytes(std::string_view(volume).substr(14000, 7)));
+  split.Feed(14007, AsBytes(std::string_view(volume).substr(14007, 8000)));
+  split.Feed(22007, AsBytes(std::string_view(volume).substr(22007)));
+  EXPECT_EQ(split.Finish(volume.size()), expected);
+  // A volume that ends in a hole: the short last block hashes as zeros.
+  BlockHasher holes(block);
+  holes.Feed(0, AsBytes(std::string_view(volume).substr(0, 100)));
+  auto h = holes.Finish(2 * block + 10);
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h[1], BlockHasher::HashBlock(AsBytes(std::string(block, '\0'))));
+  EXPECT_EQ(h[2], BlockHasher::HashBlock(AsBytes(std::string(10, '\0'))));
 }
 
 }  // namespace

@@ -6,31 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 work=${1:-/var/tmp/ferry-e2e}
-bash scripts/install-deps.sh --bench >/dev/null
-bash scripts/build.sh release >/dev/null
-ferry=$PWD/build/release/ferry
-mkdir -p "$work"
-image=$work/ext4-2g.img
-
-# A 2 GiB ext4 image of real files of this machine (hard links: staging costs no copy).
-if [[ ! -f $image ]]; then
-  stage=$work/stage
-  rm -rf "$stage" && mkdir -p "$stage"
-  for d in /usr/share /usr/bin /usr/include; do cp -al "$d" "$stage/" 2>/dev/null || cp -a "$d" "$stage/"; done
-  mkfs.ext4 -q -F -b 4096 -d "$stage" "$image" 2G
-  rm -rf "$stage"
-fi
-
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
-# run NAME CMD...: wall seconds and peak RSS (KiB) of CMD, appended to $work/times.
-run() {
-  local name=$1; shift
-  drop_caches
-  /usr/bin/time -f "%e %M" -o "$work/t.$name" "$@" >"$work/log.$name" 2>&1 ||
-    { echo "$name failed:"; tail -5 "$work/log.$name"; exit 1; }
-  read -r secs rss <"$work/t.$name"
-  echo "$name $secs $rss" >>"$work/times"
-}
+source bench/e2e/lib.sh
 : >"$work/times"
 export FERRY_PASSWORD=bench RESTIC_PASSWORD=bench
 
@@ -60,13 +36,11 @@ size_of() { du -sb "$1" | cut -f1; }
 ferry_size=$(size_of "$work/ferry-repo")
 restic_size=$(size_of "$work/restic-repo")
 data=$(du -B1 "$image" | cut -f1)
-get() { awk -v n="$1" '$1 == n {print $'"$2"'}' "$work/times"; }
 
 echo "image: 2 GiB ext4 of /usr/share, /usr/bin, /usr/include ($(numfmt --to=iec "$data") allocated); $(nproc) cores; $(uname -r)"
 echo
 echo "| | ferry | restic $(restic version | awk '{print $2}') | ferry / restic |"
 echo "| --- | --- | --- | --- |"
-ratio() { echo "scale=2; $1 / $2" | bc; }
 echo "| full backup, s | $(get ferry-backup 2) | $(get restic-backup 2) | $(ratio "$(get restic-backup 2)" "$(get ferry-backup 2)")× faster |"
 echo "| restore, s | $(get ferry-restore 2) (fsync included) | $(get restic-restore 2) + ${sync_s} sync | $(ratio "$(echo "$(get restic-restore 2) + $sync_s" | bc)" "$(get ferry-restore 2)")× faster |"
 echo "| repository, bytes | $ferry_size | $restic_size | $(ratio "$ferry_size" "$restic_size") |"

@@ -1,6 +1,7 @@
 // Round trips and rejection of damaged input for every object of the repository format.
 #include <gtest/gtest.h>
 
+#include "formats/repo/block_hashes.h"
 #include "formats/repo/index_file.h"
 #include "formats/repo/key_file.h"
 #include "formats/repo/pack.h"
@@ -182,8 +183,10 @@ TEST(SnapshotTest, RoundTripsAndChecksItsName) {
   s.time = "2026-11-22T03:04:05Z";
   s.hostname = "host";
   s.tags = {"daily"};
-  s.volumes.push_back({"disk0", "/dev/vdb", 123, kDefaultPageSize, {{0, IdOf('p')}}, {}});
+  s.volumes.push_back({"disk0", "/dev/vdb", 123, kDefaultPageSize, {{0, IdOf('p')}}, {}, 0, {}});
   s.volumes.push_back(s.volumes[0]);
+  s.volumes[1].hash_block_size = 65536;
+  s.volumes[1].hash_pages = {IdOf('h'), IdOf('i')};
   s.volumes[1].incremental =
       IncrementalInfo{NewObjectId().value(), "disk0", "list:x", 4096, 1.5, 8192, 1, true};
   s.stats.bytes_read = 123;
@@ -193,8 +196,25 @@ TEST(SnapshotTest, RoundTripsAndChecksItsName) {
   EXPECT_EQ(back.volumes.at(0).pages.at(0).id, IdOf('p'));
   EXPECT_FALSE(back.volumes.at(0).incremental.has_value());
   EXPECT_EQ(back.volumes.at(1).incremental, s.volumes[1].incremental);
+  EXPECT_TRUE(back.volumes.at(0).hash_pages.empty());
+  EXPECT_EQ(back.volumes.at(1).hash_block_size, 65536u);
+  EXPECT_EQ(back.volumes.at(1).hash_pages, s.volumes[1].hash_pages);
   EXPECT_FALSE(back.parent.has_value());
   EXPECT_TRUE(DecodeSnapshot(*sealer, NewObjectId().value(), sealed, "y").error().IsCorruption());
+}
+
+TEST(BlockHashPageTest, RoundTripsAndRejectsDamage) {
+  const std::vector<uint64_t> hashes = {1, 0xffffffffffffffffu, 42};
+  const std::string page = EncodeBlockHashPage(65536, 7, hashes);
+  auto back = DecodeBlockHashPage(page, "p");
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->block_size, 65536u);
+  EXPECT_EQ(back->first_block, 7u);
+  EXPECT_EQ(back->hashes, hashes);
+  EXPECT_TRUE(DecodeBlockHashPage(page.substr(0, page.size() - 1), "p").error().IsCorruption());
+  std::string lying = page;
+  lying[16] = 9;  // n = 9, but three hashes follow.
+  EXPECT_TRUE(DecodeBlockHashPage(lying, "p").error().IsCorruption());
 }
 
 }  // namespace

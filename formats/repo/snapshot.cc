@@ -27,6 +27,11 @@ Result<std::string> EncodeSnapshot(Sealer& sealer, const Snapshot& s) {
                             {"mismatches", inc->mismatches},
                             {"fell_back", inc->fell_back}};
     }
+    if (!v.hash_pages.empty()) {
+      json ids = json::array();
+      for (const auto& id : v.hash_pages) ids.push_back(id.ToHex());
+      vol["block_hashes"] = {{"block_size", v.hash_block_size}, {"pages", ids}};
+    }
     volumes.push_back(std::move(vol));
   }
   const json j = {{"version", 1},
@@ -84,6 +89,19 @@ Result<Snapshot> DecodeSnapshot(Sealer& sealer, const ObjectId& id, std::string_
         }
         std::copy(raw.begin(), raw.end(), reinterpret_cast<char*>(ref.id.bytes.data()));
         vol.pages.push_back(ref);
+      }
+      if (auto it = v.find("block_hashes"); it != v.end()) {
+        vol.hash_block_size = it->at("block_size").get<uint32_t>();
+        if (vol.hash_block_size == 0) return Err(Status::Corruption(name + ": block_size is 0"));
+        for (const json& p : it->at("pages")) {
+          std::string raw;
+          if (!FromHex(p.get<std::string>(), &raw) || raw.size() != 32) {
+            return Err(Status::Corruption(name + ": bad block hash page id"));
+          }
+          codec::ChunkId page_id;
+          std::copy(raw.begin(), raw.end(), reinterpret_cast<char*>(page_id.bytes.data()));
+          vol.hash_pages.push_back(page_id);
+        }
       }
       if (auto it = v.find("incremental"); it != v.end()) {
         const json& inc = *it;

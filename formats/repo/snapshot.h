@@ -40,6 +40,9 @@ struct SnapshotVolume {
   uint64_t page_size = 0;
   std::vector<MapPageRef> pages;
   std::optional<IncrementalInfo> incremental;
+  // Block hash pages (§9.1), in block order; none if the backup could not compute them.
+  uint32_t hash_block_size = 0;
+  std::vector<codec::ChunkId> hash_pages;
 };
 
 struct SnapshotStats {

@@ -48,6 +48,14 @@ check "incremental backup from CSI JSON" grep -q "saved (incremental from ${inc_
 "$ferry" restore -r "$repo" latest -t "$tmp/r2.img" >/dev/null 2>&1
 check "and restores byte-exact" cmp -s "$tmp/disk.img" "$tmp/r2.img"
 
+# --- no change tracking: --parent alone compares block hashes ------------------------------
+head -c 20000 /dev/urandom | dd of="$tmp/disk.img" bs=1 seek=$((20 << 20)) conv=notrunc status=none
+"$ferry" backup -r "$repo" --name disk "$tmp/disk.img" --parent latest --json >"$tmp/h.json" 2>"$tmp/err"
+check "incremental backup by block hashes" test $? -eq 0
+check "it stores about the change" test "$(json_field "$tmp/h.json" bytes_new)" -lt $((2 << 20))
+"$ferry" restore -r "$repo" latest -t "$tmp/rh.img" >/dev/null 2>&1
+check "and restores byte-exact" cmp -s "$tmp/disk.img" "$tmp/rh.img"
+
 # --- a change source that lies is caught by --cbt-verify ------------------------------------
 for block in 10 300 2000 5000 7000; do
   printf 'silent' | dd of="$tmp/disk.img" bs=1 seek=$((block * 4096)) conv=notrunc status=none

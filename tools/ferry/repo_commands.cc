@@ -147,16 +147,14 @@ int RunBackup(const BackupArgs& a) {
       PrintError(fmt::format("no earlier backup of volume '{}': backing it up in full", volume));
       continue;
     }
-    if (!changes) {
-      return Fail(Status::NotSupported(
-          "--cbt hash (an incremental backup without change tracking) is not supported by this "
-          "build yet: give --cbt list:FILE or csi:FILE, or leave out --parent for a full read "
-          "(which still stores only new data)"));
-    }
     IncrementalSource inc;
     inc.parent = std::move(**parent);
     inc.parent_volume = volume;
-    inc.changes = *changes;
+    if (changes) {
+      inc.changes = *changes;
+    } else {
+      inc.hash_diff = true;
+    }
     inc.cbt = spec->ToString();
     source.incremental = std::move(inc);
   }
@@ -427,8 +425,9 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     c->add_option("--parent", a->parent,
                   "Incremental from SNAPSHOT, latest, or auto (the latest backup of the volume)");
     c->add_option("--cbt", a->cbt,
-                  "What changed since the parent: list:FILE, csi:FILE (qcow2-bitmap:NAME, "
-                  "nbd-bitmap:NAME, fiemap:FILE and hash: not in this build yet)");
+                  "What changed since the parent: list:FILE, csi:FILE, or hash (the default with "
+                  "--parent: compare block hashes; qcow2-bitmap:NAME, nbd-bitmap:NAME and "
+                  "fiemap:FILE are not in this build yet)");
     c->add_option("--cbt-verify", a->cbt_verify,
                   "Re-read PERCENT of what the CBT calls unchanged; read in full on a mismatch");
     c->add_flag("--json", a->json, "Print the result as JSON");

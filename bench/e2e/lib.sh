@@ -1,0 +1,30 @@
+# Shared by the end-to-end benchmarks: the realistic image, cache dropping, timed runs.
+# Source it after setting $work; it defines $image (built once) and $ferry (built now).
+
+bash scripts/install-deps.sh --bench >/dev/null
+bash scripts/build.sh release >/dev/null
+ferry=$PWD/build/release/ferry
+mkdir -p "$work"
+image=$work/ext4-2g.img
+
+# A 2 GiB ext4 image of real files of this machine (hard links: staging costs no copy).
+if [[ ! -f $image ]]; then
+  stage=$work/stage
+  rm -rf "$stage" && mkdir -p "$stage"
+  for d in /usr/share /usr/bin /usr/include; do cp -al "$d" "$stage/" 2>/dev/null || cp -a "$d" "$stage/"; done
+  mkfs.ext4 -q -F -b 4096 -d "$stage" "$image" 2G
+  rm -rf "$stage"
+fi
+
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
+# run NAME CMD...: wall seconds and peak RSS (KiB) of CMD, appended to $work/times.
+run() {
+  local name=$1; shift
+  drop_caches
+  /usr/bin/time -f "%e %M" -o "$work/t.$name" "$@" >"$work/log.$name" 2>&1 ||
+    { echo "$name failed:"; tail -5 "$work/log.$name"; exit 1; }
+  read -r secs rss <"$work/t.$name"
+  echo "$name $secs $rss" >>"$work/times"
+}
+get() { awk -v n="$1" '$1 == n {print $'"$2"'}' "$work/times"; }
+ratio() { echo "scale=2; $1 / $2" | bc; }
