@@ -48,6 +48,11 @@ check "incremental backup from CSI JSON" grep -q "saved (incremental from ${inc_
 "$ferry" restore -r "$repo" latest -t "$tmp/r2.img" >/dev/null 2>&1
 check "and restores byte-exact" cmp -s "$tmp/disk.img" "$tmp/r2.img"
 
+# --- options after the source (regression: --tag swallowed the source that followed it) ------
+"$ferry" backup -r "$repo" --tag a "$tmp/disk.img" --name disk --tag b --parent auto >/dev/null 2>"$tmp/err"
+check "options may follow the source" test $? -eq 0
+check "both tags kept" test "$("$ferry" snapshots -r "$repo" --json | python3 -c 'import json,sys; print(",".join(json.load(sys.stdin)[-1]["tags"]))')" = "a,b"
+
 # --- no change tracking: --parent alone compares block hashes ------------------------------
 head -c 20000 /dev/urandom | dd of="$tmp/disk.img" bs=1 seek=$((20 << 20)) conv=notrunc status=none
 "$ferry" backup -r "$repo" --name disk "$tmp/disk.img" --parent latest --json >"$tmp/h.json" 2>"$tmp/err"

@@ -416,7 +416,7 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     AddRepoOptions(c, &a->repo);
     c->add_option("sources", a->sources, "What to back up")->required();
     c->add_option("--name", a->name, "Volume name (default: the file name; stdin for -)");
-    c->add_option("--tag", a->tags, "Tag the snapshot (repeatable)");
+    c->add_option("--tag", a->tags, "Tag the snapshot (repeatable)")->allow_extra_args(false);
     c->add_option("--threads", a->threads, "Worker threads (default: cores)");
     c->add_option("--memory", a->memory_mib,
                   "MiB for data in flight (read-ahead and chunk queue; default 40, min 16)");
