@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "cbt/fiemap.h"
+
 namespace ferry::cbt {
 
 namespace {
@@ -55,7 +57,8 @@ Result<CbtSpec> ParseCbtSpec(std::string_view text) {
                   text)));
 }
 
-Result<ChangedBlocks> LoadChangedBlocks(const CbtSpec& spec) {
+Result<ChangedBlocks> LoadChangedBlocks(const CbtSpec& spec, const std::string& source) {
+  if (spec.kind == CbtKind::kFiemap) return FiemapChanges(source, spec.argument);
   if (spec.kind != CbtKind::kList && spec.kind != CbtKind::kCsi) {
     return Err(Status::NotSupported(fmt::format(
         "--cbt {}: this change source is not supported by this build yet", spec.ToString())));

@@ -30,9 +30,11 @@ struct CbtSpec {
 // Errors: kInvalidArgument naming the accepted forms.
 Result<CbtSpec> ParseCbtSpec(std::string_view text);
 
-// Reads the changes of a file-based spec (list, csi). Errors: kNotFound / kPermissionDenied
-// naming the file; kInvalidArgument from the parsers; kNotSupported for the kinds that are read
-// from the source itself, which this build does not read yet.
-Result<ChangedBlocks> LoadChangedBlocks(const CbtSpec& spec);
+// Reads the changes of `source` (the file or device being backed up, or the target of a delta
+// restore) that `spec` describes: a list or CSI file, or FIEMAP against a reflink copy. Errors:
+// kNotFound / kPermissionDenied naming the file; kInvalidArgument from the parsers;
+// kNotSupported for kinds this build does not read yet (qcow2-bitmap, nbd-bitmap) and for kHash,
+// which is not a list.
+Result<ChangedBlocks> LoadChangedBlocks(const CbtSpec& spec, const std::string& source);
 
 }  // namespace ferry::cbt

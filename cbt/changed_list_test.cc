@@ -122,14 +122,14 @@ TEST(CbtSpecTest, ParsesEveryKindAndRejectsOthersNamingTheForms) {
 TEST(CbtSpecTest, LoadsFilesAndNamesMissingOnes) {
   const std::string path = ::testing::TempDir() + "/cbt-list.txt";
   { std::ofstream(path) << "0 10\n"; }
-  auto r = LoadChangedBlocks(ParseCbtSpec("list:" + path).value());
+  auto r = LoadChangedBlocks(ParseCbtSpec("list:" + path).value(), "src");
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
   EXPECT_EQ(r->ranges, (ExtentList{{0, 10}}));
-  auto missing = LoadChangedBlocks(ParseCbtSpec("csi:/nonexistent/delta.json").value());
+  auto missing = LoadChangedBlocks(ParseCbtSpec("csi:/nonexistent/delta.json").value(), "src");
   ASSERT_FALSE(missing.has_value());
   EXPECT_TRUE(missing.error().IsNotFound());
   EXPECT_NE(missing.error().message().find("/nonexistent/delta.json"), std::string::npos);
-  auto later = LoadChangedBlocks(ParseCbtSpec("nbd-bitmap:b").value());
+  auto later = LoadChangedBlocks(ParseCbtSpec("nbd-bitmap:b").value(), "src");
   EXPECT_EQ(later.error().code(), Status::Code::kNotSupported);
 }
 

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <fcntl.h>
@@ -294,7 +295,8 @@ class VolumeBackup {
           plan.reset();
         }
       }
-      if (plan) reader_.SetRanges(plan->ReadRanges(ranges, 4096));
+      // Whole hash blocks, so that the changed blocks' hashes come from the bytes read anyway.
+      if (plan) reader_.SetRanges(plan->ReadRanges(ranges, kHashBlock));
     }
     const size_t max_chunk = repo_.config().chunker.algorithm == chunker::Algorithm::kFixed
                                  ? repo_.config().chunker.avg_size
@@ -484,6 +486,10 @@ class VolumeBackup {
         out[i] = parent_hashes_[i];
         continue;
       }
+      if (auto seen = seen_hashes_.find(i); seen != seen_hashes_.end()) {
+        out[i] = seen->second;  // Hashed as it was read.
+        continue;
+      }
       buf.resize(end - begin);
       FERRY_RETURN_IF_ERROR(PreadAll(reinterpret_cast<std::byte*>(buf.data()), buf.size(), begin));
       out[i] = BlockHasher::HashBlock(AsBytes(buf));
@@ -523,6 +529,29 @@ class VolumeBackup {
     return info_->mismatches == 0;
   }
 
+  // Records the hash of every whole block (or the volume's short last block) that `data`, read
+  // at `offset`, completes, continuing the previous call's block when it is contiguous.
+  void HashWholeBlocks(uint64_t offset, ByteView data) {
+    if (offset != seen_next_) seen_open_ = false;  // A gap: the open block is incomplete.
+    const uint64_t size = reader_.size();
+    while (!data.empty()) {
+      const uint64_t in_block = offset % kHashBlock;
+      const uint64_t block_end = std::min(offset - in_block + kHashBlock, size);
+      const size_t take = static_cast<size_t>(std::min<uint64_t>(data.size(), block_end - offset));
+      if (in_block == 0) {
+        seen_block_.Reset();
+        seen_open_ = true;
+      }
+      if (seen_open_) {
+        seen_block_.Update(data.first(take));
+        if (offset + take == block_end) seen_hashes_[offset / kHashBlock] = seen_block_.Digest();
+      }
+      offset += take;
+      data = data.subspan(take);
+    }
+    seen_next_ = offset;
+  }
+
   // Bytes of the source from `offset` (at most to `end`): from the planned read-ahead when it
   // covers them, else read directly. The view lives until the next call.
   Result<ByteView> BytesAt(uint64_t offset, uint64_t end) {
@@ -537,6 +566,7 @@ class VolumeBackup {
         reader_done_ = true;
       } else {
         bytes_read_.fetch_add(current_.data.size(), std::memory_order_relaxed);
+        HashWholeBlocks(current_.offset, current_.data);
       }
     }
     // Not planned (the chain did not resynchronise where expected): read on directly, a chunk's
@@ -545,7 +575,9 @@ class VolumeBackup {
     const size_t len = static_cast<size_t>(std::min<uint64_t>(end - offset, step));
     extra_.resize(len);
     FERRY_RETURN_IF_ERROR(PreadAll(reinterpret_cast<std::byte*>(extra_.data()), len, offset));
-    return ByteView(reinterpret_cast<const std::byte*>(extra_.data()), len);
+    const ByteView extra(reinterpret_cast<const std::byte*>(extra_.data()), len);
+    HashWholeBlocks(offset, extra);
+    return extra;
   }
 
   // Walks each allocated range's chunk chain: parent chunks where the plan allows, re-chunking
@@ -663,6 +695,11 @@ class VolumeBackup {
   SourceBuffer current_;
   bool reader_done_ = false;
   std::string extra_;
+  // Hashes of blocks read whole by an incremental, by block index.
+  std::unordered_map<uint64_t, uint64_t> seen_hashes_;
+  codec::Xxh3Stream seen_block_;
+  bool seen_open_ = false;
+  uint64_t seen_next_ = 0;
 
  public:
   ~VolumeBackup() {

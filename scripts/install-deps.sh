@@ -10,6 +10,7 @@ packages=(
   liburing-dev libzstd-dev libxxhash-dev libssl-dev libexpected-dev libfmt-dev libcli11-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   xxhash zstd
+  xfsprogs  # FIEMAP change-source tests on a loop-mounted XFS
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(fio restic time e2fsprogs openssl bc)

@@ -35,6 +35,7 @@ run ferry-full "$ferry" backup -r "$work/inc-ferry" --name disk "$disk" --json
 run restic-full restic -r "$work/inc-restic" backup --compression auto "$disk"
 full_id=$(json_field "$work/log.ferry-full" snapshot)
 
+run open-repo "$ferry" snapshots -r "$work/inc-ferry"  # The fixed cost: key derivation, index.
 for pct in 1 4; do
   cp --sparse=always "$work/day-$pct.img" "$disk"
   run "floor-$pct" "$read_ranges" "$disk" "$work/changes-$pct.txt"
@@ -59,13 +60,16 @@ cmp "$image" "$disk"
 
 echo "image: 2 GiB ext4 of real files; $(nproc) cores; $(uname -r); floor: $(cut -d' ' -f3 "$work/log.floor-1")"
 echo
-echo "| changed (day of use) | floor: read changed blocks | ferry CBT incremental | restic 2nd backup | ferry / floor | restic / ferry | ferry read | ferry stored / changed |"
+echo "Opening the repository (passphrase key derivation, index) costs ferry $(get open-repo 2) s per command."
+echo
+echo "| changed (day of use) | floor: read changed blocks | ferry CBT incremental, wall (job) | restic 2nd backup | ferry / floor, wall (job) | restic / ferry | ferry read | ferry stored / changed |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for pct in 1 4; do
   c=$(changed_bytes "$pct")
   read=$(json_field "$work/log.ferry-inc-$pct" bytes_read)
   stored=$(json_field "$work/log.ferry-inc-$pct" bytes_stored)
-  echo "| ~$pct%: $(mib "$c") MiB | $(get "floor-$pct" 2) s | $(get "ferry-inc-$pct" 2) s | $(get "restic-inc-$pct" 2) s | $(ratio "$(get "ferry-inc-$pct" 2)" "$(get "floor-$pct" 2)")× | $(ratio "$(get "restic-inc-$pct" 2)" "$(get "ferry-inc-$pct" 2)")× | $(mib "$read") MiB | $(ratio "$stored" "$c") |"
+  job=$(printf '%.2f' "$(json_field "$work/log.ferry-inc-$pct" seconds)")
+  echo "| ~$pct%: $(mib "$c") MiB | $(get "floor-$pct" 2) s | $(get "ferry-inc-$pct" 2) s ($job s) | $(get "restic-inc-$pct" 2) s | $(ratio "$(get "ferry-inc-$pct" 2)" "$(get "floor-$pct" 2)")× ($(ratio "$job" "$(get "floor-$pct" 2)")×) | $(ratio "$(get "restic-inc-$pct" 2)" "$(get "ferry-inc-$pct" 2)")× | $(mib "$read") MiB | $(ratio "$stored" "$c") |"
 done
 echo
 echo "| rollback of the ~4% image to the full backup | time | compared | written |"

@@ -20,6 +20,7 @@ CancelToken& GlobalCancel();
 void PrintError(const std::string& message);
 
 void RegisterChunkCommand(CLI::App& app, int* exit_code);
+void RegisterChangesCommand(CLI::App& app, int* exit_code);
 void RegisterRepoCommands(CLI::App& app, int* exit_code);
 
 }  // namespace ferry::cli

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "ferry 0.1.0");
   int exit_code = kExitOk;
   RegisterChunkCommand(app, &exit_code);
+  RegisterChangesCommand(app, &exit_code);
   RegisterRepoCommands(app, &exit_code);
   try {
     app.parse(argc, argv);

@@ -130,7 +130,7 @@ int RunBackup(const BackupArgs& a) {
     spec = cbt::CbtSpec{cbt::CbtKind::kHash, {}};
   }
   if (spec && spec->kind != cbt::CbtKind::kHash) {
-    auto loaded = cbt::LoadChangedBlocks(*spec);
+    auto loaded = cbt::LoadChangedBlocks(*spec, a.sources.front());
     if (!loaded) return Fail(loaded.error());
     changes = std::move(*loaded);
   }
@@ -278,7 +278,7 @@ int RunRestore(const RestoreArgs& a) {
     if (!a.delta) return Fail(Status::InvalidArgument("--cbt on restore needs --delta"));
     auto cbt_spec = cbt::ParseCbtSpec(a.cbt);
     if (!cbt_spec) return Fail(cbt_spec.error());
-    auto changes = cbt::LoadChangedBlocks(*cbt_spec);
+    auto changes = cbt::LoadChangedBlocks(*cbt_spec, a.target);
     if (!changes) return Fail(changes.error());
     o.target_changes = std::move(changes->ranges);
   }
@@ -425,9 +425,9 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     c->add_option("--parent", a->parent,
                   "Incremental from SNAPSHOT, latest, or auto (the latest backup of the volume)");
     c->add_option("--cbt", a->cbt,
-                  "What changed since the parent: list:FILE, csi:FILE, or hash (the default with "
-                  "--parent: compare block hashes; qcow2-bitmap:NAME, nbd-bitmap:NAME and "
-                  "fiemap:FILE are not in this build yet)");
+                  "What changed since the parent: list:FILE, csi:FILE, fiemap:PREVIOUS_COPY (a "
+                  "reflink copy of the parent's state), or hash (the default with --parent: "
+                  "compare block hashes); qcow2-bitmap and nbd-bitmap are not in this build yet");
     c->add_option("--cbt-verify", a->cbt_verify,
                   "Re-read PERCENT of what the CBT calls unchanged; read in full on a mismatch");
     c->add_flag("--json", a->json, "Print the result as JSON");
