@@ -35,6 +35,11 @@ check "it names its parent" test "$(json_field "$tmp/inc.json" parent)" = "$full
 check "it reads little of the 32 MiB volume" test "$(json_field "$tmp/inc.json" bytes_read)" -lt $((4 << 20))
 "$ferry" restore -r "$repo" latest -t "$tmp/r1.img" >/dev/null 2>&1
 check "the incremental restores byte-exact" cmp -s "$tmp/disk.img" "$tmp/r1.img"
+check "snapshots shows the parent and the change source" python3 -c '
+import json, subprocess, sys
+last = json.loads(subprocess.check_output([sys.argv[1], "snapshots", "-r", sys.argv[2], "--json"]))[-1]
+assert last["parent"] == sys.argv[3], last
+assert last["volumes"][0]["incremental"]["cbt"].startswith("list:"), last' "$ferry" "$repo" "$full_id"
 
 # --- CSI GetMetadataDelta JSON, parent named by id prefix ----------------------------------
 inc_id=$(json_field "$tmp/inc.json" snapshot)

@@ -224,18 +224,27 @@ int RunSnapshots(const ListArgs& a) {
     for (const auto& s : *list) {
       json vols = json::array();
       for (const auto& v : s.volumes) {
-        vols.push_back({{"name", v.name}, {"source", v.source}, {"size", v.size}});
+        json vol = {{"name", v.name}, {"source", v.source}, {"size", v.size}};
+        if (const auto& inc = v.incremental) {
+          vol["incremental"] = {{"parent", inc->parent.ToHex()},
+                                {"cbt", inc->cbt},
+                                {"changed_bytes", inc->changed_bytes},
+                                {"fell_back", inc->fell_back}};
+        }
+        vols.push_back(std::move(vol));
       }
       out.push_back({{"id", s.id.ToHex()},
                      {"time", s.time},
                      {"hostname", s.hostname},
                      {"tags", s.tags},
+                     {"parent", s.parent ? json(s.parent->ToHex()) : json(nullptr)},
                      {"volumes", vols}});
     }
     PrintJson(out);
     return kExitOk;
   }
-  std::printf("%-8s  %-20s  %-16s  %-30s  %s\n", "ID", "TIME", "HOST", "VOLUMES", "TAGS");
+  std::printf("%-8s  %-27s  %-8s  %-16s  %-30s  %s\n", "ID", "TIME", "PARENT", "HOST", "VOLUMES",
+              "TAGS");
   for (const auto& s : *list) {
     std::string vols, tags;
     for (const auto& v : s.volumes) {
@@ -243,8 +252,9 @@ int RunSnapshots(const ListArgs& a) {
               ")";
     }
     for (const auto& t : s.tags) tags += (tags.empty() ? "" : ",") + t;
-    std::printf("%-8s  %-20s  %-16s  %-30s  %s\n", Short(s.id).c_str(), s.time.c_str(),
-                s.hostname.c_str(), vols.c_str(), tags.c_str());
+    const std::string parent = s.parent ? Short(*s.parent) : "-";
+    std::printf("%-8s  %-27s  %-8s  %-16s  %-30s  %s\n", Short(s.id).c_str(), s.time.c_str(),
+                parent.c_str(), s.hostname.c_str(), vols.c_str(), tags.c_str());
   }
   std::printf("%zu snapshot(s)\n", list->size());
   return kExitOk;
