@@ -32,8 +32,8 @@ int main(int argc, char** argv) {
   // Whole 4 KiB blocks, as O_DIRECT reads them.
   ferry::cbt::ExtentList aligned;
   for (const auto& r : list->ranges) {
-    const uint64_t begin = r.offset / 4096 * 4096;
-    const uint64_t end = std::min<uint64_t>((r.end() + 4095) / 4096 * 4096, (*reader)->size());
+    const uint64_t begin = ferry::AlignDown(r.offset, 4096);
+    const uint64_t end = std::min(ferry::AlignUp(r.end(), 4096), (*reader)->size());
     aligned.push_back({begin, end - begin});
   }
   (*reader)->SetRanges(ferry::cbt::Normalize(std::move(aligned)));

@@ -2,6 +2,7 @@
 // allocated. Every CBT source produces one.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -15,5 +16,12 @@ struct ByteRange {
 };
 
 using ExtentList = std::vector<ByteRange>;
+
+// Whether any range of `sorted` (sorted, non-overlapping) overlaps [begin, end).
+inline bool Overlaps(const ExtentList& sorted, uint64_t begin, uint64_t end) {
+  auto it = std::upper_bound(sorted.begin(), sorted.end(), begin,
+                             [](uint64_t v, const ByteRange& r) { return v < r.end(); });
+  return it != sorted.end() && it->offset < end;
+}
 
 }  // namespace ferry::cbt

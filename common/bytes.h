@@ -26,4 +26,8 @@ bool FromHex(std::string_view hex, std::string* out);
 // True if every byte of `data` is zero (true for an empty span).
 bool IsAllZero(ByteView data);
 
+// `v` rounded down / up to a multiple of `a` (> 0).
+constexpr uint64_t AlignDown(uint64_t v, uint64_t a) { return v / a * a; }
+constexpr uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
 }  // namespace ferry

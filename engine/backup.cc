@@ -3,18 +3,20 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <mutex>
 #include <random>
 #include <thread>
-#include <unordered_map>
 #include <unordered_set>
 
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
+
+#include "common/file_io.h"
 
 #include "cbt/allocation.h"
 #include "chunker/chunker.h"
@@ -288,6 +290,7 @@ class VolumeBackup {
       dirty.insert(dirty.end(), moved.begin(), moved.end());
       plan.emplace(std::move(parent_), cbt::Normalize(std::move(dirty)));
       FERRY_RETURN_IF_ERROR(OpenRandomAccess());
+      seen_.emplace(kHashBlock, reader_.size());
       if (options_.cbt_verify_percent > 0) {
         FERRY_ASSIGN_OR_RETURN(bool trusted, VerifyUnchanged(*plan, ranges));
         if (!trusted) {
@@ -311,10 +314,14 @@ class VolumeBackup {
     for (auto& w : workers) w.join();
     error_.Set(read_status);
     if (error_.failed()) return Err(error_.status());
-    if (plan && !hash_diff_) {
-      FERRY_ASSIGN_OR_RETURN(hashes_, UpdatedHashes(*plan));
-    } else if (!plan && !hash_diff_) {
-      hashes_ = block_hasher_.Finish(size_);
+    // A hash diff has them already; else from the parent's and what was read (an incremental)
+    // or from everything read (a full read, also when an incremental fell back to one).
+    if (hashes_.empty()) {
+      if (plan) {
+        FERRY_ASSIGN_OR_RETURN(hashes_, UpdatedHashes(*plan));
+      } else {
+        hashes_ = block_hasher_.Finish(size_);
+      }
     }
 
     std::vector<Extent> extents = std::move(extents_);
@@ -416,25 +423,15 @@ class VolumeBackup {
     return Status();
   }
 
-  Status PreadAll(std::byte* out, size_t len, uint64_t offset) {
-    size_t done = 0;
-    while (done < len) {
-      const ssize_t n =
-          ::pread(random_fd_, out + done, len - done, static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        return Status::FromErrno(
-            errno, fmt::format("read {} at offset {}", reader_.path(), offset + done));
-      }
-      if (n == 0) {
-        return Status::IoError(
-            fmt::format("read {} at offset {}: the source shrank or vanished "
-                        "during the read",
-                        reader_.path(), offset + done));
-      }
-      done += static_cast<size_t>(n);
+  // Reads exactly `out.size()` bytes at `offset` of the source, counting them as read.
+  Status PreadAll(MutableByteView out, uint64_t offset) {
+    FERRY_ASSIGN_OR_RETURN(size_t n, ReadFullAt(random_fd_, out, offset, reader_.path()));
+    if (n != out.size()) {
+      return Status::IoError(
+          fmt::format("read {} at offset {}: the source shrank or vanished during the read",
+                      reader_.path(), offset + n));
     }
-    bytes_read_.fetch_add(len, std::memory_order_relaxed);
+    bytes_read_.fetch_add(n, std::memory_order_relaxed);
     return Status();
   }
 
@@ -486,12 +483,13 @@ class VolumeBackup {
         out[i] = parent_hashes_[i];
         continue;
       }
-      if (auto seen = seen_hashes_.find(i); seen != seen_hashes_.end()) {
-        out[i] = seen->second;  // Hashed as it was read.
+      if (std::optional<uint64_t> seen = seen_->Find(i)) {
+        out[i] = *seen;  // Hashed as it was read.
         continue;
       }
       buf.resize(end - begin);
-      FERRY_RETURN_IF_ERROR(PreadAll(reinterpret_cast<std::byte*>(buf.data()), buf.size(), begin));
+      FERRY_RETURN_IF_ERROR(
+          PreadAll({reinterpret_cast<std::byte*>(buf.data()), buf.size()}, begin));
       out[i] = BlockHasher::HashBlock(AsBytes(buf));
     }
     return out;
@@ -500,56 +498,36 @@ class VolumeBackup {
   // --cbt-verify: re-reads a random sample of the parent chunks the change source calls
   // unchanged and compares them with their ids. False on any mismatch.
   Result<bool> VerifyUnchanged(const ResyncPlan& plan, const cbt::ExtentList& ranges) {
+    // Parent chunks still allocated (inside one of the new ranges) that the source calls clean.
     std::vector<const Extent*> candidates;
-    for (const cbt::ByteRange& r : ranges) {
-      for (const Extent& e : plan.parent()) {
-        if (e.offset < r.offset || e.offset + e.length > r.end()) continue;
-        if (e.kind == ExtentKind::kHole || !plan.Clean(e.offset, e.offset + e.length)) continue;
-        candidates.push_back(&e);
+    auto range = ranges.begin();
+    for (const Extent& e : plan.parent()) {
+      while (range != ranges.end() && range->end() <= e.offset) ++range;
+      if (range == ranges.end()) break;
+      if (e.kind == ExtentKind::kHole || e.offset < range->offset ||
+          e.offset + e.length > range->end() || !plan.Clean(e.offset, e.offset + e.length)) {
+        continue;
       }
+      candidates.push_back(&e);
     }
     std::mt19937_64 rng(std::random_device{}());
     std::shuffle(candidates.begin(), candidates.end(), rng);
+    const double share = std::min(options_.cbt_verify_percent, 100.0) / 100.0;
     const size_t take =
-        std::min(candidates.size(),
-                 static_cast<size_t>(static_cast<double>(candidates.size()) *
-                                         std::min(options_.cbt_verify_percent, 100.0) / 100.0 +
-                                     0.999999));
+        static_cast<size_t>(std::ceil(static_cast<double>(candidates.size()) * share));
     FERRY_ASSIGN_OR_RETURN(auto hasher, repo_.NewHasher());
     std::string buf;
     for (size_t i = 0; i < take; ++i) {
       const Extent& e = *candidates[i];
       buf.resize(e.length);
-      FERRY_RETURN_IF_ERROR(PreadAll(reinterpret_cast<std::byte*>(buf.data()), e.length, e.offset));
+      FERRY_RETURN_IF_ERROR(
+          PreadAll({reinterpret_cast<std::byte*>(buf.data()), buf.size()}, e.offset));
       info_->verified_bytes += e.length;
       const bool same = e.kind == ExtentKind::kZeros ? IsAllZero(AsBytes(buf))
                                                      : hasher->Hash(AsBytes(buf)) == e.id;
       if (!same) ++info_->mismatches;
     }
     return info_->mismatches == 0;
-  }
-
-  // Records the hash of every whole block (or the volume's short last block) that `data`, read
-  // at `offset`, completes, continuing the previous call's block when it is contiguous.
-  void HashWholeBlocks(uint64_t offset, ByteView data) {
-    if (offset != seen_next_) seen_open_ = false;  // A gap: the open block is incomplete.
-    const uint64_t size = reader_.size();
-    while (!data.empty()) {
-      const uint64_t in_block = offset % kHashBlock;
-      const uint64_t block_end = std::min(offset - in_block + kHashBlock, size);
-      const size_t take = static_cast<size_t>(std::min<uint64_t>(data.size(), block_end - offset));
-      if (in_block == 0) {
-        seen_block_.Reset();
-        seen_open_ = true;
-      }
-      if (seen_open_) {
-        seen_block_.Update(data.first(take));
-        if (offset + take == block_end) seen_hashes_[offset / kHashBlock] = seen_block_.Digest();
-      }
-      offset += take;
-      data = data.subspan(take);
-    }
-    seen_next_ = offset;
   }
 
   // Bytes of the source from `offset` (at most to `end`): from the planned read-ahead when it
@@ -566,7 +544,7 @@ class VolumeBackup {
         reader_done_ = true;
       } else {
         bytes_read_.fetch_add(current_.data.size(), std::memory_order_relaxed);
-        HashWholeBlocks(current_.offset, current_.data);
+        seen_->Feed(current_.offset, current_.data);
       }
     }
     // Not planned (the chain did not resynchronise where expected): read on directly, a chunk's
@@ -574,9 +552,9 @@ class VolumeBackup {
     const uint64_t step = std::max<uint64_t>(repo_.config().chunker.max_size, 64u << 10);
     const size_t len = static_cast<size_t>(std::min<uint64_t>(end - offset, step));
     extra_.resize(len);
-    FERRY_RETURN_IF_ERROR(PreadAll(reinterpret_cast<std::byte*>(extra_.data()), len, offset));
+    FERRY_RETURN_IF_ERROR(PreadAll({reinterpret_cast<std::byte*>(extra_.data()), len}, offset));
     const ByteView extra(reinterpret_cast<const std::byte*>(extra_.data()), len);
-    HashWholeBlocks(offset, extra);
+    seen_->Feed(offset, extra);
     return extra;
   }
 
@@ -602,12 +580,13 @@ class VolumeBackup {
         // Re-chunk from pos until resynchronised or the range ends.
         chunker_->Reset(pos);
         pending.clear();
+        size_t emitted = 0;  // Bytes at the front of `pending` already in a chunk.
         uint64_t chunk_start = pos, fed = pos;
         bool synced = false;
         auto emit = [&](uint64_t cut) -> bool {
           const size_t len = static_cast<size_t>(cut - chunk_start);
-          ChunkJob job{chunk_start, pending.substr(0, len)};
-          pending.erase(0, len);
+          ChunkJob job{chunk_start, pending.substr(emitted, len)};
+          emitted += len;
           chunk_start = cut;
           ++chunks_;
           return queue.Push(std::move(job));
@@ -626,6 +605,9 @@ class VolumeBackup {
               break;
             }
           }
+          // Drop what is in chunks once per buffer, not once per chunk.
+          pending.erase(0, emitted);
+          emitted = 0;
           tick();
         }
         if (!synced) {
@@ -695,11 +677,7 @@ class VolumeBackup {
   SourceBuffer current_;
   bool reader_done_ = false;
   std::string extra_;
-  // Hashes of blocks read whole by an incremental, by block index.
-  std::unordered_map<uint64_t, uint64_t> seen_hashes_;
-  codec::Xxh3Stream seen_block_;
-  bool seen_open_ = false;
-  uint64_t seen_next_ = 0;
+  std::optional<SeenBlockHashes> seen_;  // Blocks an incremental read whole.
 
  public:
   ~VolumeBackup() {

@@ -77,6 +77,32 @@ std::vector<uint64_t> BlockHasher::Finish(uint64_t size) {
   return std::move(hashes_);
 }
 
+void SeenBlockHashes::Feed(uint64_t offset, ByteView data) {
+  if (offset != next_) open_ = false;
+  while (!data.empty()) {
+    const uint64_t in_block = offset % block_size_;
+    const uint64_t block_end = std::min(offset - in_block + block_size_, volume_size_);
+    const size_t take = static_cast<size_t>(std::min<uint64_t>(data.size(), block_end - offset));
+    if (in_block == 0) {
+      open_block_.Reset();
+      open_ = true;
+    }
+    if (open_) {
+      open_block_.Update(data.first(take));
+      if (offset + take == block_end) hashes_[offset / block_size_] = open_block_.Digest();
+    }
+    offset += take;
+    data = data.subspan(take);
+  }
+  next_ = offset;
+}
+
+std::optional<uint64_t> SeenBlockHashes::Find(uint64_t index) const {
+  auto it = hashes_.find(index);
+  if (it == hashes_.end()) return std::nullopt;
+  return it->second;
+}
+
 Result<std::vector<uint64_t>> LoadBlockHashes(Repository& repository,
                                               const repo::SnapshotVolume& volume) {
   std::vector<uint64_t> hashes;

@@ -246,6 +246,44 @@ TEST_F(IncrementalTest, VerifyCatchesAChangeSourceThatMissedAChangeAndReadsInFul
   EXPECT_TRUE(fine->warnings.empty());
 }
 
+TEST_F(IncrementalTest, AHashDiffFromAParentWithoutBlockHashesReadsInFullAndKeepsHashes) {
+  auto repo = InitRepo(false);
+  const std::string vol = MakeVolume("vol.img", 31);
+  auto full = Run(*repo, {{vol, "v"}});
+  ASSERT_TRUE(full.has_value());
+  // The same snapshot as a writer without block hashes would have stored it.
+  repo::Snapshot bare = full->snapshot;
+  bare.id = repo::NewObjectId().value();
+  bare.volumes[0].hash_block_size = 0;
+  bare.volumes[0].hash_pages.clear();
+  auto sealer = repo->NewSealer().value();
+  const std::string sealed = repo::EncodeSnapshot(*sealer, bare).value();
+  ASSERT_TRUE(repo->transport().Put("snapshots/" + bare.id.ToHex(), AsBytes(sealed), true).ok());
+
+  BackupSource hashed = Incremental(vol, bare, {}, "hash");
+  hashed.incremental->hash_diff = true;
+  auto r = Run(*repo, {hashed});
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_NE(r->warnings[0].find("has no block hashes to compare with"), std::string::npos);
+  // Read in full, and the hashes the next hash diff needs are kept.
+  EXPECT_EQ(LoadBlockHashes(*repo, r->snapshot.volumes[0]).value(),
+            LoadBlockHashes(*repo, full->snapshot.volumes[0]).value());
+  EXPECT_EQ(MapOf(*repo, r->snapshot), MapOf(*repo, full->snapshot));
+}
+
+TEST(SeenBlockHashesTest, OnlyBlocksFedWholeAcrossContiguousCallsAreKept) {
+  const std::string data = testing::RandomBytes(10000, 4);
+  auto bytes = [&](size_t at, size_t n) { return AsBytes(std::string_view(data).substr(at, n)); };
+  SeenBlockHashes seen(4096, data.size());
+  seen.Feed(0, bytes(0, 3000));
+  seen.Feed(3000, bytes(3000, 2000));  // Completes block 0.
+  seen.Feed(6000, bytes(6000, 4000));  // A gap at 5000: block 1 is not whole; block 2 (short) is.
+  EXPECT_EQ(seen.Find(0), BlockHasher::HashBlock(bytes(0, 4096)));
+  EXPECT_FALSE(seen.Find(1).has_value());
+  EXPECT_EQ(seen.Find(2), BlockHasher::HashBlock(bytes(8192, 10000 - 8192)));
+}
+
 TEST(BlockHasherTest, SkippedBytesHashAsZerosAndAnySplitGivesTheSameHashes) {
   const uint32_t block = 4096;
   std::string volume = testing::RandomBytes(6 * block + 123, 3);

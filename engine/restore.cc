@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file_io.h"
+
 #include "engine/io/file_handle.h"
 #include "engine/window_writer.h"
 #include "formats/repo/pack.h"
@@ -36,38 +38,19 @@ Result<std::unique_ptr<Codecs>> MakeCodecs(const Repository& repo) {
   return c;
 }
 
-// A ranged read of one pack covering chunks of a window (indices into the volume's extents).
+// A chunk of a window to fetch: its extent (an index into the volume's extents) and where it is.
+struct Needed {
+  size_t extent;
+  const ChunkLocation* loc;
+};
+
+// A ranged read of one pack covering needed chunks of a window.
 struct PackRead {
   repo::ObjectId pack;
   uint64_t start = 0;
   uint64_t length = 0;
-  std::vector<size_t> extents;
+  std::vector<Needed> chunks;
 };
-
-uint64_t AlignDown(uint64_t v, uint64_t a) { return v / a * a; }
-uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
-
-bool Intersects(const cbt::ExtentList& sorted, uint64_t begin, uint64_t end) {
-  auto it = std::upper_bound(sorted.begin(), sorted.end(), begin,
-                             [](uint64_t v, const cbt::ByteRange& r) { return v < r.end(); });
-  return it != sorted.end() && it->offset < end;
-}
-
-Status ReadAllAt(int fd, std::byte* data, size_t len, uint64_t offset, const std::string& what,
-                 size_t* got) {
-  size_t done = 0;
-  while (done < len) {
-    const ssize_t n = ::pread(fd, data + done, len - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno(errno, fmt::format("read {} at offset {}", what, offset + done));
-    }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  *got = done;
-  return Status();
-}
 
 }  // namespace
 
@@ -186,7 +169,7 @@ class WindowRestorer {
       any_chunk |= ex[last].kind == ExtentKind::kChunk;
       ++last;
     }
-    const bool changed = !o.target_changes || Intersects(*o.target_changes, start, end);
+    const bool changed = !o.target_changes || cbt::Overlaps(*o.target_changes, start, end);
     if ((o.delta && !changed) || (!o.delta && !job_.device && !any_chunk)) {
       job_.writer.Commit(start, {}, {}, end - start);  // Nothing to read or write here.
       return Status();
@@ -211,8 +194,7 @@ class WindowRestorer {
     if (o.delta) {
       // Whole blocks, so the read works on an O_DIRECT descriptor; zeros past end of file.
       const size_t len = static_cast<size_t>(AlignUp(end, WindowWriter::kBlock) - start);
-      size_t got = 0;
-      FERRY_RETURN_IF_ERROR(ReadAllAt(job_.fd, buf.data(), len, start, job_.target, &got));
+      FERRY_ASSIGN_OR_RETURN(size_t got, ReadFullAt(job_.fd, buf.first(len), start, job_.target));
       std::memset(buf.data() + got, 0, len - got);
       job_.compared.fetch_add(end - start, std::memory_order_relaxed);
     }
@@ -226,14 +208,18 @@ class WindowRestorer {
       const cbt::ByteRange piece = piece_of(e);
       std::byte* at = buf.data() + (piece.offset - start);
       const bool may_differ =
-          !o.target_changes || Intersects(*o.target_changes, e.offset, e.offset + e.length);
+          !o.target_changes || cbt::Overlaps(*o.target_changes, e.offset, e.offset + e.length);
       if (e.kind == ExtentKind::kChunk) {
         if (o.delta) {
           if (!may_differ) continue;
           FERRY_ASSIGN_OR_RETURN(bool same, TargetHolds(e, piece, at));
           if (same) continue;
         }
-        needed_.push_back(i);
+        const ChunkLocation* loc = job_.repository.Find(e.id);
+        if (loc == nullptr) {
+          return Status::Corruption("chunk " + e.id.ToHex() + " is not in the index");
+        }
+        needed_.push_back({i, loc});
         continue;
       }
       // Zeros or a hole.
@@ -257,8 +243,7 @@ class WindowRestorer {
       }
     }
     if (needed_.empty()) return Status();
-    FERRY_ASSIGN_OR_RETURN(std::vector<PackRead> reads, PlanReads());
-    for (const PackRead& read : reads) {
+    for (const PackRead& read : PlanReads()) {
       if (o.cancel != nullptr && o.cancel->cancelled()) {
         return Status::Cancelled("restore was cancelled");
       }
@@ -273,33 +258,21 @@ class WindowRestorer {
     if (piece.length == e.length) return codecs_->hasher->Hash({at, e.length}) == e.id;
     // The chunk straddles windows: read all of it to compare its id.
     scratch_.resize(e.length);
-    size_t got = 0;
-    FERRY_RETURN_IF_ERROR(ReadAllAt(job_.tail_fd, reinterpret_cast<std::byte*>(scratch_.data()),
-                                    e.length, e.offset, job_.target, &got));
+    FERRY_ASSIGN_OR_RETURN(
+        size_t got,
+        ReadFullAt(job_.tail_fd, {reinterpret_cast<std::byte*>(scratch_.data()), scratch_.size()},
+                   e.offset, job_.target));
     if (got != e.length) return false;
     return codecs_->hasher->Hash(AsBytes(scratch_)) == e.id;
   }
 
   // Groups the needed chunks by pack and coalesces neighbours into ranged reads.
-  Result<std::vector<PackRead>> PlanReads() {
-    struct Located {
-      const ChunkLocation* loc;
-      size_t extent;
-    };
-    std::vector<Located> located;
-    for (size_t i : needed_) {
-      const Extent& e = job_.extents[i];
-      const ChunkLocation* loc = job_.repository.Find(e.id);
-      if (loc == nullptr) {
-        return Err(Status::Corruption("chunk " + e.id.ToHex() + " is not in the index"));
-      }
-      located.push_back({loc, i});
-    }
-    std::sort(located.begin(), located.end(), [](const Located& a, const Located& b) {
+  std::vector<PackRead> PlanReads() {
+    std::sort(needed_.begin(), needed_.end(), [](const Needed& a, const Needed& b) {
       return a.loc->pack != b.loc->pack ? a.loc->pack < b.loc->pack : a.loc->offset < b.loc->offset;
     });
     std::vector<PackRead> reads;
-    for (const Located& l : located) {
+    for (const Needed& l : needed_) {
       const uint64_t end = uint64_t{l.loc->offset} + l.loc->stored_size;
       PackRead* r = reads.empty() ? nullptr : &reads.back();
       const bool joins = r != nullptr && r->pack == l.loc->pack &&
@@ -310,7 +283,7 @@ class WindowRestorer {
         r = &reads.back();
       }
       r->length = std::max(r->length, end - r->start);
-      r->extents.push_back(l.extent);
+      r->chunks.push_back(l);
     }
     return reads;
   }
@@ -327,9 +300,8 @@ class WindowRestorer {
           fmt::format("{} is truncated: {} bytes at offset {} could not be read", pack_name,
                       packed_.size() - n, read.start + n));
     }
-    for (size_t i : read.extents) {
+    for (const auto& [i, loc] : read.chunks) {
       const Extent& e = job_.extents[i];
-      const ChunkLocation* loc = job_.repository.Find(e.id);
       const std::string what = fmt::format("{} chunk {}", pack_name, e.id.ToHex().substr(0, 16));
       const auto sealed =
           AsBytes(std::string_view(packed_).substr(loc->offset - read.start, loc->stored_size));
@@ -362,7 +334,7 @@ class WindowRestorer {
   WindowJob& job_;
   std::unique_ptr<Codecs> codecs_;
   cbt::ExtentList dirty_;
-  std::vector<size_t> needed_;
+  std::vector<Needed> needed_;
   std::string packed_, plain_, scratch_;
 };
 
@@ -385,11 +357,8 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
             : fmt::format("snapshot {} has no volume '{}' (it has: {})",
                           snapshot.id.ToHex().substr(0, 8), volume_name, names)));
   }
-  if (options.window == 0 || options.window % WindowWriter::kBlock != 0) {
-    return Err(Status::InvalidArgument(
-        fmt::format("restore window of {} bytes: must be a non-zero multiple of {}", options.window,
-                    WindowWriter::kBlock)));
-  }
+  // Before the target is touched (a replaced file is truncated when opened).
+  FERRY_RETURN_IF_ERROR(WindowWriter::CheckWindowSize(options.window));
   FERRY_ASSIGN_OR_RETURN(std::vector<Extent> extents, LoadVolumeMap(repository, *volume));
   if (target == "-") {
     if (options.delta)

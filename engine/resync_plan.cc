@@ -34,9 +34,7 @@ long ResyncPlan::ExtentAt(uint64_t pos) const {
 }
 
 bool ResyncPlan::Clean(uint64_t begin, uint64_t end) const {
-  auto it = std::upper_bound(dirty_.begin(), dirty_.end(), begin,
-                             [](uint64_t v, const cbt::ByteRange& r) { return v < r.end(); });
-  return it == dirty_.end() || it->offset >= end;
+  return !cbt::Overlaps(dirty_, begin, end);
 }
 
 const Extent* ResyncPlan::Reusable(uint64_t pos, uint64_t range_end) const {

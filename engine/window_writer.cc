@@ -1,42 +1,28 @@
 #include "engine/window_writer.h"
 
 #include <algorithm>
-#include <cerrno>
 
 #include <fmt/format.h>
-#include <unistd.h>
 
+#include "common/file_io.h"
+
+#include "cbt/changed_list.h"
 #include "engine/progress.h"
 
 namespace ferry {
 
-namespace {
-
-uint64_t AlignDown(uint64_t v, uint64_t a) { return v / a * a; }
-uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
-
-Status WriteAllAt(int fd, const std::byte* data, size_t len, uint64_t offset,
-                  const std::string& what) {
-  size_t done = 0;
-  while (done < len) {
-    const ssize_t n = ::pwrite(fd, data + done, len - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno(errno, fmt::format("write {} at offset {}", what, offset + done));
-    }
-    done += static_cast<size_t>(n);
+Status WindowWriter::CheckWindowSize(size_t window_size) {
+  if (window_size == 0 || window_size % kBlock != 0) {
+    return Status::InvalidArgument(fmt::format(
+        "restore window of {} bytes: must be a non-zero multiple of {}", window_size, kBlock));
   }
   return Status();
 }
 
-}  // namespace
-
 Result<std::unique_ptr<WindowWriter>> WindowWriter::Create(const WindowTarget& target,
                                                            size_t window_size, unsigned buffers) {
-  if (window_size == 0 || window_size % kBlock != 0 || buffers == 0) {
-    return Err(Status::InvalidArgument(fmt::format(
-        "restore window of {} bytes: must be a non-zero multiple of {}", window_size, kBlock)));
-  }
+  FERRY_RETURN_IF_ERROR(CheckWindowSize(window_size));
+  if (buffers == 0) return Err(Status::InvalidArgument("a window writer needs a buffer"));
   std::unique_ptr<WindowWriter> w(new WindowWriter(target, window_size));
   // Each buffer has several writes at most (one per dirty run); the queue reaps when full.
   FERRY_ASSIGN_OR_RETURN(io::CreatedIoQueue q,
@@ -50,10 +36,9 @@ Result<std::unique_ptr<WindowWriter>> WindowWriter::Create(const WindowTarget& t
   }
   // Registration only saves the kernel a page walk per write; without it (a small
   // RLIMIT_MEMLOCK) writes work the same.
-  const bool registered = w->queue_->RegisterBuffers(views).ok();
+  w->registered_ = w->queue_->RegisterBuffers(views).ok();
   w->free_ = views;
   w->in_flight_.assign(buffers, InFlight{});
-  w->registered_ = registered;
   return w;
 }
 
@@ -110,25 +95,18 @@ bool WindowWriter::failed() const {
   return failed_;
 }
 
-bool WindowWriter::SubmitWindow(Committed& window, std::vector<io::IoCompletion>* completions) {
+void WindowWriter::SubmitWindow(Committed& window, std::vector<io::IoCompletion>* completions) {
+  covered_ += window.covered;
+  if (window.buffer.empty()) return;
   // Dirty ranges → block-aligned runs, merged, never past the window or the volume's last block.
   const uint64_t window_end =
       std::min<uint64_t>(window.start + window_size_, AlignUp(target_.size, kBlock));
-  std::sort(window.dirty.begin(), window.dirty.end(),
-            [](const cbt::ByteRange& a, const cbt::ByteRange& b) { return a.offset < b.offset; });
-  cbt::ExtentList runs;
-  for (const cbt::ByteRange& d : window.dirty) {
-    if (d.length == 0) continue;
+  for (cbt::ByteRange& d : window.dirty) {
+    if (d.length == 0) continue;  // Normalize drops it.
     const uint64_t begin = AlignDown(d.offset, kBlock);
-    const uint64_t end = std::min(AlignUp(d.end(), kBlock), window_end);
-    if (!runs.empty() && begin <= runs.back().end()) {
-      runs.back().length = std::max(runs.back().end(), end) - runs.back().offset;
-    } else {
-      runs.push_back({begin, end - begin});
-    }
+    d = {begin, std::min(AlignUp(d.end(), kBlock), window_end) - begin};
   }
-  covered_ += window.covered;
-  if (window.buffer.empty()) return true;
+  const cbt::ExtentList runs = cbt::Normalize(std::move(window.dirty));
   const int index = BufferIndex(window.buffer);
   InFlight& slot = in_flight_[static_cast<size_t>(index)];
   slot.buffer = window.buffer;
@@ -140,8 +118,10 @@ bool WindowWriter::SubmitWindow(Committed& window, std::vector<io::IoCompletion>
       const uint64_t tail = target_.direct ? AlignDown(target_.size, kBlock) : target_.size;
       if (target_.direct && tail < run.end()) {
         const uint64_t from = std::max(tail, run.offset);
-        Status s = WriteAllAt(target_.tail_fd, window.buffer.data() + (from - window.start),
-                              target_.size - from, from, target_.name);
+        Status s = WriteFullAt(
+            target_.tail_fd,
+            window.buffer.subspan(from - window.start, static_cast<size_t>(target_.size - from)),
+            from, target_.name);
         if (!s.ok()) {
           Fail(s);
           break;
@@ -172,7 +152,6 @@ bool WindowWriter::SubmitWindow(Committed& window, std::vector<io::IoCompletion>
   }
   // Drop the hold; a window with nothing to write is free at once.
   if (--slot.writes_left == 0) Release(slot.buffer);
-  return !failed();
 }
 
 void WindowWriter::Complete(const std::vector<io::IoCompletion>& completions) {

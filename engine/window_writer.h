@@ -41,6 +41,9 @@ class WindowWriter {
   // Block size for aligned writes; window sizes are multiples of it.
   static constexpr size_t kBlock = 4096;
 
+  // OK if `window_size` is a non-zero multiple of kBlock; else kInvalidArgument saying so.
+  static Status CheckWindowSize(size_t window_size);
+
   // `buffers` windows of `window_size` bytes each (a multiple of kBlock).
   // Errors: kInvalidArgument for a bad window size; from CreateIoQueue.
   static Result<std::unique_ptr<WindowWriter>> Create(const WindowTarget& target,
@@ -88,8 +91,8 @@ class WindowWriter {
 
   WindowWriter(const WindowTarget& target, size_t window_size)
       : target_(target), window_size_(window_size) {}
-  // Submits the writes of one window. Returns false (after Fail) on an error.
-  bool SubmitWindow(Committed& window, std::vector<io::IoCompletion>* completions);
+  // Submits the writes of one window; an error goes to Fail().
+  void SubmitWindow(Committed& window, std::vector<io::IoCompletion>* completions);
   // Handles completions: counts bytes, recycles buffers, records errors.
   void Complete(const std::vector<io::IoCompletion>& completions);
   int BufferIndex(const MutableByteView& buffer) const;

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file_io.h"
+
 namespace ferry {
 
 namespace {
@@ -178,21 +180,9 @@ Result<size_t> LocalTransport::ReadAt(std::string_view name, uint64_t offset, Mu
   const std::string path = PathOf(name);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Err(Status::FromErrno(errno, path));
-  size_t done = 0;
-  while (done < dst.size()) {
-    const ssize_t n =
-        ::pread(fd, dst.data() + done, dst.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return Err(Status::FromErrno(err, fmt::format("read {} at offset {}", path, offset + done)));
-    }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
+  Result<size_t> n = ReadFullAt(fd, dst, offset, path);
   ::close(fd);
-  return done;
+  return n;
 }
 
 Result<uint64_t> LocalTransport::Size(std::string_view name) {

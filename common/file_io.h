@@ -1,0 +1,20 @@
+// Positional reads and writes of a whole buffer on a file descriptor, retrying short transfers
+// and EINTR: the loop every module that does plain pread/pwrite needs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/bytes.h"
+#include "common/result.h"
+
+namespace ferry {
+
+// Reads `dst.size()` bytes at `offset` of `fd`, retrying short reads and EINTR. Returns the bytes
+// read: fewer only at end of file. Errors: from pread(2), naming `path` and the offset.
+Result<size_t> ReadFullAt(int fd, MutableByteView dst, uint64_t offset, const std::string& path);
+// Writes all of `src` at `offset` of `fd`, retrying short writes and EINTR. Errors: from
+// pwrite(2) (kNoSpace, kIoError, …), naming `path` and the offset.
+Status WriteFullAt(int fd, ByteView src, uint64_t offset, const std::string& path);
+
+}  // namespace ferry
