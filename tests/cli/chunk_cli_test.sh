@@ -4,13 +4,7 @@
 set -u
 ferry=$1
 data=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() {  # check NAME CONDITION...
-  local name=$1; shift
-  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
+source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
 # The published fastcdc-rs v2020 vector (16 KiB average, level 1).
 "$ferry" chunk --min 4096 --avg 16384 --max 65535 "$data/fastcdc/SekienAkashita.jpg" \
@@ -59,5 +53,4 @@ check "missing argument exits 2" test $? -eq 2
 FERRY_IO_BACKEND=bogus "$ferry" chunk "$data/fastcdc/SekienAkashita.jpg" >/dev/null 2>"$tmp/err"
 check "bad backend exits 2" test $? -eq 2
 
-if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
-echo "all chunk CLI checks passed"
+finish "chunk CLI"

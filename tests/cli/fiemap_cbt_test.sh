@@ -13,19 +13,12 @@ if [[ ${FERRY_IN_NAMESPACE:-} != 1 ]]; then
   unshare -m true 2>/dev/null || { echo "skip: no mount namespaces here"; exit 0; }
   FERRY_IN_NAMESPACE=1 exec unshare -m --propagation private bash "$0" "$@"
 fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ferry-fiemap-XXXXXX")
+source "$here/lib.sh"
 trap 'umount "$tmp/mnt" 2>/dev/null; rm -rf "$tmp"' EXIT
 truncate -s 512M "$tmp/xfs.img"
 mkfs.xfs -q -m reflink=1 "$tmp/xfs.img" || { echo "skip: mkfs.xfs failed"; exit 0; }
 mkdir "$tmp/mnt"
 mount -o loop "$tmp/xfs.img" "$tmp/mnt" 2>/dev/null || { echo "skip: cannot loop-mount here"; exit 0; }
-fails=0
-check() {  # check NAME COMMAND...
-  local name=$1; shift
-  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
-json_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
-
 export FERRY_PASSWORD=fiemap
 m=$tmp/mnt
 python3 "$here/../../scripts/make-volume.py" "$m/vol.img" 64 9
@@ -67,5 +60,4 @@ PY
 "$ferry" changes --cbt "fiemap:/nonexistent" "$m/snap-2.img" >/dev/null 2>"$tmp/err"
 check "a missing previous copy is named" grep -q "/nonexistent" "$tmp/err"
 
-if [[ $fails -gt 0 ]]; then echo "$fails check(s) failed"; exit 1; fi
-echo "all FIEMAP checks passed"
+finish "FIEMAP"

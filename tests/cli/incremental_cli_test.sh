@@ -5,15 +5,8 @@
 # Usage: incremental_cli_test.sh FERRY_BINARY
 set -u
 ferry=$1
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ferry-inc-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() {  # check NAME COMMAND...
-  local name=$1; shift
-  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
 here=$(cd "$(dirname "$0")" && pwd)
-json_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+source "$here/lib.sh"
 snapshot_count() { "$ferry" snapshots -r "$repo" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 
 export FERRY_PASSWORD=incremental
@@ -110,5 +103,4 @@ printf '%d 4096\n' $((3000 * 4096)) >"$tmp/live-changes.txt"
 check "delta restore with the target's changes" cmp -s "$tmp/disk.img" "$tmp/live.img"
 check "reads only around them" test "$(json_field "$tmp/d.json" bytes_compared)" -le $((8 << 20))
 
-if [[ $fails -gt 0 ]]; then echo "$fails check(s) failed"; exit 1; fi
-echo "all incremental CLI checks passed"
+finish "incremental CLI"

@@ -4,14 +4,8 @@
 set -u
 ferry=$1
 kill_rounds=${2:-5}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ferry-cli-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() {  # check NAME COMMAND...
-  local name=$1; shift
-  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
-}
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
 make_volume() { python3 "$here/../../scripts/make-volume.py" "$1" "$2" "${3:-1}"; }
 
 export FERRY_PASSWORD=correct-horse
@@ -169,5 +163,4 @@ check "and restores byte-exact" cmp -s "$tmp/kill.img" "$tmp/k.img"
 "$ferry" restore -r "$kill_repo" "$("$ferry" snapshots -r "$kill_repo" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')" -t "$tmp/k0.img" --overwrite >/dev/null 2>&1
 check "the first snapshot still restores byte-exact" cmp -s "$tmp/vol.first" "$tmp/k0.img"
 
-if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
-echo "all repository CLI checks passed"
+finish "repository CLI"
