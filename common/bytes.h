@@ -16,6 +16,9 @@ using MutableByteView = std::span<std::byte>;
 inline ByteView AsBytes(std::string_view s) {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
 }
+inline MutableByteView AsWritableBytes(std::string& s) {
+  return {reinterpret_cast<std::byte*>(s.data()), s.size()};
+}
 inline const uint8_t* AsU8(ByteView v) { return reinterpret_cast<const uint8_t*>(v.data()); }
 inline uint8_t* AsU8(MutableByteView v) { return reinterpret_cast<uint8_t*>(v.data()); }
 

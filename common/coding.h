@@ -1,5 +1,6 @@
-// Little-endian fixed-width encoding for on-disk formats, with a bounds-checked reader for
-// untrusted input (every Get* fails instead of reading past the end).
+// Fixed-width encoding for on-disk formats: little-endian for ferry's own formats, big-endian for
+// foreign ones (QCOW2), with a bounds-checked reader for untrusted input (every Get* fails
+// instead of reading past the end).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,34 @@ inline uint64_t DecodeFixed64(const char* p) {
   uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
   return v;
+}
+
+// Big-endian (QCOW2 and other formats from the network-byte-order world).
+inline uint16_t DecodeBig16(const void* p) {
+  const auto* b = static_cast<const uint8_t*>(p);
+  return static_cast<uint16_t>((b[0] << 8) | b[1]);
+}
+inline uint32_t DecodeBig32(const void* p) {
+  const auto* b = static_cast<const uint8_t*>(p);
+  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
+}
+inline uint64_t DecodeBig64(const void* p) {
+  const auto* b = static_cast<const uint8_t*>(p);
+  return (uint64_t{DecodeBig32(b)} << 32) | DecodeBig32(b + 4);
+}
+inline void EncodeBig16(void* p, uint16_t v) {
+  auto* b = static_cast<uint8_t*>(p);
+  b[0] = static_cast<uint8_t>(v >> 8);
+  b[1] = static_cast<uint8_t>(v);
+}
+inline void EncodeBig32(void* p, uint32_t v) {
+  auto* b = static_cast<uint8_t*>(p);
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<uint8_t>(v >> (24 - 8 * i));
+}
+inline void EncodeBig64(void* p, uint64_t v) {
+  auto* b = static_cast<uint8_t*>(p);
+  EncodeBig32(b, static_cast<uint32_t>(v >> 32));
+  EncodeBig32(b + 4, static_cast<uint32_t>(v));
 }
 
 // Reads fields front to back from untrusted bytes; any read past the end sets failed() and

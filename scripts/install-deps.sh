@@ -11,6 +11,7 @@ packages=(
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   xxhash zstd
   xfsprogs  # FIEMAP change-source tests on a loop-mounted XFS
+  zlib1g-dev qemu-utils  # QCOW2: deflate clusters; qemu-img and qemu-io check our reader and writer
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(fio restic time e2fsprogs openssl bc)

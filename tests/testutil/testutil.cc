@@ -1,6 +1,7 @@
 #include "tests/testutil/testutil.h"
 
 #include <array>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -16,6 +17,32 @@ std::filesystem::path DataPath(const std::string& rel) {
   const char* root = std::getenv("FERRY_TEST_DATA");
   std::filesystem::path base = root != nullptr ? root : FERRY_SOURCE_DIR "/tests/data";
   return base / rel;
+}
+
+void WriteFileOrDie(const std::filesystem::path& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  if (!out) ADD_FAILURE() << "cannot write " << path;
+}
+
+bool HasProgram(const std::string& program) {
+  return std::system(("command -v " + program + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+std::string RunOrFail(const std::string& command) {
+  std::string output;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    ADD_FAILURE() << "cannot run: " << command;
+    return output;
+  }
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    output.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  if (status != 0) ADD_FAILURE() << "command failed (status " << status << "): " << command;
+  return output;
 }
 
 std::string ReadFileOrDie(const std::filesystem::path& path) {

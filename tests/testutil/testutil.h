@@ -20,6 +20,16 @@ std::string RandomBytes(size_t n, uint64_t seed);
 // Deterministic English-like text: words from a fixed list, chosen by a seeded generator.
 std::string PseudoText(size_t n, uint64_t seed);
 
+// Writes `data` to `path`; fails the current test if it cannot.
+void WriteFileOrDie(const std::filesystem::path& path, const std::string& data);
+
+// True if `program` is on PATH (tests of the real tools skip without them, saying so).
+bool HasProgram(const std::string& program);
+
+// Runs `command` with /bin/sh and returns what it printed on stdout; fails the current test
+// (naming the command and its exit status) unless it exits 0.
+std::string RunOrFail(const std::string& command);
+
 // A fresh, empty directory under TMPDIR (or /tmp), removed by the destructor.
 class TempDir {
  public:
