@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include "cbt/fiemap.h"
+#include "formats/qcow2/bitmaps.h"
+#include "formats/qcow2/qcow2_image.h"
 
 namespace ferry::cbt {
 
@@ -30,6 +32,25 @@ std::string_view NameOf(CbtKind kind) {
     if (k.kind == kind) return k.name;
   }
   return "?";
+}
+
+// The dirty ranges of a persistent bitmap of the QCOW2 image `source`.
+Result<ChangedBlocks> Qcow2BitmapChanges(const std::string& source, const std::string& name) {
+  FERRY_ASSIGN_OR_RETURN(auto file, qcow2::OpenImageFile(source));
+  auto image = qcow2::Qcow2Image::Open(std::move(file));
+  if (!image) {
+    if (!image.error().IsInvalidArgument()) return Err(image.error());
+    return Err(Status::InvalidArgument(fmt::format(
+        "--cbt qcow2-bitmap:{} needs a QCOW2 source, and {} is not one", name, source)));
+  }
+  const qcow2::Qcow2Image& img = **image;
+  FERRY_ASSIGN_OR_RETURN(qcow2::DirtyBitmap bitmap,
+                         qcow2::ReadDirtyBitmap(img.file(), img.header(), name));
+  ChangedBlocks out;
+  out.volume_size = img.size();
+  out.untrusted = std::move(bitmap.untrusted);
+  if (out.untrusted.empty()) out.ranges = std::move(bitmap.dirty);
+  return out;
 }
 
 }  // namespace
@@ -59,6 +80,7 @@ Result<CbtSpec> ParseCbtSpec(std::string_view text) {
 
 Result<ChangedBlocks> LoadChangedBlocks(const CbtSpec& spec, const std::string& source) {
   if (spec.kind == CbtKind::kFiemap) return FiemapChanges(source, spec.argument);
+  if (spec.kind == CbtKind::kQcow2Bitmap) return Qcow2BitmapChanges(source, spec.argument);
   if (spec.kind != CbtKind::kList && spec.kind != CbtKind::kCsi) {
     return Err(Status::NotSupported(fmt::format(
         "--cbt {}: this change source is not supported by this build yet", spec.ToString())));

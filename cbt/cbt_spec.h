@@ -31,10 +31,12 @@ struct CbtSpec {
 Result<CbtSpec> ParseCbtSpec(std::string_view text);
 
 // Reads the changes of `source` (the file or device being backed up, or the target of a delta
-// restore) that `spec` describes: a list or CSI file, or FIEMAP against a reflink copy. Errors:
-// kNotFound / kPermissionDenied naming the file; kInvalidArgument from the parsers;
-// kNotSupported for kinds this build does not read yet (qcow2-bitmap, nbd-bitmap) and for kHash,
-// which is not a list.
+// restore) that `spec` describes: a list or CSI file, FIEMAP against a reflink copy, or a
+// persistent dirty bitmap of a QCOW2 source (an untrusted bitmap is not an error: the result
+// says why in `untrusted`). Errors: kNotFound / kPermissionDenied naming the file, kNotFound for
+// a bitmap the image does not have; kInvalidArgument from the parsers and for a qcow2-bitmap
+// source that is not QCOW2; kNotSupported for kinds this build does not read yet (nbd-bitmap)
+// and for kHash, which is not a list.
 Result<ChangedBlocks> LoadChangedBlocks(const CbtSpec& spec, const std::string& source);
 
 }  // namespace ferry::cbt

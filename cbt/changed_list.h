@@ -17,6 +17,9 @@ namespace ferry::cbt {
 struct ChangedBlocks {
   ExtentList ranges;                    // Sorted, merged, non-empty ranges.
   std::optional<uint64_t> volume_size;  // When the source states it (CSI volume_capacity_bytes).
+  // Why the source must not be believed (a QCOW2 bitmap whose writer died, …); `ranges` is then
+  // empty and the caller reads everything instead. Empty when the source can be used.
+  std::string untrusted;
 };
 
 // Sorts `ranges` and merges overlapping or adjacent ones; drops empty ones.

@@ -97,7 +97,8 @@ TEST(CsiDeltaTest, RejectsWhatTheSpecForbids) {
 }
 
 TEST(ChangedBlocksTest, ValidationCatchesAnotherVolumeAndRangesPastTheEnd) {
-  ChangedBlocks c{{{0, 4096}, {1 << 20, 4096}}, std::nullopt};
+  ChangedBlocks c;
+  c.ranges = {{0, 4096}, {1 << 20, 4096}};
   EXPECT_TRUE(ValidateForVolume(c, 2 << 20, "cbt").ok());
   Status past = ValidateForVolume(c, 1 << 20, "cbt");
   EXPECT_EQ(past.message(),

@@ -235,11 +235,11 @@ void AddHoles(uint64_t from, uint64_t to, uint64_t page_size, std::vector<Extent
 class VolumeBackup {
  public:
   VolumeBackup(Repository& repo, ChunkStore& store, const BackupOptions& options,
-               SequentialReader& reader, FirstError& error, std::atomic<uint64_t>& bytes_read)
+               VolumeSource& source, FirstError& error, std::atomic<uint64_t>& bytes_read)
       : repo_(repo),
         store_(store),
         options_(options),
-        reader_(reader),
+        source_(source),
         error_(error),
         bytes_read_(bytes_read) {}
 
@@ -253,6 +253,7 @@ class VolumeBackup {
     if (!parent_hashes_.empty() && hash_block_size != kHashBlock) parent_hashes_.clear();
     changes_ = source.changes.ranges;
     hash_diff_ = source.hash_diff;
+    untrusted_ = source.untrusted;
     info_ = std::move(info);
   }
   // The volume's block hashes (after Run); empty if they could not be computed.
@@ -266,18 +267,23 @@ class VolumeBackup {
   Result<std::vector<Extent>> Run(unsigned threads, const std::function<void()>& tick) {
     FERRY_ASSIGN_OR_RETURN(chunker_, chunker::MakeChunker(repo_.config().chunker));
     cbt::ExtentList ranges;
-    if (!reader_.is_pipe()) {
-      FERRY_ASSIGN_OR_RETURN(ranges,
-                             cbt::AllocatedRanges(reader_.fd(), reader_.size(), reader_.path()));
-      reader_.SetRanges(ranges);
+    if (!source_.is_pipe()) {
+      FERRY_ASSIGN_OR_RETURN(ranges, source_.DataRanges());
+      source_.SetRanges(ranges);
     }
     std::optional<ResyncPlan> plan;
     bool incremental = info_.has_value();
+    if (incremental && !untrusted_.empty()) {
+      notes_.push_back(fmt::format("{}: not trusted, so {} was read in full: {}", info_->cbt,
+                                   source_.path(), untrusted_));
+      info_->fell_back = true;
+      incremental = false;
+    }
     if (incremental && hash_diff_) {
       if (parent_hashes_.empty()) {
         notes_.push_back(
             fmt::format("the parent of {} has no block hashes to compare with: reading it in full",
-                        reader_.path()));
+                        source_.path()));
         incremental = false;
       } else {
         FERRY_ASSIGN_OR_RETURN(changes_, HashDiff(ranges));
@@ -289,8 +295,7 @@ class VolumeBackup {
       const cbt::ExtentList moved = AllocationChanges(parent_, ranges);
       dirty.insert(dirty.end(), moved.begin(), moved.end());
       plan.emplace(std::move(parent_), cbt::Normalize(std::move(dirty)));
-      FERRY_RETURN_IF_ERROR(OpenRandomAccess());
-      seen_.emplace(kHashBlock, reader_.size());
+      seen_.emplace(kHashBlock, source_.size());
       if (options_.cbt_verify_percent > 0) {
         FERRY_ASSIGN_OR_RETURN(bool trusted, VerifyUnchanged(*plan, ranges));
         if (!trusted) {
@@ -299,7 +304,7 @@ class VolumeBackup {
         }
       }
       // Whole hash blocks, so that the changed blocks' hashes come from the bytes read anyway.
-      if (plan) reader_.SetRanges(plan->ReadRanges(ranges, kHashBlock));
+      if (plan) source_.SetRanges(plan->ReadRanges(ranges, kHashBlock));
     }
     const size_t max_chunk = repo_.config().chunker.algorithm == chunker::Algorithm::kFixed
                                  ? repo_.config().chunker.avg_size
@@ -335,7 +340,7 @@ class VolumeBackup {
       AddHoles(at, r.offset, repo::kDefaultPageSize, &holes);
       at = r.end();
     }
-    if (!reader_.is_pipe()) AddHoles(at, reader_.size(), repo::kDefaultPageSize, &holes);
+    if (!source_.is_pipe()) AddHoles(at, source_.size(), repo::kDefaultPageSize, &holes);
     extents.insert(extents.end(), holes.begin(), holes.end());
     std::sort(extents.begin(), extents.end(),
               [](const Extent& a, const Extent& b) { return a.offset < b.offset; });
@@ -386,10 +391,10 @@ class VolumeBackup {
 
     for (;;) {
       if (options_.cancel != nullptr && options_.cancel->cancelled()) {
-        return Status::Cancelled("backup of " + reader_.path() + " was cancelled");
+        return Status::Cancelled("backup of " + source_.path() + " was cancelled");
       }
       if (error_.failed()) return Status();
-      FERRY_ASSIGN_OR_RETURN(SourceBuffer b, reader_.NextBuffer());
+      FERRY_ASSIGN_OR_RETURN(SourceBuffer b, source_.NextBuffer());
       if (b.data.empty()) break;
       if (!in_range || b.offset != next_offset) {
         if (in_range && !finish_range()) return Status();
@@ -412,52 +417,38 @@ class VolumeBackup {
       tick();
     }
     if (in_range && !finish_range()) return Status();
-    size_ = reader_.is_pipe() ? next_offset : reader_.size();
-    return Status();
-  }
-
-  // A buffered descriptor of the source for reads outside the planned ranges.
-  Status OpenRandomAccess() {
-    random_fd_ = ::open(reader_.path().c_str(), O_RDONLY | O_CLOEXEC);
-    if (random_fd_ < 0) return Status::FromErrno(errno, "open " + reader_.path());
+    size_ = source_.is_pipe() ? next_offset : source_.size();
     return Status();
   }
 
   // Reads exactly `out.size()` bytes at `offset` of the source, counting them as read.
-  Status PreadAll(MutableByteView out, uint64_t offset) {
-    FERRY_ASSIGN_OR_RETURN(size_t n, ReadFullAt(random_fd_, out, offset, reader_.path()));
-    if (n != out.size()) {
-      return Status::IoError(
-          fmt::format("read {} at offset {}: the source shrank or vanished during the read",
-                      reader_.path(), offset + n));
-    }
-    bytes_read_.fetch_add(n, std::memory_order_relaxed);
+  Status ReadCounted(MutableByteView out, uint64_t offset) {
+    FERRY_RETURN_IF_ERROR(source_.ReadAt(out, offset));
+    bytes_read_.fetch_add(out.size(), std::memory_order_relaxed);
     return Status();
   }
 
   // Hash diff: reads the allocated ranges, hashes every block, and returns the blocks whose
   // hashes differ from the parent's as changed ranges. Its hashes become this backup's.
   Result<cbt::ExtentList> HashDiff(const cbt::ExtentList& ranges) {
-    SequentialReaderOptions o;
-    o.buffers = 8;
-    FERRY_ASSIGN_OR_RETURN(auto pass, SequentialReader::Open(reader_.path(), o));
+    FERRY_ASSIGN_OR_RETURN(auto pass, source_.OpenAgain());
     pass->SetRanges(ranges);
     BlockHasher hasher(kHashBlock);
     for (;;) {
       if (options_.cancel != nullptr && options_.cancel->cancelled()) {
-        return Err(Status::Cancelled("backup of " + reader_.path() + " was cancelled"));
+        return Err(Status::Cancelled("backup of " + source_.path() + " was cancelled"));
       }
       FERRY_ASSIGN_OR_RETURN(SourceBuffer b, pass->NextBuffer());
       if (b.data.empty()) break;
       hasher.Feed(b.offset, b.data);
       bytes_read_.fetch_add(b.data.size(), std::memory_order_relaxed);
     }
-    hashes_ = hasher.Finish(reader_.size());
+    hashes_ = hasher.Finish(source_.size());
     cbt::ExtentList changed;
     for (uint64_t i = 0; i < hashes_.size(); ++i) {
       if (i < parent_hashes_.size() && parent_hashes_[i] == hashes_[i]) continue;
       const uint64_t begin = i * kHashBlock;
-      changed.push_back({begin, std::min<uint64_t>(kHashBlock, reader_.size() - begin)});
+      changed.push_back({begin, std::min<uint64_t>(kHashBlock, source_.size() - begin)});
     }
     return cbt::Normalize(std::move(changed));
   }
@@ -466,7 +457,7 @@ class VolumeBackup {
   // (or that the parent did not have whole) hashed again from the source.
   Result<std::vector<uint64_t>> UpdatedHashes(const ResyncPlan& plan) {
     if (parent_hashes_.empty()) return std::vector<uint64_t>{};
-    const uint64_t size = reader_.size();
+    const uint64_t size = source_.size();
     const uint64_t blocks = (size + kHashBlock - 1) / kHashBlock;
     uint64_t parent_size = 0;
     if (!plan.parent().empty())
@@ -488,8 +479,7 @@ class VolumeBackup {
         continue;
       }
       buf.resize(end - begin);
-      FERRY_RETURN_IF_ERROR(
-          PreadAll({reinterpret_cast<std::byte*>(buf.data()), buf.size()}, begin));
+      FERRY_RETURN_IF_ERROR(ReadCounted(AsWritableBytes(buf), begin));
       out[i] = BlockHasher::HashBlock(AsBytes(buf));
     }
     return out;
@@ -520,8 +510,7 @@ class VolumeBackup {
     for (size_t i = 0; i < take; ++i) {
       const Extent& e = *candidates[i];
       buf.resize(e.length);
-      FERRY_RETURN_IF_ERROR(
-          PreadAll({reinterpret_cast<std::byte*>(buf.data()), buf.size()}, e.offset));
+      FERRY_RETURN_IF_ERROR(ReadCounted(AsWritableBytes(buf), e.offset));
       info_->verified_bytes += e.length;
       const bool same = e.kind == ExtentKind::kZeros ? IsAllZero(AsBytes(buf))
                                                      : hasher->Hash(AsBytes(buf)) == e.id;
@@ -539,7 +528,7 @@ class VolumeBackup {
         return current_.data.subspan(offset - current_.offset, std::min(cur_end, end) - offset);
       }
       if (reader_done_ || (!current_.data.empty() && current_.offset > offset)) break;
-      FERRY_ASSIGN_OR_RETURN(current_, reader_.NextBuffer());
+      FERRY_ASSIGN_OR_RETURN(current_, source_.NextBuffer());
       if (current_.data.empty()) {
         reader_done_ = true;
       } else {
@@ -552,7 +541,7 @@ class VolumeBackup {
     const uint64_t step = std::max<uint64_t>(repo_.config().chunker.max_size, 64u << 10);
     const size_t len = static_cast<size_t>(std::min<uint64_t>(end - offset, step));
     extra_.resize(len);
-    FERRY_RETURN_IF_ERROR(PreadAll({reinterpret_cast<std::byte*>(extra_.data()), len}, offset));
+    FERRY_RETURN_IF_ERROR(ReadCounted(AsWritableBytes(extra_), offset));
     const ByteView extra(reinterpret_cast<const std::byte*>(extra_.data()), len);
     seen_->Feed(offset, extra);
     return extra;
@@ -568,7 +557,7 @@ class VolumeBackup {
       uint64_t pos = r.offset;
       while (pos < r.end()) {
         if (options_.cancel != nullptr && options_.cancel->cancelled()) {
-          return Status::Cancelled("backup of " + reader_.path() + " was cancelled");
+          return Status::Cancelled("backup of " + source_.path() + " was cancelled");
         }
         if (error_.failed()) return Status();
         if (const Extent* e = plan.Reusable(pos, r.end())) {
@@ -620,7 +609,7 @@ class VolumeBackup {
         }
       }
     }
-    size_ = reader_.size();
+    size_ = source_.size();
     return Status();
   }
 
@@ -655,7 +644,7 @@ class VolumeBackup {
   Repository& repo_;
   ChunkStore& store_;
   const BackupOptions& options_;
-  SequentialReader& reader_;
+  VolumeSource& source_;
   FirstError& error_;
   std::atomic<uint64_t>& bytes_read_;
   std::unique_ptr<chunker::Chunker> chunker_;
@@ -667,22 +656,17 @@ class VolumeBackup {
   std::vector<Extent> parent_;
   std::vector<uint64_t> parent_hashes_;
   bool hash_diff_ = false;
+  std::string untrusted_;
   BlockHasher block_hasher_{kHashBlock};
   std::vector<uint64_t> hashes_;
   std::vector<std::string> notes_;
   cbt::ExtentList changes_;
   std::optional<repo::IncrementalInfo> info_;
   std::vector<Extent> reused_;
-  int random_fd_ = -1;
   SourceBuffer current_;
   bool reader_done_ = false;
   std::string extra_;
   std::optional<SeenBlockHashes> seen_;  // Blocks an incremental read whole.
-
- public:
-  ~VolumeBackup() {
-    if (random_fd_ >= 0) ::close(random_fd_);
-  }
 };
 
 // Encodes the map of a volume into pages, stores each page as a chunk, returns the page list.
@@ -736,19 +720,21 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   if (options.memory_bytes < (16u << 20)) {
     return Err(Status::InvalidArgument("the memory bound must be at least 16 MiB"));
   }
-  SequentialReaderOptions reader_options;
-  reader_options.backend = options.io_backend;
-  reader_options.buffers = static_cast<unsigned>(ReaderBytes(options.memory_bytes) >> 20);
+  VolumeSourceOptions source_options;
+  source_options.reader.backend = options.io_backend;
+  source_options.reader.buffers = static_cast<unsigned>(ReaderBytes(options.memory_bytes) >> 20);
 
   // Open every source first: a missing one fails the backup before anything is written.
-  std::vector<std::unique_ptr<SequentialReader>> readers;
+  std::vector<std::unique_ptr<VolumeSource>> readers;
   uint64_t total = 0;
   std::vector<std::vector<Extent>> parent_maps(sources.size());
   std::vector<std::vector<uint64_t>> parent_hashes(sources.size());
   std::vector<uint32_t> parent_hash_block(sources.size(), 0);
   for (size_t i = 0; i < sources.size(); ++i) {
     const BackupSource& s = sources[i];
-    FERRY_ASSIGN_OR_RETURN(auto r, SequentialReader::Open(s.path, reader_options));
+    VolumeSourceOptions o = source_options;
+    o.format = s.format;
+    FERRY_ASSIGN_OR_RETURN(auto r, VolumeSource::Open(s.path, o));
     total += r->size();
     if (const auto& inc = s.incremental) {
       // Everything about the change source is checked before anything is written.
@@ -816,10 +802,11 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
     repo::SnapshotVolume vol;
     vol.name = VolumeName(sources[i]);
     vol.source = sources[i].path;
+    vol.source_format = std::string(readers[i]->format());
     vol.size = volume.size();
     vol.page_size = repo::kDefaultPageSize;
     vol.incremental = volume.incremental_info();
-    if (vol.incremental && vol.incremental->fell_back) {
+    if (vol.incremental && vol.incremental->mismatches > 0) {
       result.warnings.push_back(fmt::format(
           "the change source {} is wrong: {} of the sampled unchanged chunks of {} differ from "
           "the parent; the volume was read in full instead",

@@ -15,7 +15,7 @@
 #include "cbt/changed_list.h"
 #include "engine/progress.h"
 #include "engine/repository.h"
-#include "engine/sequential_reader.h"
+#include "engine/volume_source.h"
 
 namespace ferry {
 
@@ -28,6 +28,9 @@ struct IncrementalSource {
   // No change tracking: read the volume, hash it block by block, and take as changed the blocks
   // whose hashes differ from the parent's (`changes` is then unused).
   bool hash_diff = false;
+  // Why the change source must not be believed (a QCOW2 bitmap its writer never saved, …): the
+  // volume is then read in full, the backup warns, and the snapshot records the fall-back.
+  std::string untrusted;
 };
 
 struct BackupSource {
@@ -36,6 +39,8 @@ struct BackupSource {
 
   std::string path;  // File, block device, or "-" for standard input.
   std::string name;  // Volume name in the snapshot (defaults to the path's file name).
+  // How to read the path: kAuto reads QCOW2 images (by their magic) as the guest sees them.
+  qcow2::ImageFormat format = qcow2::ImageFormat::kAuto;
   // Read only what changed since a parent (a seekable source only); everything else is taken
   // from the parent's map without reading. Unset: a full read (dedup still stores only what is
   // new).

@@ -128,7 +128,7 @@ TEST_F(Qcow2ReaderTest, RefusesWhatItCannotRead) {
 
   RunOrFail(
       fmt::format("qemu-img create -q --object secret,id=s0,data=password -f qcow2 -o "
-                  "encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10 {} 1M",
+                  "encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=200 {} 1M",
                   Path("luks.qcow2")));
   auto luks = OpenImage(Path("luks.qcow2"));
   ASSERT_FALSE(luks.has_value());

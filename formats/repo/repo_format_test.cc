@@ -183,8 +183,10 @@ TEST(SnapshotTest, RoundTripsAndChecksItsName) {
   s.time = "2026-11-22T03:04:05Z";
   s.hostname = "host";
   s.tags = {"daily"};
-  s.volumes.push_back({"disk0", "/dev/vdb", 123, kDefaultPageSize, {{0, IdOf('p')}}, {}, 0, {}});
+  s.volumes.push_back(
+      {"disk0", "/dev/vdb", "raw", 123, kDefaultPageSize, {{0, IdOf('p')}}, {}, 0, {}});
   s.volumes.push_back(s.volumes[0]);
+  s.volumes[1].source_format = "qcow2";
   s.volumes[1].hash_block_size = 65536;
   s.volumes[1].hash_pages = {IdOf('h'), IdOf('i')};
   s.volumes[1].incremental =
@@ -196,6 +198,8 @@ TEST(SnapshotTest, RoundTripsAndChecksItsName) {
   EXPECT_EQ(back.volumes.at(0).pages.at(0).id, IdOf('p'));
   EXPECT_FALSE(back.volumes.at(0).incremental.has_value());
   EXPECT_EQ(back.volumes.at(1).incremental, s.volumes[1].incremental);
+  EXPECT_EQ(back.volumes.at(0).source_format, "raw");
+  EXPECT_EQ(back.volumes.at(1).source_format, "qcow2");
   EXPECT_TRUE(back.volumes.at(0).hash_pages.empty());
   EXPECT_EQ(back.volumes.at(1).hash_block_size, 65536u);
   EXPECT_EQ(back.volumes.at(1).hash_pages, s.volumes[1].hash_pages);

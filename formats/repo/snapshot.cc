@@ -17,6 +17,7 @@ Result<std::string> EncodeSnapshot(Sealer& sealer, const Snapshot& s) {
                 {"size", v.size},
                 {"page_size", v.page_size},
                 {"pages", pages}};
+    if (v.source_format != "raw") vol["source_format"] = v.source_format;
     if (const auto& inc = v.incremental) {
       vol["incremental"] = {{"parent", inc->parent.ToHex()},
                             {"parent_volume", inc->parent_volume},
@@ -77,6 +78,7 @@ Result<Snapshot> DecodeSnapshot(Sealer& sealer, const ObjectId& id, std::string_
       SnapshotVolume vol;
       vol.name = v.at("name").get<std::string>();
       vol.source = v.at("source").get<std::string>();
+      vol.source_format = v.value("source_format", std::string("raw"));
       vol.size = v.at("size").get<uint64_t>();
       vol.page_size = v.at("page_size").get<uint64_t>();
       if (vol.page_size == 0) return Err(Status::Corruption(name + ": page_size is 0"));

@@ -36,6 +36,7 @@ struct IncrementalInfo {
 struct SnapshotVolume {
   std::string name;
   std::string source;
+  std::string source_format = "raw";  // How the source was read: "raw" or "qcow2".
   uint64_t size = 0;
   uint64_t page_size = 0;
   std::vector<MapPageRef> pages;

@@ -1,7 +1,7 @@
 # Shared by the CLI tests: a temporary directory removed on exit, a check counter, a summary.
 # Source it after `set -u`; it defines $tmp, check, json_field and finish.
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ferry-cli-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+trap '[[ -n "${KEEP_TMP:-}" ]] || rm -rf "$tmp"' EXIT
 fails=0
 check() {  # check NAME COMMAND...: runs COMMAND, prints ok/FAIL with NAME
   local name=$1; shift

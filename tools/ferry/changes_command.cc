@@ -34,6 +34,10 @@ int RunChanges(const ChangesArgs& a) {
     PrintError(changes.error().message());
     return changes.error().IsInvalidArgument() ? kExitUsage : kExitFailure;
   }
+  if (!changes->untrusted.empty()) {
+    PrintError("not to be trusted: " + changes->untrusted);
+    return kExitFailure;
+  }
   if (a.json) {
     nlohmann::json ranges = nlohmann::json::array();
     for (const auto& r : changes->ranges)
@@ -59,7 +63,8 @@ void RegisterChangesCommand(CLI::App& app, int* exit_code) {
       app.add_subcommand("changes", "Print the changed ranges a change source reports for SOURCE");
   c->add_option("source", a->source, "The volume (file or device) the changes belong to")
       ->required();
-  c->add_option("--cbt", a->cbt, "list:FILE, csi:FILE or fiemap:PREVIOUS_COPY")->required();
+  c->add_option("--cbt", a->cbt, "list:FILE, csi:FILE, qcow2-bitmap:NAME or fiemap:PREVIOUS_COPY")
+      ->required();
   c->add_flag("--json", a->json, "Print JSON");
   c->callback([a, exit_code] { *exit_code = RunChanges(*a); });
 }

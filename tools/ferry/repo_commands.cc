@@ -83,6 +83,7 @@ struct BackupArgs {
   std::string parent;
   std::string cbt;
   double cbt_verify = 0;
+  std::string source_format = "auto";
 };
 
 // The snapshot holding the parent of `volume`: "auto" is the latest snapshot that has a volume
@@ -134,10 +135,15 @@ int RunBackup(const BackupArgs& a) {
     if (!loaded) return Fail(loaded.error());
     changes = std::move(*loaded);
   }
+  auto format = qcow2::ParseImageFormat(a.source_format);
+  if (!format) return Fail(format.error());
   auto repo = OpenRepository(a.repo);
   if (!repo) return Fail(repo.error());
   std::vector<BackupSource> sources;
-  for (const auto& s : a.sources) sources.emplace_back(s, a.name);
+  for (const auto& s : a.sources) {
+    sources.emplace_back(s, a.name);
+    sources.back().format = *format;
+  }
   for (BackupSource& source : sources) {
     if (!spec) break;
     const std::string volume = VolumeName(source);
@@ -152,6 +158,7 @@ int RunBackup(const BackupArgs& a) {
     inc.parent_volume = volume;
     if (changes) {
       inc.changes = *changes;
+      inc.untrusted = changes->untrusted;
     } else {
       inc.hash_diff = true;
     }
@@ -203,6 +210,11 @@ int RunBackup(const BackupArgs& a) {
                 HumanBytes(static_cast<double>(s.stats.bytes_stored)).c_str());
     std::printf("  %.2f s, %s (of the volume size)\n", s.stats.seconds,
                 HumanRate(static_cast<double>(logical), s.stats.seconds).c_str());
+    for (const auto& v : s.volumes) {
+      if (v.source_format == "raw") continue;
+      std::printf("  %s: read as %s (the guest's view of %s)\n", v.name.c_str(),
+                  v.source_format.c_str(), v.source.c_str());
+    }
   }
   return kExitOk;
 }
@@ -224,7 +236,10 @@ int RunSnapshots(const ListArgs& a) {
     for (const auto& s : *list) {
       json vols = json::array();
       for (const auto& v : s.volumes) {
-        json vol = {{"name", v.name}, {"source", v.source}, {"size", v.size}};
+        json vol = {{"name", v.name},
+                    {"source", v.source},
+                    {"source_format", v.source_format},
+                    {"size", v.size}};
         if (const auto& inc = v.incremental) {
           vol["incremental"] = {{"parent", inc->parent.ToHex()},
                                 {"cbt", inc->cbt},
@@ -290,7 +305,11 @@ int RunRestore(const RestoreArgs& a) {
     if (!cbt_spec) return Fail(cbt_spec.error());
     auto changes = cbt::LoadChangedBlocks(*cbt_spec, a.target);
     if (!changes) return Fail(changes.error());
-    o.target_changes = std::move(changes->ranges);
+    if (changes->untrusted.empty()) {
+      o.target_changes = std::move(changes->ranges);
+    } else {
+      PrintError("WARNING: " + changes->untrusted + ": comparing the whole target instead");
+    }
   }
   o.overwrite = a.overwrite;
   o.delta = a.delta;
@@ -435,9 +454,12 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     c->add_option("--parent", a->parent,
                   "Incremental from SNAPSHOT, latest, or auto (the latest backup of the volume)");
     c->add_option("--cbt", a->cbt,
-                  "What changed since the parent: list:FILE, csi:FILE, fiemap:PREVIOUS_COPY (a "
-                  "reflink copy of the parent's state), or hash (the default with --parent: "
-                  "compare block hashes); qcow2-bitmap and nbd-bitmap are not in this build yet");
+                  "What changed since the parent: list:FILE, csi:FILE, qcow2-bitmap:NAME (a "
+                  "dirty bitmap of the QCOW2 source), fiemap:PREVIOUS_COPY (a reflink copy of "
+                  "the parent's state), or hash (the default with --parent: compare block "
+                  "hashes); nbd-bitmap is not in this build yet");
+    c->add_option("--source-format", a->source_format,
+                  "auto (default: QCOW2 images are read as the guest sees them), raw or qcow2");
     c->add_option("--cbt-verify", a->cbt_verify,
                   "Re-read PERCENT of what the CBT calls unchanged; read in full on a mismatch");
     c->add_flag("--json", a->json, "Print the result as JSON");

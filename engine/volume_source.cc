@@ -1,0 +1,161 @@
+#include "engine/volume_source.h"
+
+#include <cerrno>
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/file_io.h"
+
+#include "cbt/allocation.h"
+#include "formats/qcow2/header.h"
+
+namespace ferry {
+
+namespace {
+
+// A raw file, block device or pipe: SequentialReader streams it; ReadAt uses a second,
+// buffered descriptor.
+class RawSource final : public VolumeSource {
+ public:
+  RawSource(std::unique_ptr<SequentialReader> reader, VolumeSourceOptions options)
+      : reader_(std::move(reader)), options_(std::move(options)) {}
+  ~RawSource() override {
+    if (random_fd_ >= 0) ::close(random_fd_);
+  }
+  RawSource(const RawSource&) = delete;
+  RawSource& operator=(const RawSource&) = delete;
+
+  const std::string& path() const override { return reader_->path(); }
+  uint64_t size() const override { return reader_->size(); }
+  bool is_pipe() const override { return reader_->is_pipe(); }
+  std::string_view format() const override { return "raw"; }
+  std::string_view backend_name() const override { return reader_->backend_name(); }
+  const std::string& fallback_reason() const override { return reader_->fallback_reason(); }
+  Result<cbt::ExtentList> DataRanges() override {
+    return cbt::AllocatedRanges(reader_->fd(), reader_->size(), reader_->path());
+  }
+  void SetRanges(cbt::ExtentList ranges) override { reader_->SetRanges(std::move(ranges)); }
+  Result<SourceBuffer> NextBuffer() override { return reader_->NextBuffer(); }
+  Status ReadAt(MutableByteView out, uint64_t offset) override {
+    if (random_fd_ < 0) {
+      random_fd_ = ::open(path().c_str(), O_RDONLY | O_CLOEXEC);
+      if (random_fd_ < 0) return Status::FromErrno(errno, "open " + path());
+    }
+    FERRY_ASSIGN_OR_RETURN(size_t n, ReadFullAt(random_fd_, out, offset, path()));
+    if (n != out.size()) {
+      return Status::IoError(
+          fmt::format("read {} at offset {}: the source shrank or vanished during the read", path(),
+                      offset + n));
+    }
+    return Status();
+  }
+  Result<std::unique_ptr<VolumeSource>> OpenAgain() const override {
+    VolumeSourceOptions o = options_;
+    o.format = qcow2::ImageFormat::kRaw;
+    return VolumeSource::Open(path(), o);
+  }
+
+ private:
+  std::unique_ptr<SequentialReader> reader_;
+  VolumeSourceOptions options_;
+  int random_fd_ = -1;
+};
+
+// A disk image in a container format: the guest bytes come from qcow2::Image, a buffer at a
+// time, synchronously.
+class ImageSource final : public VolumeSource {
+ public:
+  ImageSource(std::unique_ptr<qcow2::Image> image, VolumeSourceOptions options)
+      : image_(std::move(image)),
+        options_(std::move(options)),
+        ranges_{{0, image_->size()}},
+        buffer_(options_.reader.buffer_size, '\0') {}
+
+  const std::string& path() const override { return image_->path(); }
+  uint64_t size() const override { return image_->size(); }
+  std::string_view format() const override { return image_->format(); }
+  std::string_view backend_name() const override { return "pread"; }
+  const std::string& fallback_reason() const override { return no_fallback_; }
+  Result<cbt::ExtentList> DataRanges() override { return image_->DataRanges(); }
+  void SetRanges(cbt::ExtentList ranges) override {
+    ranges_ = std::move(ranges);
+    range_ = 0;
+    cursor_ = ranges_.empty() ? 0 : ranges_.front().offset;
+  }
+  Result<SourceBuffer> NextBuffer() override {
+    while (range_ < ranges_.size() && cursor_ >= ranges_[range_].end()) {
+      if (++range_ < ranges_.size()) cursor_ = ranges_[range_].offset;
+    }
+    if (range_ == ranges_.size()) return SourceBuffer{cursor_, {}};
+    const uint64_t n = std::min<uint64_t>(buffer_.size(), ranges_[range_].end() - cursor_);
+    const MutableByteView out = AsWritableBytes(buffer_).first(n);
+    FERRY_RETURN_IF_ERROR(image_->Read(out, cursor_));
+    SourceBuffer b{cursor_, out};
+    cursor_ += n;
+    return b;
+  }
+  Status ReadAt(MutableByteView out, uint64_t offset) override {
+    if (offset > size() || out.size() > size() - offset) {
+      return Status::IoError(
+          fmt::format("read {} at offset {}: past the end of the image", path(), offset));
+    }
+    return image_->Read(out, offset);
+  }
+  Result<std::unique_ptr<VolumeSource>> OpenAgain() const override {
+    VolumeSourceOptions o = options_;
+    o.format = image_->format() == "qcow2" ? qcow2::ImageFormat::kQcow2 : qcow2::ImageFormat::kRaw;
+    return VolumeSource::Open(path(), o);
+  }
+
+ private:
+  std::unique_ptr<qcow2::Image> image_;
+  VolumeSourceOptions options_;
+  cbt::ExtentList ranges_;
+  size_t range_ = 0;
+  uint64_t cursor_ = 0;
+  std::string buffer_;
+  std::string no_fallback_;
+};
+
+// Whether `path` (not a pipe) starts with the QCOW2 magic.
+Result<bool> LooksLikeQcow2(const std::string& path) {
+  FERRY_ASSIGN_OR_RETURN(auto file, qcow2::OpenImageFile(path));
+  std::byte magic[4] = {};
+  FERRY_ASSIGN_OR_RETURN(size_t n, file->ReadAt(magic, 0));
+  return qcow2::HasQcow2Magic(ByteView(magic, n));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<VolumeSource>> VolumeSource::Open(const std::string& path,
+                                                         const VolumeSourceOptions& options) {
+  qcow2::ImageFormat format = options.format;
+  if (path == "-") {
+    if (format == qcow2::ImageFormat::kQcow2) {
+      return Err(Status::InvalidArgument("a QCOW2 image cannot be read from standard input"));
+    }
+    format = qcow2::ImageFormat::kRaw;
+  }
+  if (format == qcow2::ImageFormat::kAuto) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return Err(Status::FromErrno(errno, "open " + path));
+    format = qcow2::ImageFormat::kRaw;
+    if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
+      FERRY_ASSIGN_OR_RETURN(bool qcow2, LooksLikeQcow2(path));
+      if (qcow2) format = qcow2::ImageFormat::kQcow2;
+    }
+  }
+  if (format == qcow2::ImageFormat::kQcow2) {
+    qcow2::OpenImageOptions o;
+    o.format = format;
+    FERRY_ASSIGN_OR_RETURN(auto image, qcow2::OpenImage(path, o));
+    return std::unique_ptr<VolumeSource>(new ImageSource(std::move(image), options));
+  }
+  FERRY_ASSIGN_OR_RETURN(auto reader, SequentialReader::Open(path, options.reader));
+  return std::unique_ptr<VolumeSource>(new RawSource(std::move(reader), options));
+}
+
+}  // namespace ferry
