@@ -379,6 +379,19 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
   } else if (exists && !device && !options.overwrite) {
     return Err(Status::AlreadyExists(target + " exists (remove it, or pass --overwrite)"));
   }
+  RestoreOptions o = options;
+  std::unique_ptr<Qcow2Placer> placer;
+  if (o.qcow2) {
+    if (o.delta) {
+      return Err(Status::InvalidArgument(
+          "a delta restore rewrites a raw volume in place; a QCOW2 restore makes a new image"));
+    }
+    if (device) {
+      return Err(Status::InvalidArgument(target + " is a block device: a QCOW2 image is a file"));
+    }
+    FERRY_ASSIGN_OR_RETURN(placer, Qcow2Placer::Create(target, volume->size, *o.qcow2));
+    o.window = AlignUp(o.window, placer->cluster_size());  // Whole clusters per window.
+  }
   FERRY_ASSIGN_OR_RETURN(io::FileHandle direct,
                          io::FileHandle::Open(target, {.write = true,
                                                        .create = !device && !options.delta,
@@ -391,6 +404,8 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
       return Err(Status::InvalidArgument(fmt::format(
           "{} holds {} bytes, the volume {}: it does not fit", target, device_size, volume->size)));
     }
+  } else if (placer) {
+    FERRY_RETURN_IF_ERROR(WriteFullAt(buffered.fd(), AsBytes(placer->Initial()), 0, target));
   } else if (::ftruncate(buffered.fd(), static_cast<off_t>(volume->size)) != 0) {
     return Err(Status::FromErrno(errno, "resize " + target));
   }
@@ -403,12 +418,15 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
                                                .direct = direct.direct(),
                                                .tail_fd = buffered.fd(),
                                                .size = volume->size,
-                                               .name = target},
-                                              options.window, threads * 2 + 2));
-  WindowJob job{repository, extents,     options,       *writer, volume->size,
-                device,     direct.fd(), buffered.fd(), target};
+                                               .name = target,
+                                               .placer = placer.get()},
+                                              o.window, threads * 2 + 2));
+  // An overlay must see every window, zeros included: they may hide the backing image's data.
+  const bool every_window = device || (o.qcow2 && !o.qcow2->backing.empty());
+  WindowJob job{repository,  extents,       o,     *writer, volume->size, every_window,
+                direct.fd(), buffered.fd(), target};
   ProgressTicker ticker;
-  const uint64_t windows = (volume->size + options.window - 1) / options.window;
+  const uint64_t windows = (volume->size + o.window - 1) / o.window;
   std::atomic<uint64_t> next_window{0};
   std::atomic<unsigned> running{threads};
   auto worker = [&] {
@@ -419,7 +437,7 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
         s = Status::Cancelled("restore was cancelled");
         break;
       }
-      s = restorer.Restore(w * options.window);
+      s = restorer.Restore(w * o.window);
     }
     if (!s.ok()) writer->Fail(s);
     running.fetch_sub(1);
@@ -435,8 +453,12 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
   for (auto& t : pool) t.join();
   FERRY_RETURN_IF_ERROR(s);
   // O_DIRECT writes are on the device already; fsync flushes its cache, the buffered tail and
-  // the file's metadata.
-  if (::fsync(buffered.fd()) != 0) return Err(Status::FromErrno(errno, "fsync " + target));
+  // the file's metadata. A QCOW2 image's metadata follows the data, phase by phase.
+  if (placer) {
+    FERRY_RETURN_IF_ERROR(placer->Finish(buffered.fd(), target));
+  } else if (::fsync(buffered.fd()) != 0) {
+    return Err(Status::FromErrno(errno, "fsync " + target));
+  }
   RestoreResult result;
   result.size = volume->size;
   result.bytes_written = writer->bytes_written();
@@ -444,6 +466,7 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
   result.bytes_compared = job.compared.load();
   result.io_backend = writer->backend();
   result.direct = direct.direct();
+  if (placer) result.clusters = placer->data_clusters() + placer->compressed_clusters();
   result.seconds = ticker.seconds();
   if (options.progress) options.progress({volume->size, volume->size, result.seconds, true});
   return result;

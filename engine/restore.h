@@ -17,6 +17,7 @@
 
 #include "cbt/extent_list.h"
 #include "engine/progress.h"
+#include "engine/qcow2_export.h"
 #include "engine/repository.h"
 #include "formats/repo/volume_map.h"
 
@@ -38,6 +39,10 @@ struct RestoreOptions {
   // With delta: the only byte ranges of the target that may differ from the snapshot (the
   // target's changes since it was restored or backed up). Windows outside them are not read.
   std::optional<cbt::ExtentList> target_changes;
+
+  // Write a new QCOW2 image (a file) instead of the raw volume: standalone, or an overlay of a
+  // backing image. Not with delta.
+  std::optional<Qcow2ExportOptions> qcow2;
 };
 
 struct RestoreResult {
@@ -47,6 +52,7 @@ struct RestoreResult {
   uint64_t bytes_compared = 0;  // Delta: target bytes read and compared.
   std::string io_backend;       // "io_uring" or "psync" (files and devices).
   bool direct = false;          // Writes bypassed the page cache (O_DIRECT).
+  uint64_t clusters = 0;        // QCOW2: clusters stored (uncompressed and compressed).
   double seconds = 0;
 };
 

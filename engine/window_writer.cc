@@ -38,7 +38,7 @@ Result<std::unique_ptr<WindowWriter>> WindowWriter::Create(const WindowTarget& t
   // RLIMIT_MEMLOCK) writes work the same.
   w->registered_ = w->queue_->RegisterBuffers(views).ok();
   w->free_ = views;
-  w->in_flight_.assign(buffers, InFlight{});
+  w->in_flight_.resize(buffers);
   return w;
 }
 
@@ -65,9 +65,19 @@ MutableByteView WindowWriter::Acquire() {
 
 void WindowWriter::Commit(uint64_t window_start, MutableByteView buffer, cbt::ExtentList dirty,
                           uint64_t covered) {
+  std::unique_ptr<PreparedWindow> prepared;
+  if (target_.placer != nullptr && !buffer.empty()) {
+    auto p = target_.placer->Prepare(window_start, buffer, dirty);
+    if (!p) {
+      Fail(p.error());
+      Release(buffer);
+      return;
+    }
+    prepared = std::move(*p);
+  }
   {
     std::lock_guard lock(mu_);
-    committed_.push_back({window_start, buffer, std::move(dirty), covered});
+    committed_.push_back({window_start, buffer, std::move(dirty), covered, std::move(prepared)});
   }
   committed_cv_.notify_one();
 }
@@ -95,9 +105,7 @@ bool WindowWriter::failed() const {
   return failed_;
 }
 
-void WindowWriter::SubmitWindow(Committed& window, std::vector<io::IoCompletion>* completions) {
-  covered_ += window.covered;
-  if (window.buffer.empty()) return;
+void WindowWriter::PlainWrites(Committed& window, std::vector<WindowPlacer::Write>* writes) {
   // Dirty ranges → block-aligned runs, merged, never past the window or the volume's last block.
   const uint64_t window_end =
       std::min<uint64_t>(window.start + window_size_, AlignUp(target_.size, kBlock));
@@ -106,12 +114,7 @@ void WindowWriter::SubmitWindow(Committed& window, std::vector<io::IoCompletion>
     const uint64_t begin = AlignDown(d.offset, kBlock);
     d = {begin, std::min(AlignUp(d.end(), kBlock), window_end) - begin};
   }
-  const cbt::ExtentList runs = cbt::Normalize(std::move(window.dirty));
-  const int index = BufferIndex(window.buffer);
-  InFlight& slot = in_flight_[static_cast<size_t>(index)];
-  slot.buffer = window.buffer;
-  slot.writes_left = 1;  // Held until every write is queued, so a fast completion cannot free it.
-  for (cbt::ByteRange run : runs) {
+  for (cbt::ByteRange run : cbt::Normalize(std::move(window.dirty))) {
     // A partial last block goes through the buffered descriptor: O_DIRECT needs whole blocks
     // and writing the whole block would grow the file past the volume.
     if (run.end() > target_.size) {
@@ -124,34 +127,71 @@ void WindowWriter::SubmitWindow(Committed& window, std::vector<io::IoCompletion>
             from, target_.name);
         if (!s.ok()) {
           Fail(s);
-          break;
+          return;
         }
         bytes_written_ += target_.size - from;
       }
       run.length = tail > run.offset ? tail - run.offset : 0;
       if (run.length == 0) continue;
     }
-    while (queue_->in_flight() >= queue_->depth()) {
-      completions->clear();
-      auto n = queue_->Reap(1, completions);
-      if (!n) {
-        Fail(n.error());
-        break;
-      }
-      Complete(*completions);
+    writes->push_back({run.offset, window.buffer.data() + (run.offset - window.start),
+                       static_cast<size_t>(run.length)});
+  }
+}
+
+void WindowWriter::SubmitWrite(const WindowPlacer::Write& w, int index,
+                               std::vector<io::IoCompletion>* completions) {
+  while (queue_->in_flight() >= queue_->depth()) {
+    completions->clear();
+    auto n = queue_->Reap(1, completions);
+    if (!n) {
+      Fail(n.error());
+      return;
     }
+    Complete(*completions);
+  }
+  if (failed()) return;
+  const auto address = reinterpret_cast<uintptr_t>(w.data);
+  const bool aligned = w.offset % kBlock == 0 && w.length % kBlock == 0 && address % kBlock == 0;
+  // Bytes a placer keeps outside the window buffers (compressed data) are not registered.
+  const std::byte* window = arena_.data() + static_cast<size_t>(index) * window_size_;
+  const bool in_window = w.data >= window && w.data + w.length <= window + window_size_;
+  ++in_flight_[static_cast<size_t>(index)].writes_left;
+  queue_->Submit({.op = io::IoOp::kWrite,
+                  .fd = !target_.direct || aligned ? target_.fd : target_.tail_fd,
+                  .offset = w.offset,
+                  .buf = const_cast<std::byte*>(w.data),
+                  .len = w.length,
+                  .tag = static_cast<uint64_t>(index),
+                  .buf_index = registered_ && in_window ? index : -1});
+}
+
+void WindowWriter::SubmitWindow(Committed& window, std::vector<io::IoCompletion>* completions) {
+  covered_ += window.covered;
+  if (window.buffer.empty()) return;
+  const int index = BufferIndex(window.buffer);
+  InFlight& slot = in_flight_[static_cast<size_t>(index)];
+  slot.buffer = window.buffer;
+  slot.prepared = std::move(window.prepared);
+  slot.writes_left = 1;  // Held until every write is queued, so a fast completion cannot free it.
+  std::vector<WindowPlacer::Write> writes;
+  if (target_.placer != nullptr) {
+    Status s = target_.placer->Place(*slot.prepared, &writes);
+    if (!s.ok()) Fail(s);
+  } else {
+    PlainWrites(window, &writes);
+  }
+  for (const WindowPlacer::Write& w : writes) {
     if (failed()) break;
-    ++slot.writes_left;
-    queue_->Submit({.op = io::IoOp::kWrite,
-                    .fd = target_.fd,
-                    .offset = run.offset,
-                    .buf = window.buffer.data() + (run.offset - window.start),
-                    .len = run.length,
-                    .tag = static_cast<uint64_t>(index),
-                    .buf_index = registered_ ? index : -1});
+    SubmitWrite(w, index, completions);
   }
   // Drop the hold; a window with nothing to write is free at once.
-  if (--slot.writes_left == 0) Release(slot.buffer);
+  if (--slot.writes_left == 0) Finished(slot);
+}
+
+void WindowWriter::Finished(InFlight& slot) {
+  slot.prepared.reset();
+  Release(slot.buffer);
 }
 
 void WindowWriter::Complete(const std::vector<io::IoCompletion>& completions) {
@@ -162,7 +202,7 @@ void WindowWriter::Complete(const std::vector<io::IoCompletion>& completions) {
     } else {
       bytes_written_ += static_cast<uint64_t>(c.result);
     }
-    if (--slot.writes_left == 0) Release(slot.buffer);
+    if (--slot.writes_left == 0) Finished(slot);
   }
 }
 

@@ -28,12 +28,39 @@
 
 namespace ferry {
 
+// A window on its way to a target that is not a plain image of the volume (a QCOW2 file):
+// whatever the placer made of it, kept alive until its writes complete.
+struct PreparedWindow {
+  virtual ~PreparedWindow() = default;
+};
+
+// Decides where a window's bytes go when they do not go to their own offsets.
+class WindowPlacer {
+ public:
+  struct Write {
+    uint64_t offset = 0;  // In the target file.
+    const std::byte* data = nullptr;
+    size_t length = 0;
+  };
+  virtual ~WindowPlacer() = default;
+  // On the thread that commits the window (the restore workers, in parallel): looks at the
+  // window's bytes (volume offsets `start`…; `dirty` says which hold data, the rest reads as
+  // zeros and may be overwritten) and prepares them (zero checks, comparisons, compression).
+  virtual Result<std::unique_ptr<PreparedWindow>> Prepare(uint64_t start, MutableByteView buffer,
+                                                          const cbt::ExtentList& dirty) = 0;
+  // On the writer's thread, in commit order: allocates space and says what to write where.
+  virtual Status Place(PreparedWindow& window, std::vector<Write>* writes) = 0;
+};
+
 struct WindowTarget {
   int fd = -1;          // For aligned writes; O_DIRECT if `direct`.
   bool direct = false;  // fd bypasses the page cache: writes must be block-aligned.
   int tail_fd = -1;     // Buffered descriptor of the same file, for a final partial block.
   uint64_t size = 0;    // Volume size: nothing is written at or beyond it.
   std::string name;     // For errors.
+  // If set, windows go where it says (writes that are not block-aligned go to tail_fd) instead
+  // of to their volume offsets. Not owned; outlives the writer.
+  WindowPlacer* placer = nullptr;
 };
 
 class WindowWriter {
@@ -83,16 +110,26 @@ class WindowWriter {
     MutableByteView buffer;
     cbt::ExtentList dirty;
     uint64_t covered;
+    std::unique_ptr<PreparedWindow> prepared;
   };
   struct InFlight {
     MutableByteView buffer;
-    int writes_left;
+    int writes_left = 0;
+    std::unique_ptr<PreparedWindow> prepared;
   };
 
   WindowWriter(const WindowTarget& target, size_t window_size)
       : target_(target), window_size_(window_size) {}
   // Submits the writes of one window; an error goes to Fail().
   void SubmitWindow(Committed& window, std::vector<io::IoCompletion>* completions);
+  // The writes of a window to its own volume offsets: block-aligned runs of its dirty ranges
+  // (a partial last block of the volume is written at once through tail_fd).
+  void PlainWrites(Committed& window, std::vector<WindowPlacer::Write>* writes);
+  // Queues one write of the buffer with index `index` (reaping when the queue is full).
+  void SubmitWrite(const WindowPlacer::Write& w, int index,
+                   std::vector<io::IoCompletion>* completions);
+  // Frees a buffer once its last write completed.
+  void Finished(InFlight& slot);
   // Handles completions: counts bytes, recycles buffers, records errors.
   void Complete(const std::vector<io::IoCompletion>& completions);
   int BufferIndex(const MutableByteView& buffer) const;

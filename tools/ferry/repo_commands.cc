@@ -1,4 +1,5 @@
 // ferry init | backup | snapshots | restore | check | stats: thin shells over engine jobs.
+#include <bit>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -286,9 +287,48 @@ struct RestoreArgs {
   std::string cbt;
   unsigned threads = 0;
   bool json = false;
+  std::string format = "raw";
+  std::string compress = "none";
+  std::string backing;
+  uint64_t cluster_size = 65536;
 };
 
+// --format qcow2 and its options, checked before the repository is opened.
+Result<std::optional<Qcow2ExportOptions>> Qcow2Options(const RestoreArgs& a) {
+  if (a.format == "raw") {
+    if (a.compress != "none" || !a.backing.empty()) {
+      return Err(Status::InvalidArgument("--compress and --backing need --format qcow2"));
+    }
+    return std::optional<Qcow2ExportOptions>();
+  }
+  if (a.format != "qcow2") {
+    return Err(Status::InvalidArgument("--format " + a.format + ": expected raw or qcow2"));
+  }
+  if (a.target == "-") {
+    return Err(Status::InvalidArgument("a QCOW2 image is written to a file, not standard output"));
+  }
+  Qcow2ExportOptions q;
+  q.backing = a.backing;
+  if (a.compress == "zstd") {
+    q.compression = qcow2::Compression::kZstd;
+  } else if (a.compress == "zlib") {
+    q.compression = qcow2::Compression::kZlib;
+  } else if (a.compress != "none") {
+    return Err(
+        Status::InvalidArgument("--compress " + a.compress + ": expected none, zstd or zlib"));
+  }
+  const int bits = std::countr_zero(a.cluster_size);
+  if (!std::has_single_bit(a.cluster_size) || bits < 9 || bits > 21) {
+    return Err(Status::InvalidArgument(
+        fmt::format("--cluster-size {}: a power of two from 512 to 2097152", a.cluster_size)));
+  }
+  q.cluster_bits = static_cast<uint32_t>(bits);
+  return std::optional<Qcow2ExportOptions>(q);
+}
+
 int RunRestore(const RestoreArgs& a) {
+  auto qcow2 = Qcow2Options(a);
+  if (!qcow2) return Fail(qcow2.error());
   auto repo = OpenRepository(a.repo);
   if (!repo) return Fail(repo.error());
   std::string spec = a.what, volume;
@@ -313,6 +353,7 @@ int RunRestore(const RestoreArgs& a) {
   }
   o.overwrite = a.overwrite;
   o.delta = a.delta;
+  o.qcow2 = *qcow2;
   o.threads = a.threads;
   o.cancel = &GlobalCancel();
   ProgressLine line;
@@ -330,6 +371,8 @@ int RunRestore(const RestoreArgs& a) {
                {"chunks", r->chunks},
                {"io_backend", r->io_backend},
                {"direct_io", r->direct},
+               {"format", a.format},
+               {"clusters", r->clusters},
                {"seconds", r->seconds}});
   } else if (a.delta) {
     std::printf(
@@ -340,6 +383,15 @@ int RunRestore(const RestoreArgs& a) {
         HumanBytes(static_cast<double>(r->bytes_compared)).c_str(),
         HumanBytes(static_cast<double>(r->bytes_written)).c_str(),
         static_cast<unsigned long long>(r->chunks));
+  } else if (qcow2->has_value()) {
+    std::printf(
+        "restored %s of snapshot %s to QCOW2 image %s%s in %.2f s (%s): %llu clusters, "
+        "%s written, every chunk verified\n",
+        HumanBytes(static_cast<double>(r->size)).c_str(), Short(snap->id).c_str(), a.target.c_str(),
+        a.backing.empty() ? "" : (" over " + a.backing).c_str(), r->seconds,
+        HumanRate(static_cast<double>(r->size), r->seconds).c_str(),
+        static_cast<unsigned long long>(r->clusters),
+        HumanBytes(static_cast<double>(r->bytes_written)).c_str());
   } else {
     std::printf("restored %s of snapshot %s to %s in %.2f s (%s), every chunk verified\n",
                 HumanBytes(static_cast<double>(r->size)).c_str(), Short(snap->id).c_str(),
@@ -485,6 +537,13 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     c->add_option("--cbt", a->cbt,
                   "With --delta: the target's changes since the snapshot (list:FILE, csi:FILE); "
                   "only they are read and compared");
+    c->add_option("--format", a->format,
+                  "raw (default: the volume's bytes) or qcow2 (a new QCOW2 image file)");
+    c->add_option("--compress", a->compress, "QCOW2: none (default), zstd or zlib clusters");
+    c->add_option("--backing", a->backing,
+                  "QCOW2: an overlay on this image (raw or QCOW2; relative to the target's "
+                  "directory), holding only the clusters that differ");
+    c->add_option("--cluster-size", a->cluster_size, "QCOW2: cluster size (default 65536)");
     c->add_option("--threads", a->threads, "Worker threads (default: cores)");
     c->add_flag("--json", a->json, "Print the result as JSON");
     c->callback([a, exit_code] { *exit_code = RunRestore(*a); });

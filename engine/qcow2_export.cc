@@ -1,0 +1,177 @@
+#include "engine/qcow2_export.h"
+
+#include <cstring>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "common/file_io.h"
+
+#include "cbt/changed_list.h"
+#include "formats/qcow2/cluster_codec.h"
+
+namespace ferry {
+
+namespace {
+
+// What became of each cluster of a window.
+struct Qcow2Window final : PreparedWindow {
+  struct Data {
+    uint64_t index;  // Guest cluster.
+    const std::byte* bytes;
+  };
+  struct Packed {
+    uint64_t index;
+    size_t offset;  // In `packed`.
+    size_t length;
+  };
+  std::vector<Data> data;
+  std::vector<Packed> compressed;
+  std::string packed;  // Compressed clusters back to back.
+  std::vector<uint64_t> zeros;
+};
+
+std::string ResolveBacking(const std::string& target, const std::string& backing) {
+  if (backing.starts_with('/')) return backing;
+  const size_t slash = target.rfind('/');
+  return slash == std::string::npos ? backing : target.substr(0, slash + 1) + backing;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Qcow2Placer>> Qcow2Placer::Create(const std::string& target, uint64_t size,
+                                                         const Qcow2ExportOptions& options) {
+  qcow2::WriterOptions w;
+  w.size = size;
+  w.cluster_bits = options.cluster_bits;
+  w.compression = options.compression.value_or(qcow2::Compression::kZlib);
+  std::string resolved;
+  uint64_t backing_size = 0;
+  std::unique_ptr<qcow2::Image> first;
+  if (!options.backing.empty()) {
+    resolved = ResolveBacking(target, options.backing);
+    auto image = qcow2::OpenImage(resolved);
+    if (!image) return Err(image.error().WithContext("--backing " + options.backing));
+    w.backing_file = options.backing;
+    w.backing_format = std::string((*image)->format());
+    backing_size = (*image)->size();
+    first = std::move(*image);
+  }
+  FERRY_ASSIGN_OR_RETURN(auto writer, qcow2::Qcow2Writer::Create(w));
+  std::unique_ptr<Qcow2Placer> placer(new Qcow2Placer(std::move(writer), size, options));
+  placer->backing_path_ = std::move(resolved);
+  placer->backing_size_ = backing_size;
+  if (first) placer->backing_pool_.push_back(std::move(first));
+  return placer;
+}
+
+Result<std::unique_ptr<qcow2::Image>> Qcow2Placer::TakeBacking() {
+  {
+    std::lock_guard lock(backing_mu_);
+    if (!backing_pool_.empty()) {
+      auto image = std::move(backing_pool_.back());
+      backing_pool_.pop_back();
+      return image;
+    }
+  }
+  return qcow2::OpenImage(backing_path_);
+}
+
+void Qcow2Placer::ReturnBacking(std::unique_ptr<qcow2::Image> image) {
+  std::lock_guard lock(backing_mu_);
+  backing_pool_.push_back(std::move(image));
+}
+
+Result<std::unique_ptr<PreparedWindow>> Qcow2Placer::Prepare(uint64_t start, MutableByteView buffer,
+                                                             const cbt::ExtentList& dirty) {
+  const uint64_t cs = cluster_size();
+  const uint64_t end = std::min<uint64_t>(start + buffer.size(), size_);
+  const uint64_t padded_end = AlignUp(end, cs);  // The last cluster is stored whole.
+  // Bytes outside `dirty` are zeros of the volume that the restore did not write: make them so.
+  uint64_t at = start;
+  for (const cbt::ByteRange& d : cbt::Normalize(dirty)) {
+    std::memset(buffer.data() + (at - start), 0, d.offset - at);
+    at = d.end();
+  }
+  std::memset(buffer.data() + (at - start), 0, padded_end - at);
+
+  auto window = std::make_unique<Qcow2Window>();
+  std::unique_ptr<qcow2::Image> backing;
+  std::string below;
+  if (!options_.backing.empty()) {
+    FERRY_ASSIGN_OR_RETURN(backing, TakeBacking());
+    below.resize(cs);
+  }
+  Status status;
+  for (uint64_t c = start; c < padded_end && status.ok(); c += cs) {
+    const MutableByteView cluster = buffer.subspan(c - start, cs);
+    const bool zero = IsAllZero(cluster);
+    if (backing != nullptr) {
+      // The backing image's view of this cluster (zeros past its end).
+      const uint64_t backed = c >= backing_size_ ? 0 : std::min(cs, backing_size_ - c);
+      std::memset(below.data() + backed, 0, cs - backed);
+      if (backed > 0) {
+        status = backing->Read(AsWritableBytes(below).first(backed), c);
+        if (!status.ok()) break;
+      }
+      if (std::memcmp(below.data(), cluster.data(), cs) == 0) continue;  // Inherited.
+      if (zero) {
+        window->zeros.push_back(c / cs);
+        continue;
+      }
+    } else if (zero) {
+      continue;  // Unallocated reads as zeros.
+    }
+    if (options_.compression) {
+      std::string scratch;
+      auto n = qcow2::CompressCluster(*options_.compression, cluster, &scratch, cs);
+      if (!n) {
+        status = n.error();
+        break;
+      }
+      if (*n > 0) {
+        window->compressed.push_back({c / cs, window->packed.size(), *n});
+        window->packed.append(scratch.data(), *n);
+        continue;
+      }
+    }
+    window->data.push_back({c / cs, cluster.data()});
+  }
+  if (backing != nullptr) ReturnBacking(std::move(backing));
+  if (!status.ok()) return Err(status);
+  return std::unique_ptr<PreparedWindow>(std::move(window));
+}
+
+Status Qcow2Placer::Place(PreparedWindow& prepared, std::vector<Write>* writes) {
+  auto& w = static_cast<Qcow2Window&>(prepared);
+  const uint64_t cs = cluster_size();
+  // Neighbouring clusters of the window go to neighbouring host clusters: one write per run.
+  for (size_t i = 0; i < w.data.size();) {
+    size_t j = i + 1;
+    while (j < w.data.size() && w.data[j].index == w.data[j - 1].index + 1) ++j;
+    const uint64_t host = writer_->AllocateClusters(j - i);
+    for (size_t k = i; k < j; ++k) writer_->MapData(w.data[k].index, host + (k - i) * cs);
+    writes->push_back({host, w.data[i].bytes, static_cast<size_t>((j - i) * cs)});
+    i = j;
+  }
+  if (!w.packed.empty()) {
+    const uint64_t host = writer_->AllocateBytes(w.packed.size());
+    for (const auto& c : w.compressed) writer_->MapCompressed(c.index, host + c.offset, c.length);
+    writes->push_back({host, reinterpret_cast<const std::byte*>(w.packed.data()), w.packed.size()});
+  }
+  for (uint64_t index : w.zeros) writer_->MapZero(index);
+  return Status();
+}
+
+Status Qcow2Placer::Finish(int fd, const std::string& name) {
+  FERRY_ASSIGN_OR_RETURN(auto phases, writer_->Finish());
+  for (const auto& phase : phases) {
+    for (const qcow2::MetadataWrite& m : phase) {
+      FERRY_RETURN_IF_ERROR(WriteFullAt(fd, AsBytes(m.bytes), m.offset, name));
+    }
+    if (::fsync(fd) != 0) return Status::FromErrno(errno, "fsync " + name);
+  }
+  return Status();
+}
+
+}  // namespace ferry
