@@ -124,6 +124,55 @@ check "recorded as a fall back" test "$(json_field "$tmp/dead.json" cbt_fell_bac
 raw_of "$img" "$tmp/vm2.ref"
 check "and holds the real content" cmp -s "$tmp/vm2.ref" "$tmp/vm2.raw"
 
+# --- restoring as QCOW2: standalone, compressed, and a chain of overlays ----------------------
+python3 "$here/../../scripts/make-volume.py" "$tmp/vol.raw" 48 11
+"$ferry" backup -r "$repo" --name vol "$tmp/vol.raw" >/dev/null 2>&1
+"$ferry" restore -r "$repo" latest:vol --format qcow2 -t "$tmp/vol.qcow2" >/dev/null 2>"$tmp/err"
+check "restore --format qcow2" test $? -eq 0
+qemu-img check -q "$tmp/vol.qcow2"
+check "qemu-img check: no errors, no leaks" test $? -eq 0
+check "qemu-img compare: the volume's content" qemu-img compare -q -f raw -F qcow2 "$tmp/vol.raw" "$tmp/vol.qcow2"
+raw_of "$tmp/vol.qcow2" "$tmp/vol.back"
+check "qemu-img convert back to raw is byte-identical" cmp -s "$tmp/vol.raw" "$tmp/vol.back"
+check "holes stay holes: the image is smaller than the volume" \
+  test "$(stat -c %s "$tmp/vol.qcow2")" -lt "$(stat -c %s "$tmp/vol.raw")"
+
+"$ferry" restore -r "$repo" latest:vol --format qcow2 --compress zstd -t "$tmp/volz.qcow2" >/dev/null 2>&1
+check "a zstd-compressed image checks clean" qemu-img check -q "$tmp/volz.qcow2"
+check "qemu-img says its compression is zstd" grep -q "compression type: zstd" <(qemu-img info "$tmp/volz.qcow2")
+check "and reads the volume" qemu-img compare -q -f raw "$tmp/vol.raw" "$tmp/volz.qcow2"
+check "compressed is smaller" test "$(stat -c %s "$tmp/volz.qcow2")" -lt "$(stat -c %s "$tmp/vol.qcow2")"
+
+cp "$tmp/vol.raw" "$tmp/vol1.raw"
+head -c 300000 /dev/urandom | dd of="$tmp/vol.raw" bs=4096 seek=2000 conv=notrunc status=none
+dd if=/dev/zero of="$tmp/vol.raw" bs=65536 seek=100 count=4 conv=notrunc status=none
+"$ferry" backup -r "$repo" --name vol "$tmp/vol.raw" >/dev/null 2>&1
+"$ferry" restore -r "$repo" latest:vol --format qcow2 --backing vol.qcow2 -t "$tmp/vol2.qcow2" \
+  --json >"$tmp/overlay.json" 2>"$tmp/err"
+check "restore an overlay on the previous image" test $? -eq 0
+check "the overlay checks clean" qemu-img check -q "$tmp/vol2.qcow2"
+check "it reads the new volume through its backing file" qemu-img compare -q -f raw "$tmp/vol.raw" "$tmp/vol2.qcow2"
+check "qemu-img info --backing-chain shows the chain" python3 -c '
+import json, subprocess, sys
+chain = json.loads(subprocess.check_output(["qemu-img", "info", "--backing-chain", "--output=json", sys.argv[1]]))
+assert [c["filename"].rsplit("/", 1)[-1] for c in chain] == ["vol2.qcow2", "vol.qcow2"], chain
+assert chain[0]["backing-filename"] == "vol.qcow2", chain[0]' "$tmp/vol2.qcow2"
+check "it holds only what changed" test "$(json_field "$tmp/overlay.json" clusters)" -le 12
+check "the base still reads the first volume" qemu-img compare -q -f raw "$tmp/vol1.raw" "$tmp/vol.qcow2"
+raw_of "$tmp/vol2.qcow2" "$tmp/vol2.back"
+check "the chain converts back byte-identical" cmp -s "$tmp/vol.raw" "$tmp/vol2.back"
+
+"$ferry" restore -r "$repo" latest:vol --format qcow2 -t - >/dev/null 2>"$tmp/err"
+check "qcow2 to standard output is a usage error" test $? -eq 2
+"$ferry" restore -r "$repo" latest:vol --compress zstd -t "$tmp/x.raw" >/dev/null 2>"$tmp/err"
+check "--compress without --format qcow2 is refused" grep -q "need --format qcow2" "$tmp/err"
+"$ferry" restore -r "$repo" latest:vol --format qcow2 --backing nope.qcow2 -t "$tmp/x.qcow2" >/dev/null 2>"$tmp/err"
+check "a missing backing image is named" grep -q "backing nope.qcow2" "$tmp/err"
+check "and no image is left half made" test ! -e "$tmp/x.qcow2"
+"$ferry" backup -r "$repo" --name fromchain "$tmp/vol2.qcow2" >/dev/null 2>&1
+"$ferry" restore -r "$repo" latest:fromchain -t "$tmp/fromchain.raw" >/dev/null 2>&1
+check "our own chain backs up as the guest sees it" cmp -s "$tmp/vol.raw" "$tmp/fromchain.raw"
+
 # --- what ferry cannot read gets a clear error ----------------------------------------------
 "$ferry" changes "$tmp/base.raw" --cbt qcow2-bitmap:b0 >/dev/null 2>"$tmp/err"
 check "a bitmap of a raw file is a usage error" test $? -eq 2
