@@ -31,6 +31,27 @@ struct Qcow2Window final : PreparedWindow {
   std::vector<uint64_t> zeros;
 };
 
+// Writes `bytes` at `offset` leaving out whole blocks of zeros, so metadata clusters stay as
+// sparse as the data around them. Safe because metadata only ever changes from zero to non-zero
+// (the file starts empty; refcounts, table entries and L2 entries are only added).
+Status WriteSparse(int fd, std::string_view bytes, uint64_t offset, const std::string& name) {
+  constexpr size_t kBlock = 4096;
+  for (size_t at = 0; at < bytes.size();) {
+    size_t end = std::min(bytes.size(), at + kBlock);
+    if (IsAllZero(AsBytes(bytes.substr(at, end - at)))) {
+      at = end;
+      continue;
+    }
+    while (end < bytes.size() &&
+           !IsAllZero(AsBytes(bytes.substr(end, std::min(kBlock, bytes.size() - end))))) {
+      end = std::min(bytes.size(), end + kBlock);
+    }
+    FERRY_RETURN_IF_ERROR(WriteFullAt(fd, AsBytes(bytes.substr(at, end - at)), offset + at, name));
+    at = end;
+  }
+  return Status();
+}
+
 std::string ResolveBacking(const std::string& target, const std::string& backing) {
   if (backing.starts_with('/')) return backing;
   const size_t slash = target.rfind('/');
@@ -163,11 +184,19 @@ Status Qcow2Placer::Place(PreparedWindow& prepared, std::vector<Write>* writes) 
   return Status();
 }
 
+Status Qcow2Placer::WriteInitial(int fd, const std::string& name) const {
+  return WriteSparse(fd, writer_->Initial(), 0, name);
+}
+
 Status Qcow2Placer::Finish(int fd, const std::string& name) {
   FERRY_ASSIGN_OR_RETURN(auto phases, writer_->Finish());
+  // The file must end where the image does, also when its last cluster is a run of zeros.
+  if (::ftruncate(fd, static_cast<off_t>(writer_->end())) != 0) {
+    return Status::FromErrno(errno, "resize " + name);
+  }
   for (const auto& phase : phases) {
     for (const qcow2::MetadataWrite& m : phase) {
-      FERRY_RETURN_IF_ERROR(WriteFullAt(fd, AsBytes(m.bytes), m.offset, name));
+      FERRY_RETURN_IF_ERROR(WriteSparse(fd, m.bytes, m.offset, name));
     }
     if (::fsync(fd) != 0) return Status::FromErrno(errno, "fsync " + name);
   }

@@ -38,8 +38,8 @@ class Qcow2Placer final : public WindowPlacer {
   static Result<std::unique_ptr<Qcow2Placer>> Create(const std::string& target, uint64_t size,
                                                      const Qcow2ExportOptions& options);
 
-  // The empty image's metadata, to write at offset 0 first.
-  std::string Initial() const { return writer_->Initial(); }
+  // Writes the empty image's metadata at offset 0 of the new file `fd` (first of all).
+  Status WriteInitial(int fd, const std::string& name) const;
   uint64_t cluster_size() const { return writer_->cluster_size(); }
 
   Result<std::unique_ptr<PreparedWindow>> Prepare(uint64_t start, MutableByteView buffer,

@@ -405,7 +405,7 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
           "{} holds {} bytes, the volume {}: it does not fit", target, device_size, volume->size)));
     }
   } else if (placer) {
-    FERRY_RETURN_IF_ERROR(WriteFullAt(buffered.fd(), AsBytes(placer->Initial()), 0, target));
+    FERRY_RETURN_IF_ERROR(placer->WriteInitial(buffered.fd(), target));
   } else if (::ftruncate(buffered.fd(), static_cast<off_t>(volume->size)) != 0) {
     return Err(Status::FromErrno(errno, "resize " + target));
   }

@@ -126,10 +126,12 @@ TEST_F(Qcow2ReaderTest, RefusesWhatItCannotRead) {
   EXPECT_TRUE(not_qcow2.error().IsInvalidArgument());
   EXPECT_NE(not_qcow2.error().message().find("not a QCOW2 image"), std::string::npos);
 
-  RunOrFail(
-      fmt::format("qemu-img create -q --object secret,id=s0,data=password -f qcow2 -o "
-                  "encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=200 {} 1M",
-                  Path("luks.qcow2")));
+  // crypt_method 2 (LUKS) set by hand: qemu-img's LUKS set-up times its key derivation and
+  // fails where it cannot read the CPU clock.
+  RunOrFail(fmt::format("qemu-img create -q -f qcow2 {} 1M", Path("luks.qcow2")));
+  std::string luks_bytes = ReadFileOrDie(Path("luks.qcow2"));
+  luks_bytes[35] = 2;
+  WriteFileOrDie(Path("luks.qcow2"), luks_bytes);
   auto luks = OpenImage(Path("luks.qcow2"));
   ASSERT_FALSE(luks.has_value());
   EXPECT_TRUE(luks.error().IsNotSupported()) << luks.error().ToString();
