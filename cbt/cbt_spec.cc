@@ -9,6 +9,7 @@
 #include "cbt/fiemap.h"
 #include "formats/qcow2/bitmaps.h"
 #include "formats/qcow2/qcow2_image.h"
+#include "transports/nbd/nbd_client.h"
 
 namespace ferry::cbt {
 
@@ -53,6 +54,28 @@ Result<ChangedBlocks> Qcow2BitmapChanges(const std::string& source, const std::s
   return out;
 }
 
+// The dirty ranges of bitmap `name` as the NBD server at `uri` exports it.
+Result<ChangedBlocks> NbdBitmapChanges(const std::string& uri, const std::string& name) {
+  if (!nbd::IsNbdUri(uri)) {
+    return Err(Status::InvalidArgument(fmt::format(
+        "--cbt nbd-bitmap:{} needs an NBD source (nbd://… or nbd+unix://…), and {} is not one",
+        name, uri)));
+  }
+  const std::string context = nbd::DirtyBitmapContext(name);
+  FERRY_ASSIGN_OR_RETURN(auto client, nbd::NbdClient::Connect(uri, {context}));
+  if (!client->HasContext(context)) {
+    return Err(Status::NotFound(fmt::format(
+        "{} does not export {} (qemu-nbd exports a bitmap with -B {}; the bitmap must exist)", uri,
+        context, name)));
+  }
+  ChangedBlocks out;
+  out.volume_size = client->size();
+  FERRY_ASSIGN_OR_RETURN(out.ranges, client->RangesWhere(context, [](uint32_t flags) {
+    return (flags & nbd::kStateDirty) != 0;
+  }));
+  return out;
+}
+
 }  // namespace
 
 std::string CbtSpec::ToString() const {
@@ -81,9 +104,10 @@ Result<CbtSpec> ParseCbtSpec(std::string_view text) {
 Result<ChangedBlocks> LoadChangedBlocks(const CbtSpec& spec, const std::string& source) {
   if (spec.kind == CbtKind::kFiemap) return FiemapChanges(source, spec.argument);
   if (spec.kind == CbtKind::kQcow2Bitmap) return Qcow2BitmapChanges(source, spec.argument);
-  if (spec.kind != CbtKind::kList && spec.kind != CbtKind::kCsi) {
-    return Err(Status::NotSupported(fmt::format(
-        "--cbt {}: this change source is not supported by this build yet", spec.ToString())));
+  if (spec.kind == CbtKind::kNbdBitmap) return NbdBitmapChanges(source, spec.argument);
+  if (spec.kind == CbtKind::kHash) {
+    return Err(Status::NotSupported(
+        "--cbt hash compares block hashes with the parent: it has no change list of its own"));
   }
   std::ifstream in(spec.argument, std::ios::binary);
   if (!in) return Err(Status::FromErrno(errno, "open " + spec.argument));

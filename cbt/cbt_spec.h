@@ -31,12 +31,12 @@ struct CbtSpec {
 Result<CbtSpec> ParseCbtSpec(std::string_view text);
 
 // Reads the changes of `source` (the file or device being backed up, or the target of a delta
-// restore) that `spec` describes: a list or CSI file, FIEMAP against a reflink copy, or a
+// restore) that `spec` describes: a list or CSI file, FIEMAP against a reflink copy, a
 // persistent dirty bitmap of a QCOW2 source (an untrusted bitmap is not an error: the result
-// says why in `untrusted`). Errors: kNotFound / kPermissionDenied naming the file, kNotFound for
-// a bitmap the image does not have; kInvalidArgument from the parsers and for a qcow2-bitmap
-// source that is not QCOW2; kNotSupported for kinds this build does not read yet (nbd-bitmap)
-// and for kHash, which is not a list.
+// says why in `untrusted`), or qemu:dirty-bitmap:NAME of an NBD source. Errors: kNotFound /
+// kPermissionDenied naming the file, kNotFound for a bitmap the image or server does not have;
+// kInvalidArgument from the parsers and for a source of the wrong kind; kUnavailable for an NBD
+// server that cannot be reached; kNotSupported for kHash, which is not a list.
 Result<ChangedBlocks> LoadChangedBlocks(const CbtSpec& spec, const std::string& source);
 
 }  // namespace ferry::cbt

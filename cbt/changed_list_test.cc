@@ -130,8 +130,15 @@ TEST(CbtSpecTest, LoadsFilesAndNamesMissingOnes) {
   ASSERT_FALSE(missing.has_value());
   EXPECT_TRUE(missing.error().IsNotFound());
   EXPECT_NE(missing.error().message().find("/nonexistent/delta.json"), std::string::npos);
-  auto later = LoadChangedBlocks(ParseCbtSpec("nbd-bitmap:b").value(), "src");
-  EXPECT_EQ(later.error().code(), Status::Code::kNotSupported);
+  auto not_nbd = LoadChangedBlocks(ParseCbtSpec("nbd-bitmap:b").value(), "src");
+  ASSERT_FALSE(not_nbd.has_value());
+  EXPECT_TRUE(not_nbd.error().IsInvalidArgument());
+  EXPECT_NE(not_nbd.error().message().find("needs an NBD source"), std::string::npos);
+  auto not_qcow2 = LoadChangedBlocks(ParseCbtSpec("qcow2-bitmap:b").value(), path);
+  ASSERT_FALSE(not_qcow2.has_value());
+  EXPECT_NE(not_qcow2.error().message().find("needs a QCOW2 source"), std::string::npos);
+  auto hash = LoadChangedBlocks(ParseCbtSpec("hash").value(), "src");
+  EXPECT_EQ(hash.error().code(), Status::Code::kNotSupported);
 }
 
 }  // namespace

@@ -27,6 +27,7 @@
 #include "formats/repo/block_hashes.h"
 #include "formats/repo/pack.h"
 #include "formats/repo/volume_map.h"
+#include "transports/nbd/nbd_client.h"
 
 namespace ferry {
 
@@ -708,6 +709,18 @@ Result<std::vector<codec::ChunkId>> StoreBlockHashes(const std::vector<uint64_t>
 std::string VolumeName(const BackupSource& source) {
   if (!source.name.empty()) return source.name;
   if (source.path == "-") return "stdin";
+  if (nbd::IsNbdUri(source.path)) {
+    // The export name: what follows the authority, up to the query.
+    const size_t scheme = source.path.find("://") + 3;
+    const size_t slash = source.path.find('/', scheme);
+    const size_t query = source.path.find('?');
+    std::string name =
+        slash == std::string::npos
+            ? ""
+            : source.path.substr(
+                  slash + 1, query == std::string::npos ? std::string::npos : query - slash - 1);
+    return name.empty() ? "nbd" : name;
+  }
   return std::filesystem::path(source.path).filename().string();
 }
 

@@ -48,7 +48,7 @@ struct BackupSource {
 };
 
 // The name a source's volume gets in the snapshot: its name, else the path's file name ("stdin"
-// for "-").
+// for "-"; the export name, or "nbd" without one, for an NBD URI).
 std::string VolumeName(const BackupSource& source);
 
 struct BackupOptions {

@@ -11,6 +11,7 @@
 
 #include "cbt/allocation.h"
 #include "formats/qcow2/header.h"
+#include "transports/nbd/nbd_client.h"
 
 namespace ferry {
 
@@ -64,22 +65,15 @@ class RawSource final : public VolumeSource {
   int random_fd_ = -1;
 };
 
-// A disk image in a container format: the guest bytes come from qcow2::Image, a buffer at a
-// time, synchronously.
-class ImageSource final : public VolumeSource {
+// A source read a buffer at a time through ReadAt(), synchronously, over the ranges asked for.
+class RangedSource : public VolumeSource {
  public:
-  ImageSource(std::unique_ptr<qcow2::Image> image, VolumeSourceOptions options)
-      : image_(std::move(image)),
-        options_(std::move(options)),
-        ranges_{{0, image_->size()}},
+  RangedSource(uint64_t size, VolumeSourceOptions options)
+      : options_(std::move(options)),
+        ranges_{{0, size}},
         buffer_(options_.reader.buffer_size, '\0') {}
 
-  const std::string& path() const override { return image_->path(); }
-  uint64_t size() const override { return image_->size(); }
-  std::string_view format() const override { return image_->format(); }
-  std::string_view backend_name() const override { return "pread"; }
   const std::string& fallback_reason() const override { return no_fallback_; }
-  Result<cbt::ExtentList> DataRanges() override { return image_->DataRanges(); }
   void SetRanges(cbt::ExtentList ranges) override {
     ranges_ = std::move(ranges);
     range_ = 0;
@@ -92,16 +86,43 @@ class ImageSource final : public VolumeSource {
     if (range_ == ranges_.size()) return SourceBuffer{cursor_, {}};
     const uint64_t n = std::min<uint64_t>(buffer_.size(), ranges_[range_].end() - cursor_);
     const MutableByteView out = AsWritableBytes(buffer_).first(n);
-    FERRY_RETURN_IF_ERROR(image_->Read(out, cursor_));
+    FERRY_RETURN_IF_ERROR(ReadAt(out, cursor_));
     SourceBuffer b{cursor_, out};
     cursor_ += n;
     return b;
   }
-  Status ReadAt(MutableByteView out, uint64_t offset) override {
+
+ protected:
+  Status CheckInside(MutableByteView out, uint64_t offset) const {
     if (offset > size() || out.size() > size() - offset) {
       return Status::IoError(
-          fmt::format("read {} at offset {}: past the end of the image", path(), offset));
+          fmt::format("read {} at offset {}: past the end of the volume", path(), offset));
     }
+    return Status();
+  }
+  const VolumeSourceOptions options_;
+
+ private:
+  cbt::ExtentList ranges_;
+  size_t range_ = 0;
+  uint64_t cursor_ = 0;
+  std::string buffer_;
+  std::string no_fallback_;
+};
+
+// A disk image in a container format: the guest bytes come from qcow2::Image.
+class ImageSource final : public RangedSource {
+ public:
+  ImageSource(std::unique_ptr<qcow2::Image> image, VolumeSourceOptions options)
+      : RangedSource(image->size(), std::move(options)), image_(std::move(image)) {}
+
+  const std::string& path() const override { return image_->path(); }
+  uint64_t size() const override { return image_->size(); }
+  std::string_view format() const override { return image_->format(); }
+  std::string_view backend_name() const override { return "pread"; }
+  Result<cbt::ExtentList> DataRanges() override { return image_->DataRanges(); }
+  Status ReadAt(MutableByteView out, uint64_t offset) override {
+    FERRY_RETURN_IF_ERROR(CheckInside(out, offset));
     return image_->Read(out, offset);
   }
   Result<std::unique_ptr<VolumeSource>> OpenAgain() const override {
@@ -112,12 +133,33 @@ class ImageSource final : public VolumeSource {
 
  private:
   std::unique_ptr<qcow2::Image> image_;
-  VolumeSourceOptions options_;
-  cbt::ExtentList ranges_;
-  size_t range_ = 0;
-  uint64_t cursor_ = 0;
-  std::string buffer_;
-  std::string no_fallback_;
+};
+
+// An NBD export: data through libnbd, allocation from base:allocation when the server has it.
+class NbdSource final : public RangedSource {
+ public:
+  NbdSource(std::unique_ptr<nbd::NbdClient> client, VolumeSourceOptions options)
+      : RangedSource(client->size(), std::move(options)), client_(std::move(client)) {}
+
+  const std::string& path() const override { return client_->uri(); }
+  uint64_t size() const override { return client_->size(); }
+  std::string_view format() const override { return "nbd"; }
+  std::string_view backend_name() const override { return "libnbd"; }
+  Result<cbt::ExtentList> DataRanges() override {
+    if (!client_->HasContext(nbd::kBaseAllocation)) return cbt::ExtentList{{0, size()}};
+    return client_->RangesWhere(nbd::kBaseAllocation,
+                                [](uint32_t flags) { return (flags & nbd::kStateZero) == 0; });
+  }
+  Status ReadAt(MutableByteView out, uint64_t offset) override {
+    FERRY_RETURN_IF_ERROR(CheckInside(out, offset));
+    return client_->Read(out, offset);
+  }
+  Result<std::unique_ptr<VolumeSource>> OpenAgain() const override {
+    return VolumeSource::Open(path(), options_);
+  }
+
+ private:
+  std::unique_ptr<nbd::NbdClient> client_;
 };
 
 // Whether `path` (not a pipe) starts with the QCOW2 magic.
@@ -132,6 +174,11 @@ Result<bool> LooksLikeQcow2(const std::string& path) {
 
 Result<std::unique_ptr<VolumeSource>> VolumeSource::Open(const std::string& path,
                                                          const VolumeSourceOptions& options) {
+  if (nbd::IsNbdUri(path)) {
+    FERRY_ASSIGN_OR_RETURN(auto client,
+                           nbd::NbdClient::Connect(path, {std::string(nbd::kBaseAllocation)}));
+    return std::unique_ptr<VolumeSource>(new NbdSource(std::move(client), options));
+  }
   qcow2::ImageFormat format = options.format;
   if (path == "-") {
     if (format == qcow2::ImageFormat::kQcow2) {

@@ -1,6 +1,7 @@
 // VolumeSource: the guest-visible bytes of one volume being backed up, whatever holds them: a
-// raw file, block device or pipe (read through SequentialReader), or a QCOW2 image and its
-// backing chain (read through formats/qcow2). Backup sees only this.
+// raw file, block device or pipe (read through SequentialReader), a QCOW2 image and its backing
+// chain (read through formats/qcow2), or an NBD export (nbd:// and nbd+unix:// URIs, read
+// through libnbd). Backup sees only this.
 //
 // Thread-safety: one thread at a time.
 #pragma once
@@ -37,7 +38,7 @@ class VolumeSource {
   // Guest-visible size; 0 for a pipe (known only at its end).
   virtual uint64_t size() const = 0;
   virtual bool is_pipe() const { return false; }
-  // "raw" or "qcow2".
+  // "raw", "qcow2" or "nbd".
   virtual std::string_view format() const = 0;
   // How the bytes are read ("io_uring", "psync", "read", "pread") and why io_uring is not used,
   // if the automatic choice fell back.

@@ -11,7 +11,7 @@ packages=(
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   xxhash zstd
   xfsprogs  # FIEMAP change-source tests on a loop-mounted XFS
-  zlib1g-dev qemu-utils libnbd-bin  # QCOW2: deflate; qemu-img, qemu-io, qemu-nbd, nbdinfo check us
+  zlib1g-dev qemu-utils libnbd-bin libnbd-dev  # QCOW2, NBD; qemu-img, qemu-io, qemu-nbd, nbdinfo check us
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(fio restic time e2fsprogs openssl bc)

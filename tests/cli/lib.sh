@@ -14,3 +14,21 @@ finish() {  # finish WHAT: exit 1 if any check failed
   if [[ $fails -gt 0 ]]; then echo "$fails check(s) failed"; exit 1; fi
   echo "all $1 checks passed"
 }
+require() {  # require TOOL...: skip the whole test, saying why, unless every TOOL is installed
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null ||
+      { echo "SKIP: $tool is not installed (scripts/install-deps.sh installs it)"; exit 0; }
+  done
+}
+nbdinfo_dirty() {  # nbdinfo_dirty URI BITMAP: "offset length" of its dirty ranges, merged
+  nbdinfo --map="qemu:dirty-bitmap:$2" "$1" | python3 -c '
+import sys
+out = []
+for line in sys.stdin:
+    off, length, kind = (int(x) for x in line.split()[:3])
+    if kind & 1:
+        if out and out[-1][0] + out[-1][1] == off: out[-1][1] += length
+        else: out.append([off, length])
+for off, length in out: print(off, length)'
+}

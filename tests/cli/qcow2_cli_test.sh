@@ -8,12 +8,7 @@ set -u
 ferry=$1
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-for tool in qemu-img qemu-io qemu-nbd nbdinfo; do
-  if ! command -v $tool >/dev/null; then
-    echo "SKIP: $tool is not installed (scripts/install-deps.sh installs qemu-utils and libnbd-bin)"
-    exit 0
-  fi
-done
+require qemu-img qemu-io qemu-nbd nbdinfo
 qemu_io() { local img=$1; shift; local args=(); for c in "$@"; do args+=(-c "$c"); done
   qemu-io -f qcow2 "${args[@]}" "$img" >/dev/null; }
 raw_of() { qemu-img convert -O raw "$1" "$2"; }
@@ -60,15 +55,7 @@ qemu_io "$img" "write -P 0x61 100000 5000" "write -P 0x62 5242881 1" "write -z 1
 nbd_dirty() {  # nbd_dirty BITMAP: dirty ranges as qemu-nbd exports them, "offset length" merged
   local sock=$tmp/nbd.sock pidfile=$tmp/nbd.pid
   qemu-nbd -r -f qcow2 -B "$1" -k "$sock" --pid-file "$pidfile" --fork "$img"
-  nbdinfo --map="qemu:dirty-bitmap:$1" "nbd+unix:///?socket=$sock" | python3 -c '
-import sys
-out = []
-for line in sys.stdin:
-    off, length, kind = (int(x) for x in line.split()[:3])
-    if kind & 1:
-        if out and out[-1][0] + out[-1][1] == off: out[-1][1] += length
-        else: out.append([off, length])
-for off, length in out: print(off, length)'
+  nbdinfo_dirty "nbd+unix:///?socket=$sock" "$1"
   kill "$(cat "$pidfile")"
   while kill -0 "$(cat "$pidfile")" 2>/dev/null; do sleep 0.05; done
 }

@@ -61,9 +61,11 @@ void RegisterChangesCommand(CLI::App& app, int* exit_code) {
   auto a = std::make_shared<ChangesArgs>();
   CLI::App* c =
       app.add_subcommand("changes", "Print the changed ranges a change source reports for SOURCE");
-  c->add_option("source", a->source, "The volume (file or device) the changes belong to")
+  c->add_option("source", a->source,
+                "The volume (file, device, QCOW2 image or NBD URI) the changes belong to")
       ->required();
-  c->add_option("--cbt", a->cbt, "list:FILE, csi:FILE, qcow2-bitmap:NAME or fiemap:PREVIOUS_COPY")
+  c->add_option("--cbt", a->cbt,
+                "list:FILE, csi:FILE, qcow2-bitmap:NAME, nbd-bitmap:NAME or fiemap:PREVIOUS_COPY")
       ->required();
   c->add_flag("--json", a->json, "Print JSON");
   c->callback([a, exit_code] { *exit_code = RunChanges(*a); });

@@ -495,7 +495,10 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     auto a = std::make_shared<BackupArgs>();
     CLI::App* c = app.add_subcommand("backup", "Back up volumes (files, devices, - for stdin)");
     AddRepoOptions(c, &a->repo);
-    c->add_option("sources", a->sources, "What to back up")->required();
+    c->add_option("sources", a->sources,
+                  "What to back up: files, block devices, QCOW2 images, NBD URIs "
+                  "(nbd://HOST/EXPORT, nbd+unix:///EXPORT?socket=PATH), - for stdin")
+        ->required();
     c->add_option("--name", a->name, "Volume name (default: the file name; stdin for -)");
     c->add_option("--tag", a->tags, "Tag the snapshot (repeatable)")->allow_extra_args(false);
     c->add_option("--threads", a->threads, "Worker threads (default: cores)");
@@ -507,9 +510,9 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
                   "Incremental from SNAPSHOT, latest, or auto (the latest backup of the volume)");
     c->add_option("--cbt", a->cbt,
                   "What changed since the parent: list:FILE, csi:FILE, qcow2-bitmap:NAME (a "
-                  "dirty bitmap of the QCOW2 source), fiemap:PREVIOUS_COPY (a reflink copy of "
-                  "the parent's state), or hash (the default with --parent: compare block "
-                  "hashes); nbd-bitmap is not in this build yet");
+                  "dirty bitmap of the QCOW2 source), nbd-bitmap:NAME (qemu:dirty-bitmap:NAME "
+                  "of the NBD source), fiemap:PREVIOUS_COPY (a reflink copy of the parent's "
+                  "state), or hash (the default with --parent: compare block hashes)");
     c->add_option("--source-format", a->source_format,
                   "auto (default: QCOW2 images are read as the guest sees them), raw or qcow2");
     c->add_option("--cbt-verify", a->cbt_verify,

@@ -1,0 +1,124 @@
+#include "transports/nbd/nbd_client.h"
+
+#include <fmt/format.h>
+#include <libnbd.h>
+
+namespace ferry::nbd {
+
+bool IsNbdUri(std::string_view path) {
+  return path.starts_with("nbd://") || path.starts_with("nbds://") ||
+         path.starts_with("nbd+unix://") || path.starts_with("nbds+unix://");
+}
+
+std::string DirtyBitmapContext(std::string_view bitmap) {
+  return fmt::format("qemu:dirty-bitmap:{}", bitmap);
+}
+
+Status NbdClient::Error(std::string_view what) const {
+  const char* message = nbd_get_error();
+  return Status::IoError(fmt::format("{} {}: {}", what, uri_, message ? message : "unknown error"));
+}
+
+Result<std::unique_ptr<NbdClient>> NbdClient::Connect(const std::string& uri,
+                                                      const std::vector<std::string>& contexts) {
+  nbd_handle* h = nbd_create();
+  if (h == nullptr) return Err(Status::IoError(fmt::format("libnbd: {}", nbd_get_error())));
+  std::unique_ptr<NbdClient> client(new NbdClient(uri, h));
+  for (const std::string& c : contexts) {
+    if (nbd_add_meta_context(h, c.c_str()) == -1) return Err(client->Error("NBD context for"));
+  }
+  if (nbd_connect_uri(h, uri.c_str()) == -1) {
+    const int err = nbd_get_errno();
+    const char* message = nbd_get_error();
+    const std::string text = fmt::format("connect to {}: {}", uri, message ? message : "failed");
+    return Err(err == EINVAL ? Status::InvalidArgument(text) : Status::Unavailable(text));
+  }
+  const int64_t size = nbd_get_size(h);
+  if (size < 0) return Err(client->Error("size of"));
+  client->size_ = static_cast<uint64_t>(size);
+  for (const std::string& c : contexts) {
+    if (nbd_can_meta_context(h, c.c_str()) == 1) client->contexts_.push_back(c);
+  }
+  return client;
+}
+
+NbdClient::~NbdClient() {
+  nbd_shutdown(handle_, 0);
+  nbd_close(handle_);
+}
+
+bool NbdClient::HasContext(std::string_view context) const {
+  for (const std::string& c : contexts_) {
+    if (c == context) return true;
+  }
+  return false;
+}
+
+Status NbdClient::Read(MutableByteView out, uint64_t offset) {
+  // Servers limit a request (qemu-nbd: 32 MiB); stay well below.
+  constexpr size_t kMaxRequest = 4u << 20;
+  for (size_t done = 0; done < out.size();) {
+    const size_t n = std::min(kMaxRequest, out.size() - done);
+    if (nbd_pread(handle_, out.data() + done, n, offset + done, 0) == -1) {
+      return Error(fmt::format("read at offset {} of", offset + done));
+    }
+    done += n;
+  }
+  return Status();
+}
+
+namespace {
+
+struct Collect {
+  std::string_view context;
+  bool (*want)(uint32_t);
+  cbt::ExtentList* out;
+  uint64_t reached = 0;  // End of the last extent reported.
+};
+
+int OnExtents(void* user, const char* metacontext, uint64_t offset, uint32_t* entries, size_t count,
+              int* /*error*/) {
+  auto* c = static_cast<Collect*>(user);
+  if (c->context != metacontext) return 0;
+  for (size_t i = 0; i + 1 < count; i += 2) {
+    const uint64_t length = entries[i];
+    if (c->want(entries[i + 1]) && length > 0) {
+      if (!c->out->empty() && c->out->back().end() == offset) {
+        c->out->back().length += length;
+      } else {
+        c->out->push_back({offset, length});
+      }
+    }
+    offset += length;
+  }
+  c->reached = std::max(c->reached, offset);
+  return 0;
+}
+
+}  // namespace
+
+Result<cbt::ExtentList> NbdClient::RangesWhere(std::string_view context,
+                                               bool (*want)(uint32_t flags)) {
+  cbt::ExtentList out;
+  Collect collect{context, want, &out};
+  constexpr uint64_t kMaxQuery = uint64_t{1} << 30;  // Block status lengths are 32-bit.
+  for (uint64_t at = 0; at < size_;) {
+    collect.reached = at;
+    const uint64_t n = std::min(kMaxQuery, size_ - at);
+    if (nbd_block_status(handle_, n, at, nbd_extent_callback{OnExtents, &collect, nullptr}, 0) ==
+        -1) {
+      return Err(Error(fmt::format("block status ({}) at offset {} of", context, at)));
+    }
+    if (collect.reached <= at) {
+      return Err(Status::IoError(fmt::format(
+          "block status ({}) of {}: the server reported nothing at offset {}", context, uri_, at)));
+    }
+    at = std::min(collect.reached, size_);
+  }
+  // The last extent may run past the end of the export.
+  while (!out.empty() && out.back().offset >= size_) out.pop_back();
+  if (!out.empty() && out.back().end() > size_) out.back().length = size_ - out.back().offset;
+  return out;
+}
+
+}  // namespace ferry::nbd
