@@ -7,6 +7,7 @@
 #include "formats/qcow2/image.h"
 #include "formats/qcow2/qcow2_image.h"
 #include "formats/qcow2/qemu_test_util.h"
+#include "formats/qcow2/refcount_check.h"
 #include "tests/testutil/testutil.h"
 
 namespace ferry::qcow2 {
@@ -68,6 +69,10 @@ TEST_P(Qcow2LayoutTest, ReadsWhatQemuImgConverts) {
   auto image = OpenImage(img);
   ASSERT_TRUE(image.has_value()) << image.error().ToString();
   EXPECT_EQ((*image)->format(), "qcow2");
+  // ferry's refcount check agrees with qemu-img's on QEMU's own images.
+  auto report = CheckRefcounts(static_cast<Qcow2Image&>(**image));
+  ASSERT_TRUE(report.has_value()) << report.error().ToString();
+  EXPECT_TRUE(report->clean()) << (report->problems.empty() ? "" : report->problems.front());
   EXPECT_TRUE(ReadAll(**image) == QemuRaw(img)) << "reads other bytes than qemu-img convert";
 }
 

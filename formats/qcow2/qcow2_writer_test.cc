@@ -10,6 +10,7 @@
 #include "formats/qcow2/cluster_codec.h"
 #include "formats/qcow2/image.h"
 #include "formats/qcow2/qemu_test_util.h"
+#include "formats/qcow2/refcount_check.h"
 #include "formats/qcow2/writer.h"
 
 namespace ferry::qcow2 {
@@ -91,6 +92,17 @@ std::string Content(uint64_t seed) {
   return v;
 }
 
+// ferry's own refcount check of `image`.
+RefcountReport OwnCheck(const std::string& image) {
+  auto file = OpenImageFile(image);
+  EXPECT_TRUE(file.has_value());
+  auto opened = Qcow2Image::Open(std::move(*file));
+  EXPECT_TRUE(opened.has_value()) << opened.error().ToString();
+  auto report = CheckRefcounts(**opened);
+  EXPECT_TRUE(report.has_value()) << report.error().ToString();
+  return *report;
+}
+
 // qemu-img check's exit status: 0 clean, 2 corrupt, 3 leaked clusters only.
 int QemuCheck(const std::string& image) {
   return WEXITSTATUS(std::system(("qemu-img check -q " + image + " >/dev/null 2>&1").c_str()));
@@ -102,6 +114,8 @@ class Qcow2WriterTest : public QemuToolsTest {
     const std::string img = Path("out.qcow2");
     WriteImage(img, content, spec);
     EXPECT_EQ(QemuCheck(img), 0) << RunOrFail("qemu-img check " + img + " || true");
+    const RefcountReport own = OwnCheck(img);
+    EXPECT_TRUE(own.clean()) << (own.problems.empty() ? "" : own.problems.front());
     const std::string qemu = QemuRaw(img);
     EXPECT_EQ(qemu.size(), content.size());
     EXPECT_TRUE(qemu == content) << "qemu-img convert reads other bytes";
@@ -166,6 +180,9 @@ TEST_F(Qcow2WriterTest, EveryCutShortWriteSequenceIsRepairableAtWorst) {
     const int status = QemuCheck(img);
     // Before phase 2 the image is empty and clean; between 2 and 3 it only leaks.
     EXPECT_EQ(status, phase < 2 ? 0 : 3);
+    const RefcountReport own = OwnCheck(img);
+    EXPECT_EQ(own.errors, 0u);
+    EXPECT_EQ(own.leaks > 0, phase == 2) << "ferry's check agrees with qemu-img's";
     RunOrFail("qemu-img check -q -r leaks " + img + " >/dev/null 2>&1");
     EXPECT_EQ(QemuCheck(img), 0);
   }

@@ -1,0 +1,147 @@
+#include "formats/qcow2/refcount_check.h"
+
+#include <fmt/format.h>
+
+#include "common/coding.h"
+
+#include "formats/qcow2/bitmaps.h"
+
+namespace ferry::qcow2 {
+
+namespace {
+
+constexpr uint64_t kOffsetMask = 0x00fffffffffffe00;
+constexpr size_t kMaxProblems = 10;
+
+class Counter {
+ public:
+  Counter(uint64_t cluster_size, uint64_t file_size)
+      : cs_(cluster_size), used_((file_size + cluster_size - 1) / cluster_size, 0) {}
+  // One reference to each cluster of [offset, offset + length).
+  void Add(uint64_t offset, uint64_t length) {
+    if (length == 0) return;
+    const uint64_t last = (offset + length - 1) / cs_;
+    if (used_.size() <= last) used_.resize(last + 1, 0);
+    for (uint64_t c = offset / cs_; c <= last; ++c) ++used_[c];
+  }
+  const std::vector<uint64_t>& used() const { return used_; }
+
+ private:
+  uint64_t cs_;
+  std::vector<uint64_t> used_;
+};
+
+Result<std::string> ReadExactly(const ImageFile& file, uint64_t offset, uint64_t length,
+                                std::string_view what) {
+  std::string out(length, '\0');
+  FERRY_ASSIGN_OR_RETURN(size_t n, file.ReadAt(AsWritableBytes(out), offset));
+  if (n != length) {
+    return Err(Status::Corruption(
+        fmt::format("{}: {} at {} lies past the end of the file", file.path(), what, offset)));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<RefcountReport> CheckRefcounts(Qcow2Image& image) {
+  const Header& h = image.header();
+  const ImageFile& file = image.file();
+  const uint64_t cs = h.cluster_size();
+  if (h.nb_snapshots != 0) {
+    return Err(Status::NotSupported(fmt::format(
+        "{}: refcounts of images with internal snapshots are not checked", file.path())));
+  }
+  Counter counter(cs, file.size());
+  counter.Add(0, cs);  // Header (and backing file name).
+  counter.Add(h.l1_table_offset, uint64_t{h.l1_size} * 8);
+  const uint64_t table_bytes = uint64_t{h.refcount_table_clusters} * cs;
+  counter.Add(h.refcount_table_offset, table_bytes);
+
+  // L2 tables and every host cluster their entries name (zero clusters may keep theirs).
+  FERRY_ASSIGN_OR_RETURN(std::string l1,
+                         ReadExactly(file, h.l1_table_offset, uint64_t{h.l1_size} * 8, "L1 table"));
+  const unsigned per_entry = h.extended_l2() ? 2 : 1;
+  const unsigned x = 62 - (h.cluster_bits - 8);  // Compressed descriptor split.
+  for (uint32_t i = 0; i < h.l1_size; ++i) {
+    const uint64_t l2 = DecodeBig64(l1.data() + 8 * i) & kOffsetMask;
+    if (l2 == 0) continue;
+    counter.Add(l2, cs);
+    FERRY_ASSIGN_OR_RETURN(std::string table, ReadExactly(file, l2, cs, "L2 table"));
+    for (uint64_t e = 0; e < cs / 8; e += per_entry) {
+      const uint64_t entry = DecodeBig64(table.data() + 8 * e);
+      if ((entry & (uint64_t{1} << 62)) != 0) {
+        const uint64_t host = entry & ((uint64_t{1} << x) - 1);
+        const uint64_t sectors = ((entry >> x) & ((uint64_t{1} << (62 - x)) - 1)) + 1;
+        const uint64_t end = std::min(host + sectors * 512 - (host & 511), file.size());
+        counter.Add(host, std::max<uint64_t>(1, end > host ? end - host : 1));
+      } else if (const uint64_t host = entry & kOffsetMask; host != 0) {
+        counter.Add(host, cs);
+      }
+    }
+  }
+
+  // Bitmap metadata: directory, tables, data clusters.
+  if (h.bitmaps && (h.autoclear_features & kAutoclearBitmaps) != 0) {
+    counter.Add(h.bitmaps->directory_offset, h.bitmaps->directory_size);
+    FERRY_ASSIGN_OR_RETURN(auto directory, ReadBitmapDirectory(file, h));
+    for (const BitmapEntry& e : directory) {
+      counter.Add(e.table_offset, uint64_t{e.table_size} * 8);
+      FERRY_ASSIGN_OR_RETURN(
+          std::string table,
+          ReadExactly(file, e.table_offset, uint64_t{e.table_size} * 8, "bitmap table"));
+      for (uint32_t i = 0; i < e.table_size; ++i) {
+        const uint64_t data = DecodeBig64(table.data() + 8 * i) & kOffsetMask;
+        if (data != 0) counter.Add(data, cs);
+      }
+    }
+  }
+
+  // The refcount blocks themselves, then the comparison.
+  FERRY_ASSIGN_OR_RETURN(std::string table,
+                         ReadExactly(file, h.refcount_table_offset, table_bytes, "refcount table"));
+  const unsigned bits = 1u << h.refcount_order;
+  const uint64_t per_block = cs * 8 / bits;
+  std::vector<uint64_t> stored(counter.used().size(), 0);
+  for (uint64_t b = 0; b < table_bytes / 8; ++b) {
+    const uint64_t block = DecodeBig64(table.data() + 8 * b) & kOffsetMask;
+    if (block == 0) continue;
+    counter.Add(block, cs);
+    FERRY_ASSIGN_OR_RETURN(std::string bytes, ReadExactly(file, block, cs, "refcount block"));
+    for (uint64_t e = 0; e < per_block; ++e) {
+      const uint64_t cluster = b * per_block + e;
+      const uint64_t bit = e * bits;
+      uint64_t value = 0;
+      if (bits >= 8) {
+        for (unsigned k = 0; k < bits / 8; ++k) {
+          value = (value << 8) | static_cast<uint8_t>(bytes[bit / 8 + k]);
+        }
+      } else {
+        value = (static_cast<uint8_t>(bytes[bit / 8]) >> (bit % 8)) & ((1u << bits) - 1);
+      }
+      if (value == 0) continue;
+      if (stored.size() <= cluster) stored.resize(cluster + 1, 0);
+      stored[cluster] = value;
+    }
+  }
+  RefcountReport report;
+  const std::vector<uint64_t>& used = counter.used();
+  report.clusters_checked = std::max(used.size(), stored.size());
+  for (uint64_t c = 0; c < report.clusters_checked; ++c) {
+    const uint64_t u = c < used.size() ? used[c] : 0;
+    const uint64_t s = c < stored.size() ? stored[c] : 0;
+    if (u == s) continue;
+    if (u == 0) {
+      ++report.leaks;
+    } else {
+      ++report.errors;
+    }
+    if (report.problems.size() < kMaxProblems) {
+      report.problems.push_back(
+          fmt::format("cluster {}: refcount {}, referenced {} times", c, s, u));
+    }
+  }
+  return report;
+}
+
+}  // namespace ferry::qcow2
