@@ -13,6 +13,8 @@ namespace {
 constexpr uint64_t kOffsetMask = 0x00fffffffffffe00;
 constexpr size_t kMaxProblems = 10;
 
+// References per host cluster of the file; references past its end are counted apart (an image
+// that names them is corrupt, and they must not size anything).
 class Counter {
  public:
   Counter(uint64_t cluster_size, uint64_t file_size)
@@ -20,19 +22,28 @@ class Counter {
   // One reference to each cluster of [offset, offset + length).
   void Add(uint64_t offset, uint64_t length) {
     if (length == 0) return;
+    if (offset / cs_ >= used_.size() || length > (used_.size() - offset / cs_) * cs_) {
+      ++outside_;
+      return;
+    }
     const uint64_t last = (offset + length - 1) / cs_;
-    if (used_.size() <= last) used_.resize(last + 1, 0);
     for (uint64_t c = offset / cs_; c <= last; ++c) ++used_[c];
   }
   const std::vector<uint64_t>& used() const { return used_; }
+  uint64_t outside() const { return outside_; }
 
  private:
   uint64_t cs_;
   std::vector<uint64_t> used_;
+  uint64_t outside_ = 0;
 };
 
 Result<std::string> ReadExactly(const ImageFile& file, uint64_t offset, uint64_t length,
                                 std::string_view what) {
+  if (offset > file.size() || length > file.size() - offset) {
+    return Err(Status::Corruption(
+        fmt::format("{}: {} at {} lies past the end of the file", file.path(), what, offset)));
+  }
   std::string out(length, '\0');
   FERRY_ASSIGN_OR_RETURN(size_t n, file.ReadAt(AsWritableBytes(out), offset));
   if (n != length) {
@@ -103,6 +114,7 @@ Result<RefcountReport> CheckRefcounts(Qcow2Image& image) {
   const unsigned bits = 1u << h.refcount_order;
   const uint64_t per_block = cs * 8 / bits;
   std::vector<uint64_t> stored(counter.used().size(), 0);
+  uint64_t counted_outside = 0;  // Non-zero refcounts of clusters past the end of the file.
   for (uint64_t b = 0; b < table_bytes / 8; ++b) {
     const uint64_t block = DecodeBig64(table.data() + 8 * b) & kOffsetMask;
     if (block == 0) continue;
@@ -120,16 +132,29 @@ Result<RefcountReport> CheckRefcounts(Qcow2Image& image) {
         value = (static_cast<uint8_t>(bytes[bit / 8]) >> (bit % 8)) & ((1u << bits) - 1);
       }
       if (value == 0) continue;
-      if (stored.size() <= cluster) stored.resize(cluster + 1, 0);
+      if (cluster >= stored.size()) {
+        ++counted_outside;
+        continue;
+      }
       stored[cluster] = value;
     }
   }
   RefcountReport report;
   const std::vector<uint64_t>& used = counter.used();
-  report.clusters_checked = std::max(used.size(), stored.size());
+  report.clusters_checked = used.size();
+  if (counter.outside() > 0) {
+    report.errors += counter.outside();
+    report.problems.push_back(
+        fmt::format("{} references to clusters past the end of the file", counter.outside()));
+  }
+  if (counted_outside > 0) {
+    report.leaks += counted_outside;
+    report.problems.push_back(
+        fmt::format("{} clusters past the end of the file have refcounts", counted_outside));
+  }
   for (uint64_t c = 0; c < report.clusters_checked; ++c) {
-    const uint64_t u = c < used.size() ? used[c] : 0;
-    const uint64_t s = c < stored.size() ? stored[c] : 0;
+    const uint64_t u = used[c];
+    const uint64_t s = stored[c];
     if (u == s) continue;
     if (u == 0) {
       ++report.leaks;

@@ -7,12 +7,14 @@
 
 #include "formats/qcow2/bitmaps.h"
 #include "formats/qcow2/qcow2_image.h"
+#include "formats/qcow2/refcount_check.h"
 
 namespace {
 
 constexpr uint64_t kMapLimit = 256u << 20;    // Guest bytes mapped per input.
 constexpr uint64_t kReadLimit = 4u << 20;     // Guest bytes read per input.
 constexpr uint64_t kBitmapLimit = 64u << 20;  // Bitmap bits scanned per input.
+constexpr uint64_t kEntryLimit = 4u << 20;    // Table entries the refcount check walks.
 
 }  // namespace
 
@@ -36,6 +38,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     return ferry::Status();
   });
+  const Header& h = img.header();
+  const uint64_t l2_entries = uint64_t{h.l1_size} * (h.cluster_size() / 8);
+  const uint64_t refcount_entries = uint64_t{h.refcount_table_clusters} * h.cluster_size() / 8 *
+                                    (h.cluster_size() * 8 >> h.refcount_order);
+  if (l2_entries <= kEntryLimit && refcount_entries <= kEntryLimit) {
+    if (auto report = CheckRefcounts(img)) {
+      if (report->clusters_checked > img.file().size()) std::abort();
+    }
+  }
   auto directory = ReadBitmapDirectory(img.file(), img.header());
   if (!directory) return 0;
   for (const BitmapEntry& e : *directory) {
