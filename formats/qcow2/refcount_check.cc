@@ -129,7 +129,8 @@ Result<RefcountReport> CheckRefcounts(Qcow2Image& image) {
           value = (value << 8) | static_cast<uint8_t>(bytes[bit / 8 + k]);
         }
       } else {
-        value = (static_cast<uint8_t>(bytes[bit / 8]) >> (bit % 8)) & ((1u << bits) - 1);
+        const unsigned byte = static_cast<uint8_t>(bytes[bit / 8]);
+        value = (byte >> (bit % 8)) & ((1u << bits) - 1u);
       }
       if (value == 0) continue;
       if (cluster >= stored.size()) {
