@@ -52,12 +52,6 @@ Status WriteSparse(int fd, std::string_view bytes, uint64_t offset, const std::s
   return Status();
 }
 
-std::string ResolveBacking(const std::string& target, const std::string& backing) {
-  if (backing.starts_with('/')) return backing;
-  const size_t slash = target.rfind('/');
-  return slash == std::string::npos ? backing : target.substr(0, slash + 1) + backing;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Qcow2Placer>> Qcow2Placer::Create(const std::string& target, uint64_t size,
@@ -70,7 +64,7 @@ Result<std::unique_ptr<Qcow2Placer>> Qcow2Placer::Create(const std::string& targ
   uint64_t backing_size = 0;
   std::unique_ptr<qcow2::Image> first;
   if (!options.backing.empty()) {
-    resolved = ResolveBacking(target, options.backing);
+    resolved = qcow2::ResolveBackingPath(target, options.backing);
     auto image = qcow2::OpenImage(resolved);
     if (!image) return Err(image.error().WithContext("--backing " + options.backing));
     w.backing_file = options.backing;
@@ -123,6 +117,7 @@ Result<std::unique_ptr<PreparedWindow>> Qcow2Placer::Prepare(uint64_t start, Mut
     FERRY_ASSIGN_OR_RETURN(backing, TakeBacking());
     below.resize(cs);
   }
+  std::string compressed;  // One cluster's, reused.
   Status status;
   for (uint64_t c = start; c < padded_end && status.ok(); c += cs) {
     const MutableByteView cluster = buffer.subspan(c - start, cs);
@@ -144,15 +139,14 @@ Result<std::unique_ptr<PreparedWindow>> Qcow2Placer::Prepare(uint64_t start, Mut
       continue;  // Unallocated reads as zeros.
     }
     if (options_.compression) {
-      std::string scratch;
-      auto n = qcow2::CompressCluster(*options_.compression, cluster, &scratch, cs);
+      auto n = qcow2::CompressCluster(*options_.compression, cluster, &compressed, cs);
       if (!n) {
         status = n.error();
         break;
       }
       if (*n > 0) {
         window->compressed.push_back({c / cs, window->packed.size(), *n});
-        window->packed.append(scratch.data(), *n);
+        window->packed.append(compressed.data(), *n);
         continue;
       }
     }

@@ -40,7 +40,7 @@ class Qcow2Placer final : public WindowPlacer {
 
   // Writes the empty image's metadata at offset 0 of the new file `fd` (first of all).
   Status WriteInitial(int fd, const std::string& name) const;
-  uint64_t cluster_size() const { return writer_->cluster_size(); }
+  uint64_t cluster_size() const { return cluster_size_; }
 
   Result<std::unique_ptr<PreparedWindow>> Prepare(uint64_t start, MutableByteView buffer,
                                                   const cbt::ExtentList& dirty) override;
@@ -56,12 +56,16 @@ class Qcow2Placer final : public WindowPlacer {
  private:
   Qcow2Placer(std::unique_ptr<qcow2::Qcow2Writer> writer, uint64_t size,
               const Qcow2ExportOptions& options)
-      : writer_(std::move(writer)), size_(size), options_(options) {}
+      : writer_(std::move(writer)),
+        cluster_size_(writer_->cluster_size()),
+        size_(size),
+        options_(options) {}
   // A backing image for one worker (images cache tables and are not thread-safe).
   Result<std::unique_ptr<qcow2::Image>> TakeBacking();
   void ReturnBacking(std::unique_ptr<qcow2::Image> image);
 
   std::unique_ptr<qcow2::Qcow2Writer> writer_;  // Writer thread only.
+  const uint64_t cluster_size_;                 // Read by the workers.
   const uint64_t size_;
   const Qcow2ExportOptions options_;
   std::string backing_path_;  // Resolved for opening.

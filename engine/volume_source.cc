@@ -10,7 +10,6 @@
 #include "common/file_io.h"
 
 #include "cbt/allocation.h"
-#include "formats/qcow2/header.h"
 #include "transports/nbd/nbd_client.h"
 
 namespace ferry {
@@ -162,14 +161,6 @@ class NbdSource final : public RangedSource {
   std::unique_ptr<nbd::NbdClient> client_;
 };
 
-// Whether `path` (not a pipe) starts with the QCOW2 magic.
-Result<bool> LooksLikeQcow2(const std::string& path) {
-  FERRY_ASSIGN_OR_RETURN(auto file, qcow2::OpenImageFile(path));
-  std::byte magic[4] = {};
-  FERRY_ASSIGN_OR_RETURN(size_t n, file->ReadAt(magic, 0));
-  return qcow2::HasQcow2Magic(ByteView(magic, n));
-}
-
 }  // namespace
 
 Result<std::unique_ptr<VolumeSource>> VolumeSource::Open(const std::string& path,
@@ -191,8 +182,8 @@ Result<std::unique_ptr<VolumeSource>> VolumeSource::Open(const std::string& path
     if (::stat(path.c_str(), &st) != 0) return Err(Status::FromErrno(errno, "open " + path));
     format = qcow2::ImageFormat::kRaw;
     if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
-      FERRY_ASSIGN_OR_RETURN(bool qcow2, LooksLikeQcow2(path));
-      if (qcow2) format = qcow2::ImageFormat::kQcow2;
+      FERRY_ASSIGN_OR_RETURN(auto file, qcow2::OpenImageFile(path));
+      FERRY_ASSIGN_OR_RETURN(format, qcow2::ProbeImageFormat(*file));
     }
   }
   if (format == qcow2::ImageFormat::kQcow2) {

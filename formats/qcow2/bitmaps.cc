@@ -4,12 +4,13 @@
 
 #include "common/coding.h"
 
+#include "formats/qcow2/entries.h"
+
 namespace ferry::qcow2 {
 
 namespace {
 
 constexpr size_t kDirectoryEntryFixed = 24;
-constexpr uint64_t kTableOffsetMask = 0x00fffffffffffe00;
 constexpr uint64_t kTableReserved = 0xff000000000001fe;
 constexpr uint64_t kTableAllOnes = 1;
 
@@ -57,7 +58,7 @@ std::string ReadBits(const ImageFile& file, const Header& h, const BitmapEntry& 
     const uint64_t first_bit = i * bits_per_cluster;
     const uint64_t cluster_bits = std::min(bits_per_cluster, bits - first_bit);
     if ((e & kTableReserved) != 0) return fmt::format("reserved bits in table entry {}", i);
-    const uint64_t host = e & kTableOffsetMask;
+    const uint64_t host = e & kHostOffsetMask;
     if (host == 0) {
       if ((e & kTableAllOnes) != 0) {
         Mark(&out->dirty, first_bit * granularity,

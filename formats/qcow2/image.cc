@@ -31,13 +31,19 @@ Result<ImageFormat> ParseImageFormat(std::string_view text) {
       Status::InvalidArgument(fmt::format("image format '{}': expected auto, raw or qcow2", text)));
 }
 
-namespace {
+Result<ImageFormat> ProbeImageFormat(const ImageFile& file) {
+  std::byte magic[4] = {};
+  FERRY_ASSIGN_OR_RETURN(size_t n, file.ReadAt(magic, 0));
+  return HasQcow2Magic(ByteView(magic, n)) ? ImageFormat::kQcow2 : ImageFormat::kRaw;
+}
 
-std::string ResolveBacking(const std::string& image, const std::string& backing) {
+std::string ResolveBackingPath(const std::string& image, const std::string& backing) {
   if (backing.starts_with('/')) return backing;
   const size_t slash = image.rfind('/');
   return slash == std::string::npos ? backing : image.substr(0, slash + 1) + backing;
 }
+
+namespace {
 
 Result<std::unique_ptr<Image>> OpenChain(const std::string& path, ImageFormat format,
                                          const OpenImageOptions& options, unsigned depth,
@@ -48,9 +54,7 @@ Result<std::unique_ptr<Image>> OpenChain(const std::string& path, ImageFormat fo
     return Err(file.error().WithContext("backing file of " + wanted_by));
   }
   if (format == ImageFormat::kAuto) {
-    std::byte magic[4] = {};
-    FERRY_ASSIGN_OR_RETURN(size_t n, (*file)->ReadAt(magic, 0));
-    format = HasQcow2Magic(ByteView(magic, n)) ? ImageFormat::kQcow2 : ImageFormat::kRaw;
+    FERRY_ASSIGN_OR_RETURN(format, ProbeImageFormat(**file));
   }
   if (format == ImageFormat::kRaw) return std::unique_ptr<Image>(new RawImage(std::move(*file)));
 
@@ -79,7 +83,7 @@ Result<std::unique_ptr<Image>> OpenChain(const std::string& path, ImageFormat fo
       }
       backing_format = *parsed;
     }
-    FERRY_ASSIGN_OR_RETURN(auto backing, OpenChain(ResolveBacking(path, h.backing_file),
+    FERRY_ASSIGN_OR_RETURN(auto backing, OpenChain(ResolveBackingPath(path, h.backing_file),
                                                    backing_format, options, depth + 1, path));
     image->SetBacking(std::move(backing));
   }

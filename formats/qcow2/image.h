@@ -38,6 +38,13 @@ enum class ImageFormat { kAuto, kRaw, kQcow2 };
 // "auto", "raw" or "qcow2". Errors: kInvalidArgument naming the accepted values.
 Result<ImageFormat> ParseImageFormat(std::string_view text);
 
+// kQcow2 if `file` starts with the QCOW2 magic, else kRaw. Errors: from reading it.
+Result<ImageFormat> ProbeImageFormat(const ImageFile& file);
+
+// Where the backing file `backing` named by the image at `image` is: absolute as given, else
+// relative to the directory of `image` (as QEMU resolves it).
+std::string ResolveBackingPath(const std::string& image, const std::string& backing);
+
 struct OpenImageOptions {
   ImageFormat format = ImageFormat::kAuto;  // kAuto: QCOW2 if the file starts with its magic.
   unsigned max_chain_depth = 1024;          // Backing files followed at most (loops end here).

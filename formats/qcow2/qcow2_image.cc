@@ -9,15 +9,12 @@
 #include "common/coding.h"
 
 #include "formats/qcow2/cluster_codec.h"
+#include "formats/qcow2/entries.h"
 
 namespace ferry::qcow2 {
 
 namespace {
 
-constexpr uint64_t kOffsetMask = 0x00fffffffffffe00;  // Bits 9-55: a cluster's host offset.
-constexpr uint64_t kCopiedBit = uint64_t{1} << 63;
-constexpr uint64_t kCompressedBit = uint64_t{1} << 62;
-constexpr uint64_t kZeroBit = 1;
 constexpr uint64_t kL1Reserved = 0x7f000000000001ff;  // Bits 0-8 and 56-62.
 constexpr uint64_t kL2Reserved = 0x3f000000000001fe;  // Bits 1-8 and 56-61.
 constexpr unsigned kSubclusters = 32;
@@ -102,20 +99,18 @@ Result<const Qcow2Image::L2Table*> Qcow2Image::LoadL2(uint64_t host_offset) {
 Status Qcow2Image::MapCluster(uint64_t cluster, uint64_t from, uint64_t to, uint64_t entry,
                               uint64_t bitmap, const std::function<void(const Mapping&)>& emit) {
   const uint64_t cs = header_.cluster_size();
-  if ((entry & kCompressedBit) != 0) {
-    const unsigned x = 62 - (header_.cluster_bits - 8);
-    const uint64_t host = entry & ((uint64_t{1} << x) - 1);
-    const uint64_t sectors = ((entry >> x) & ((uint64_t{1} << (62 - x)) - 1)) + 1;
-    if (host >= file_->size() || (host >> 56) != 0) {
+  if ((entry & kCompressedFlag) != 0) {
+    const CompressedExtent c = DecodeCompressed(entry, header_.cluster_bits);
+    if (c.host >= file_->size() || (c.host >> 56) != 0) {
       return CorruptAt(cluster, fmt::format("compressed cluster at host offset {} lies past the "
                                             "end of the file",
-                                            host));
+                                            c.host));
     }
-    emit({from, to - from, ClusterKind::kCompressed, host, sectors * 512 - (host & 511)});
+    emit({from, to - from, ClusterKind::kCompressed, c.host, c.bytes});
     return Status();
   }
-  entry &= ~kCopiedBit;
-  const uint64_t host = entry & kOffsetMask;
+  entry &= ~kCopiedFlag;
+  const uint64_t host = entry & kHostOffsetMask;
   if ((entry & kL2Reserved) != 0) return CorruptAt(cluster, "reserved bits set in an L2 entry");
   if ((host & (cs - 1)) != 0) {
     return CorruptAt(cluster, fmt::format("data cluster at unaligned host offset {}", host));
@@ -126,7 +121,7 @@ Status Qcow2Image::MapCluster(uint64_t cluster, uint64_t from, uint64_t to, uint
   }
   if (!header_.extended_l2()) {
     Mapping m{from, to - from, ClusterKind::kUnallocated, 0, 0};
-    if ((entry & kZeroBit) != 0) {
+    if ((entry & kZeroFlag) != 0) {
       if (header_.version < 3) return CorruptAt(cluster, "zero flag in a version 2 image");
       m.kind = ClusterKind::kZero;
     } else if (host != 0) {
@@ -136,7 +131,7 @@ Status Qcow2Image::MapCluster(uint64_t cluster, uint64_t from, uint64_t to, uint
     emit(m);
     return Status();
   }
-  if ((entry & kZeroBit) != 0) return CorruptAt(cluster, "zero flag in an extended L2 entry");
+  if ((entry & kZeroFlag) != 0) return CorruptAt(cluster, "zero flag in an extended L2 entry");
   const auto allocated = static_cast<uint32_t>(bitmap);
   const auto zeros = static_cast<uint32_t>(bitmap >> 32);
   if ((allocated & zeros) != 0) {
@@ -188,7 +183,7 @@ Status Qcow2Image::ForEachMapping(uint64_t offset, uint64_t length,
     if ((l1_entry & kL1Reserved) != 0) {
       return CorruptAt(pos, "reserved bits set in an L1 entry");
     }
-    const uint64_t l2_offset = l1_entry & kOffsetMask;
+    const uint64_t l2_offset = l1_entry & kHostOffsetMask;
     if (l2_offset == 0) {
       emit({pos, table_end - pos, ClusterKind::kUnallocated, 0, 0});
       pos = table_end;

@@ -5,12 +5,12 @@
 #include "common/coding.h"
 
 #include "formats/qcow2/bitmaps.h"
+#include "formats/qcow2/entries.h"
 
 namespace ferry::qcow2 {
 
 namespace {
 
-constexpr uint64_t kOffsetMask = 0x00fffffffffffe00;
 constexpr size_t kMaxProblems = 10;
 
 // References per host cluster of the file; references past its end are counted apart (an image
@@ -73,20 +73,19 @@ Result<RefcountReport> CheckRefcounts(Qcow2Image& image) {
   FERRY_ASSIGN_OR_RETURN(std::string l1,
                          ReadExactly(file, h.l1_table_offset, uint64_t{h.l1_size} * 8, "L1 table"));
   const unsigned per_entry = h.extended_l2() ? 2 : 1;
-  const unsigned x = 62 - (h.cluster_bits - 8);  // Compressed descriptor split.
   for (uint32_t i = 0; i < h.l1_size; ++i) {
-    const uint64_t l2 = DecodeBig64(l1.data() + 8 * i) & kOffsetMask;
+    const uint64_t l2 = DecodeBig64(l1.data() + 8 * i) & kHostOffsetMask;
     if (l2 == 0) continue;
     counter.Add(l2, cs);
     FERRY_ASSIGN_OR_RETURN(std::string table, ReadExactly(file, l2, cs, "L2 table"));
     for (uint64_t e = 0; e < cs / 8; e += per_entry) {
       const uint64_t entry = DecodeBig64(table.data() + 8 * e);
-      if ((entry & (uint64_t{1} << 62)) != 0) {
-        const uint64_t host = entry & ((uint64_t{1} << x) - 1);
-        const uint64_t sectors = ((entry >> x) & ((uint64_t{1} << (62 - x)) - 1)) + 1;
-        const uint64_t end = std::min(host + sectors * 512 - (host & 511), file.size());
-        counter.Add(host, std::max<uint64_t>(1, end > host ? end - host : 1));
-      } else if (const uint64_t host = entry & kOffsetMask; host != 0) {
+      if ((entry & kCompressedFlag) != 0) {
+        // The stored sectors, as far as the file goes (at least the cluster they start in).
+        const CompressedExtent c = DecodeCompressed(entry, h.cluster_bits);
+        const uint64_t end = std::min(c.host + c.bytes, file.size());
+        counter.Add(c.host, end > c.host ? end - c.host : 1);
+      } else if (const uint64_t host = entry & kHostOffsetMask; host != 0) {
         counter.Add(host, cs);
       }
     }
@@ -102,7 +101,7 @@ Result<RefcountReport> CheckRefcounts(Qcow2Image& image) {
           std::string table,
           ReadExactly(file, e.table_offset, uint64_t{e.table_size} * 8, "bitmap table"));
       for (uint32_t i = 0; i < e.table_size; ++i) {
-        const uint64_t data = DecodeBig64(table.data() + 8 * i) & kOffsetMask;
+        const uint64_t data = DecodeBig64(table.data() + 8 * i) & kHostOffsetMask;
         if (data != 0) counter.Add(data, cs);
       }
     }
@@ -116,7 +115,7 @@ Result<RefcountReport> CheckRefcounts(Qcow2Image& image) {
   std::vector<uint64_t> stored(counter.used().size(), 0);
   uint64_t counted_outside = 0;  // Non-zero refcounts of clusters past the end of the file.
   for (uint64_t b = 0; b < table_bytes / 8; ++b) {
-    const uint64_t block = DecodeBig64(table.data() + 8 * b) & kOffsetMask;
+    const uint64_t block = DecodeBig64(table.data() + 8 * b) & kHostOffsetMask;
     if (block == 0) continue;
     counter.Add(block, cs);
     FERRY_ASSIGN_OR_RETURN(std::string bytes, ReadExactly(file, block, cs, "refcount block"));

@@ -5,12 +5,12 @@
 #include "common/bytes.h"
 #include "common/coding.h"
 
+#include "formats/qcow2/entries.h"
+
 namespace ferry::qcow2 {
 
 namespace {
 
-constexpr uint64_t kCopied = uint64_t{1} << 63;
-constexpr uint64_t kCompressedFlag = uint64_t{1} << 62;
 constexpr uint32_t kRefcountOrder = 4;  // 16-bit refcounts, as QEMU makes them.
 constexpr uint32_t kHeaderLength = kV3HeaderLengthWithCompression;
 
@@ -155,20 +155,18 @@ uint64_t* Qcow2Writer::L2Entry(uint64_t index) {
 }
 
 void Qcow2Writer::MapData(uint64_t index, uint64_t host) {
-  *L2Entry(index) = host | kCopied;
+  *L2Entry(index) = host | kCopiedFlag;
   Reference(host, cluster_size());
   ++data_clusters_;
 }
 
 void Qcow2Writer::MapCompressed(uint64_t index, uint64_t host, uint64_t length) {
-  const unsigned x = 62 - (options_.cluster_bits - 8);
-  const uint64_t extra_sectors = (host + length - 1) / 512 - host / 512;
-  *L2Entry(index) = kCompressedFlag | (extra_sectors << x) | host;
+  *L2Entry(index) = EncodeCompressed(host, length, options_.cluster_bits);
   Reference(host, length);
   ++compressed_clusters_;
 }
 
-void Qcow2Writer::MapZero(uint64_t index) { *L2Entry(index) = 1; }
+void Qcow2Writer::MapZero(uint64_t index) { *L2Entry(index) = kZeroFlag; }
 
 Result<std::array<std::vector<MetadataWrite>, 3>> Qcow2Writer::Finish() {
   const uint64_t cs = cluster_size();
@@ -179,7 +177,7 @@ Result<std::array<std::vector<MetadataWrite>, 3>> Qcow2Writer::Finish() {
     if (l2_[i] == nullptr) continue;
     const uint64_t host = AllocateClusters(1);
     Reference(host, cs);
-    EncodeBig64(l1.data() + 8 * i, host | kCopied);
+    EncodeBig64(l1.data() + 8 * i, host | kCopiedFlag);
     MetadataWrite w{host, std::string(cs, '\0')};
     for (uint64_t e = 0; e < l2_entries_; ++e) EncodeBig64(w.bytes.data() + 8 * e, l2_[i][e]);
     phases[0].push_back(std::move(w));
