@@ -174,14 +174,14 @@ void WindowWriter::SubmitWindow(Committed& window, std::vector<io::IoCompletion>
   slot.buffer = window.buffer;
   slot.prepared = std::move(window.prepared);
   slot.writes_left = 1;  // Held until every write is queued, so a fast completion cannot free it.
-  std::vector<WindowPlacer::Write> writes;
+  writes_.clear();
   if (target_.placer != nullptr) {
-    Status s = target_.placer->Place(*slot.prepared, &writes);
+    Status s = target_.placer->Place(*slot.prepared, &writes_);
     if (!s.ok()) Fail(s);
   } else {
-    PlainWrites(window, &writes);
+    PlainWrites(window, &writes_);
   }
-  for (const WindowPlacer::Write& w : writes) {
+  for (const WindowPlacer::Write& w : writes_) {
     if (failed()) break;
     SubmitWrite(w, index, completions);
   }

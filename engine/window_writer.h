@@ -150,7 +150,8 @@ class WindowWriter {
   bool failed_ = false;
 
   // Owned by the Run thread.
-  std::vector<InFlight> in_flight_;  // By buffer index.
+  std::vector<InFlight> in_flight_;          // By buffer index.
+  std::vector<WindowPlacer::Write> writes_;  // The window being submitted (reused).
   uint64_t bytes_written_ = 0;
   uint64_t covered_ = 0;
 };
