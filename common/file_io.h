@@ -16,5 +16,8 @@ Result<size_t> ReadFullAt(int fd, MutableByteView dst, uint64_t offset, const st
 // Writes all of `src` at `offset` of `fd`, retrying short writes and EINTR. Errors: from
 // pwrite(2) (kNoSpace, kIoError, …), naming `path` and the offset.
 Status WriteFullAt(int fd, ByteView src, uint64_t offset, const std::string& path);
+// fsyncs the directory `dir`, making the names created, renamed or removed in it durable.
+// Errors: from open(2) or fsync(2), naming the directory.
+Status FsyncDirectory(const std::string& dir);
 
 }  // namespace ferry

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/file_io.h"
+#include "common/origin.h"
 
 #include "cbt/allocation.h"
 #include "chunker/chunker.h"
@@ -36,21 +37,6 @@ namespace {
 using repo::BlobType;
 using repo::Extent;
 using repo::ExtentKind;
-
-// UTC with microseconds, fixed width, so that string order is time order even for backups
-// taken within one second ("latest" must mean the last one).
-std::string NowRfc3339() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  const auto micros =
-      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
-      1'000'000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:06d}Z", buf, micros);
-}
 
 // Per-thread encoders: each worker owns one (contexts are not shareable).
 struct Codecs {
@@ -780,11 +766,7 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   snap.time = NowRfc3339();
   snap.tags = options.tags;
   snap.hostname = options.hostname;
-  if (snap.hostname.empty()) {
-    char host[256] = {};
-    ::gethostname(host, sizeof(host) - 1);
-    snap.hostname = host;
-  }
+  if (snap.hostname.empty()) snap.hostname = LocalHostname();
 
   ChunkStore store(repository, options);
   FirstError error;

@@ -30,16 +30,6 @@ Status WriteAll(int fd, ByteView data, const std::string& what) {
   return Status();
 }
 
-Status FsyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(errno, "open directory " + dir);
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) return Status::FromErrno(err, "fsync directory " + dir);
-  return Status();
-}
-
 // Creates `dir` and its parents, fsyncing each new directory's parent so the entry is durable.
 Status MakeDirs(const std::string& dir) {
   struct stat st {};
@@ -49,7 +39,7 @@ Status MakeDirs(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     return Status::FromErrno(errno, "mkdir " + dir);
   }
-  return FsyncDir(parent);
+  return FsyncDirectory(parent);
 }
 
 std::string TempSuffix() {
@@ -99,7 +89,7 @@ Status LocalTransport::Put(std::string_view name, ByteView data, bool exclusive)
     ::unlink(tmp.c_str());
     return s;
   }
-  return FsyncDir(dir);
+  return FsyncDirectory(dir);
 }
 
 namespace {
@@ -128,7 +118,7 @@ class LocalObjectWriter final : public ObjectWriter {
       return Status::FromErrno(errno, "rename " + path_);
     }
     committed_ = true;
-    return FsyncDir(std::filesystem::path(path_).parent_path().string());
+    return FsyncDirectory(std::filesystem::path(path_).parent_path().string());
   }
 
   uint64_t size() const override { return size_; }

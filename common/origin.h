@@ -1,0 +1,16 @@
+// Where and when a backup was made, as snapshots record it.
+#pragma once
+
+#include <string>
+
+namespace ferry {
+
+// Now, in UTC with microseconds and a fixed width ("2026-11-22T03:04:05.123456Z"), so that
+// string order is time order even for backups taken within one second ("latest" must mean the
+// last one).
+std::string NowRfc3339();
+
+// This machine's host name (empty if it has none).
+std::string LocalHostname();
+
+}  // namespace ferry
