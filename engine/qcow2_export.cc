@@ -103,8 +103,9 @@ Result<std::unique_ptr<PreparedWindow>> Qcow2Placer::Prepare(uint64_t start, Mut
   const uint64_t end = std::min<uint64_t>(start + buffer.size(), size_);
   const uint64_t padded_end = AlignUp(end, cs);  // The last cluster is stored whole.
   // Bytes outside `dirty` are zeros of the volume that the restore did not write: make them so.
+  const cbt::ExtentList written = cbt::Normalize(dirty);
   uint64_t at = start;
-  for (const cbt::ByteRange& d : cbt::Normalize(dirty)) {
+  for (const cbt::ByteRange& d : written) {
     std::memset(buffer.data() + (at - start), 0, d.offset - at);
     at = d.end();
   }
@@ -120,6 +121,7 @@ Result<std::unique_ptr<PreparedWindow>> Qcow2Placer::Prepare(uint64_t start, Mut
   std::string compressed;  // One cluster's, reused.
   Status status;
   for (uint64_t c = start; c < padded_end && status.ok(); c += cs) {
+    if (options_.only_dirty_clusters && !cbt::Overlaps(written, c, c + cs)) continue;
     const MutableByteView cluster = buffer.subspan(c - start, cs);
     const bool zero = IsAllZero(cluster);
     if (backing != nullptr) {

@@ -29,6 +29,10 @@ struct Qcow2ExportOptions {
   // name is stored as given and, if relative, is relative to the target's directory (as QEMU
   // resolves it).
   std::string backing;
+  // Clusters that no dirty range of a window touches are left out (they keep the backing
+  // image's content) instead of being taken as zeros: for images built from changed ranges,
+  // whose dirty ranges then cover whole clusters.
+  bool only_dirty_clusters = false;
 };
 
 class Qcow2Placer final : public WindowPlacer {

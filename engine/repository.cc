@@ -164,6 +164,10 @@ Result<repo::Snapshot> Repository::ResolveSnapshot(std::string_view spec) {
   return LoadSnapshot(id);
 }
 
+Status Repository::ForgetSnapshot(const repo::ObjectId& id) {
+  return transport_->Remove("snapshots/" + id.ToHex());
+}
+
 Result<ByteView> Repository::DecodeChunkPayload(std::string_view plaintext, uint32_t raw_size,
                                                 const codec::ChunkId& id,
                                                 codec::ZstdDecompressor& dec,

@@ -88,6 +88,9 @@ class Repository {
   Result<repo::Snapshot> LoadSnapshot(const repo::ObjectId& id);
   // "latest", a full id or a unique prefix. Errors: kNotFound, kInvalidArgument (ambiguous).
   Result<repo::Snapshot> ResolveSnapshot(std::string_view spec);
+  // Deletes the snapshot object: the backup is gone, its data stays until a prune (issue #7)
+  // removes what no snapshot uses. Errors: kIoError naming the object.
+  Status ForgetSnapshot(const repo::ObjectId& id);
 
   // Reads one chunk blob at `loc`, opens, decodes and verifies it against `id`.
   // Errors: kCorruption naming the pack and chunk; kNotFound if the pack is missing.

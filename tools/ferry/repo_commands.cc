@@ -11,14 +11,12 @@
 #include "engine/restore.h"
 #include "tools/ferry/chunker_flags.h"
 #include "tools/ferry/commands.h"
+#include "tools/ferry/layout_commands.h"
 #include "tools/ferry/repo_access.h"
+#include "tools/ferry/repo_args.h"
 #include "tools/ferry/terminal.h"
 
 namespace ferry::cli {
-
-namespace {
-
-using nlohmann::json;
 
 int Fail(const Status& s) {
   PrintError(s.message());
@@ -26,21 +24,24 @@ int Fail(const Status& s) {
   return s.IsInvalidArgument() ? kExitUsage : kExitFailure;
 }
 
-void PrintJson(const json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+void PrintJson(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
 
 std::string Short(const repo::ObjectId& id) { return id.ToHex().substr(0, 8); }
 
+namespace {
+
+using nlohmann::json;
+
 // --- init -------------------------------------------------------------------------------
 
-struct InitArgs {
-  RepoArgs repo;
-  std::string encryption = "aes-256-gcm";
-  ChunkerFlags chunker;
-  int compression = 3;
-  uint32_t pack_size_mib = repo::kDefaultPackSize >> 20;
-};
-
 int RunInit(const InitArgs& a) {
+  if (a.layout == "qcow2") return RunLayoutInit(a);
+  if (a.layout != "dedup") {
+    return Fail(Status::InvalidArgument("--layout " + a.layout + ": expected dedup or qcow2"));
+  }
+  if (a.compress != "none" || a.cluster_size != 65536) {
+    return Fail(Status::InvalidArgument("--compress and --cluster-size need --layout qcow2"));
+  }
   InitOptions o;
   if (a.encryption != "aes-256-gcm" && a.encryption != "none") {
     return Fail(Status::InvalidArgument("--encryption must be aes-256-gcm or none"));
@@ -72,21 +73,6 @@ int RunInit(const InitArgs& a) {
 
 // --- backup -----------------------------------------------------------------------------
 
-struct BackupArgs {
-  RepoArgs repo;
-  std::vector<std::string> sources;
-  std::string name;
-  std::vector<std::string> tags;
-  unsigned threads = 0;
-  size_t memory_mib = 40;
-  bool json = false;
-  std::string io_backend = "auto";
-  std::string parent;
-  std::string cbt;
-  double cbt_verify = 0;
-  std::string source_format = "auto";
-};
-
 // The snapshot holding the parent of `volume`: "auto" is the latest snapshot that has a volume
 // of that name (none: a full backup); anything else names a snapshot that must have it.
 Result<std::optional<repo::Snapshot>> FindParent(Repository& repo, const std::string& spec,
@@ -109,6 +95,7 @@ Result<std::optional<repo::Snapshot>> FindParent(Repository& repo, const std::st
 }
 
 int RunBackup(const BackupArgs& a) {
+  if (IsQcow2Layout(a.repo)) return RunLayoutBackup(a);
   if (!a.name.empty() && a.sources.size() > 1) {
     return Fail(Status::InvalidArgument("--name names a single source"));
   }
@@ -222,12 +209,8 @@ int RunBackup(const BackupArgs& a) {
 
 // --- snapshots --------------------------------------------------------------------------
 
-struct ListArgs {
-  RepoArgs repo;
-  bool json = false;
-};
-
 int RunSnapshots(const ListArgs& a) {
+  if (IsQcow2Layout(a.repo)) return RunLayoutSnapshots(a);
   auto repo = OpenRepository(a.repo, false);
   if (!repo) return Fail(repo.error());
   auto list = (*repo)->ListSnapshots();
@@ -278,22 +261,24 @@ int RunSnapshots(const ListArgs& a) {
 
 // --- restore ----------------------------------------------------------------------------
 
-struct RestoreArgs {
-  RepoArgs repo;
-  std::string what;
-  std::string target;
-  bool overwrite = false;
-  bool delta = false;
-  std::string cbt;
-  unsigned threads = 0;
-  bool json = false;
-  std::string format = "raw";
-  std::string compress = "none";
-  std::string backing;
-  uint64_t cluster_size = 65536;
-};
+}  // namespace
 
-// --format qcow2 and its options, checked before the repository is opened.
+Result<std::optional<qcow2::Compression>> ParseQcow2Compression(const std::string& text) {
+  if (text == "zstd") return qcow2::Compression::kZstd;
+  if (text == "zlib") return qcow2::Compression::kZlib;
+  if (text == "none") return std::optional<qcow2::Compression>();
+  return Err(Status::InvalidArgument("--compress " + text + ": expected none, zstd or zlib"));
+}
+
+Result<uint32_t> ParseClusterSize(uint64_t size, int min_bits) {
+  const int bits = std::countr_zero(size);
+  if (!std::has_single_bit(size) || bits < min_bits || bits > 21) {
+    return Err(Status::InvalidArgument(fmt::format(
+        "--cluster-size {}: a power of two from {} to 2097152", size, uint64_t{1} << min_bits)));
+  }
+  return static_cast<uint32_t>(bits);
+}
+
 Result<std::optional<Qcow2ExportOptions>> Qcow2Options(const RestoreArgs& a) {
   if (a.format == "raw") {
     if (a.compress != "none" || !a.backing.empty()) {
@@ -309,24 +294,15 @@ Result<std::optional<Qcow2ExportOptions>> Qcow2Options(const RestoreArgs& a) {
   }
   Qcow2ExportOptions q;
   q.backing = a.backing;
-  if (a.compress == "zstd") {
-    q.compression = qcow2::Compression::kZstd;
-  } else if (a.compress == "zlib") {
-    q.compression = qcow2::Compression::kZlib;
-  } else if (a.compress != "none") {
-    return Err(
-        Status::InvalidArgument("--compress " + a.compress + ": expected none, zstd or zlib"));
-  }
-  const int bits = std::countr_zero(a.cluster_size);
-  if (!std::has_single_bit(a.cluster_size) || bits < 9 || bits > 21) {
-    return Err(Status::InvalidArgument(
-        fmt::format("--cluster-size {}: a power of two from 512 to 2097152", a.cluster_size)));
-  }
-  q.cluster_bits = static_cast<uint32_t>(bits);
+  FERRY_ASSIGN_OR_RETURN(q.compression, ParseQcow2Compression(a.compress));
+  FERRY_ASSIGN_OR_RETURN(q.cluster_bits, ParseClusterSize(a.cluster_size, 9));
   return std::optional<Qcow2ExportOptions>(q);
 }
 
+namespace {
+
 int RunRestore(const RestoreArgs& a) {
+  if (IsQcow2Layout(a.repo)) return RunLayoutRestore(a);
   auto qcow2 = Qcow2Options(a);
   if (!qcow2) return Fail(qcow2.error());
   auto repo = OpenRepository(a.repo);
@@ -403,13 +379,8 @@ int RunRestore(const RestoreArgs& a) {
 
 // --- check ------------------------------------------------------------------------------
 
-struct CheckArgs {
-  RepoArgs repo;
-  bool read_data = false;
-  bool json = false;
-};
-
 int RunCheck(const CheckArgs& a) {
+  if (IsQcow2Layout(a.repo)) return RunLayoutCheck(a);
   auto repo = OpenRepository(a.repo, false);
   if (!repo) return Fail(repo.error());
   CheckOptions o;
@@ -441,9 +412,43 @@ int RunCheck(const CheckArgs& a) {
   return r->ok() ? kExitOk : kExitFailure;
 }
 
+// --- forget ---------------------------------------------------------------------------
+
+int RunForget(const ForgetArgs& a) {
+  if (IsQcow2Layout(a.repo)) return RunLayoutForget(a);
+  if (a.snapshots.empty()) return Fail(Status::InvalidArgument("name the snapshots to forget"));
+  auto repo = OpenRepository(a.repo, false);
+  if (!repo) return Fail(repo.error());
+  // Everything named is resolved before anything is forgotten.
+  std::vector<repo::Snapshot> snaps;
+  for (const std::string& what : a.snapshots) {
+    if (what.find(':') != std::string::npos) {
+      return Fail(Status::InvalidArgument(
+          what + ": the deduplicated layout forgets whole snapshots (no :VOLUME)"));
+    }
+    auto snap = (*repo)->ResolveSnapshot(what);
+    if (!snap) return Fail(snap.error());
+    snaps.push_back(std::move(*snap));
+  }
+  std::vector<std::string> forgotten;
+  for (const repo::Snapshot& s : snaps) {
+    if (Status st = (*repo)->ForgetSnapshot(s.id); !st.ok()) return Fail(st);
+    forgotten.push_back(s.id.ToHex());
+  }
+  if (a.json) {
+    PrintJson({{"forgotten", forgotten}});
+  } else {
+    for (const std::string& f : forgotten) std::printf("forgot %s\n", f.c_str());
+    std::printf("%zu snapshot(s) forgotten; their data stays in the packs until a prune\n",
+                forgotten.size());
+  }
+  return kExitOk;
+}
+
 // --- stats ------------------------------------------------------------------------------
 
 int RunStats(const ListArgs& a) {
+  if (IsQcow2Layout(a.repo)) return RunLayoutStats(a);
   auto repo = OpenRepository(a.repo);
   if (!repo) return Fail(repo.error());
   auto list = (*repo)->ListSnapshots();
@@ -489,7 +494,21 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     AddChunkerFlags(c, "--chunker", "262144", &a->chunker);
     c->add_option("--compression", a->compression, "zstd level 1-19, 0 for none (default 3)");
     c->add_option("--pack-size", a->pack_size_mib, "Target pack size in MiB (default 16)");
-    c->callback([a, exit_code] { *exit_code = RunInit(*a); });
+    c->add_option("--layout", a->layout,
+                  "dedup (default: deduplicated, compressed, encrypted packs) or qcow2 (each "
+                  "backup a plain QCOW2 overlay of the one before, readable by qemu-img)");
+    c->add_option("--cluster-size", a->cluster_size, "qcow2 layout: cluster size (default 65536)");
+    c->add_option("--compress", a->compress, "qcow2 layout: none (default), zstd or zlib clusters");
+    c->callback([a, c, exit_code] {
+      for (const CLI::Option* opt : c->get_options()) {
+        const std::string name = opt->get_name();
+        if (opt->count() > 0 && (name == "--encryption" || name == "--compression" ||
+                                 name == "--pack-size" || name.rfind("--chunker", 0) == 0)) {
+          a->dedup_options_given = true;
+        }
+      }
+      *exit_code = RunInit(*a);
+    });
   }
   {
     auto a = std::make_shared<BackupArgs>();
@@ -558,6 +577,17 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     c->add_flag("--read-data", a->read_data, "Also read, decrypt and verify every chunk");
     c->add_flag("--json", a->json, "Print JSON");
     c->callback([a, exit_code] { *exit_code = RunCheck(*a); });
+  }
+  {
+    auto a = std::make_shared<ForgetArgs>();
+    CLI::App* c = app.add_subcommand(
+        "forget", "Forget snapshots: SNAPSHOT[:VOLUME]… (qcow2 layout: merges into successors)");
+    AddRepoOptions(c, &a->repo);
+    c->add_option("snapshots", a->snapshots,
+                  "Snapshot ids, unique prefixes or latest; qcow2 layout: [:VOLUME], and none "
+                  "to finish interrupted work");
+    c->add_flag("--json", a->json, "Print JSON");
+    c->callback([a, exit_code] { *exit_code = RunForget(*a); });
   }
   {
     auto a = std::make_shared<ListArgs>();

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# The qcow2 layout (docs/FORMAT.md §11) through the CLI, judged by QEMU's own tools: every
+# backup is a QCOW2 overlay of the one before that `qemu-img convert` alone restores byte for
+# byte (also from a copy of the directory made elsewhere); `qemu-img check` finds every image
+# clean; CBT incrementals read only what changed; forgetting a backup in the middle (or the
+# first) merges it into its successor and every remaining backup still restores exactly; an
+# interrupted forget is safe and finished by the next; bad input is refused before anything
+# is written.
+# Usage: qcow2_layout_cli_test.sh FERRY_BINARY
+set -u
+ferry=$1
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+require qemu-img qemu-io
+repo=$tmp/layout
+vol=$tmp/vol/disk0
+mkdir -p "$tmp/vol"
+ids() {  # the snapshots of volume disk0, oldest first
+  "$ferry" snapshots -r "$repo" --json | python3 -c '
+import json, sys
+print(" ".join(s["id"] for s in json.load(sys.stdin) if any(v["name"] == "disk0" for v in s["volumes"])))'
+}
+image_of() { echo "$repo/volumes/disk0/$1.qcow2"; }
+poke() {  # poke FILE OFFSET LENGTH BYTE|random: overwrite in place
+  python3 - "$@" <<'PY'
+import os, sys
+path, off, n, what = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+with open(path, "r+b") as f:
+    f.seek(off)
+    f.write(os.urandom(n) if what == "random" else bytes([int(what)]) * n)
+PY
+}
+# Every image clean by qemu-img check, and each snapshot restored by qemu-img alone equal to
+# the copy of the volume kept when it was backed up ($tmp/v-<id>).
+all_restore_exactly() {
+  local id ok=0
+  for id in $(ids); do
+    qemu-img check -q "$(image_of "$id")" || { echo "qemu-img check: $id"; ok=1; }
+    rm -f "$tmp/q.raw"
+    qemu-img convert -O raw "$(image_of "$id")" "$tmp/q.raw" &&
+      cmp -s "$tmp/q.raw" "$tmp/v-$id" || { echo "differs: $id"; ok=1; }
+  done
+  return $ok
+}
+backup() {  # backup ARGS...: a backup of $vol; keeps a copy of the volume under its id
+  "$ferry" backup -r "$repo" "$vol" --json "$@" >"$tmp/b.json" 2>"$tmp/b.err" || return 1
+  local id
+  id=$(json_field "$tmp/b.json" snapshot)
+  cp --sparse=always "$vol" "$tmp/v-$id"
+}
+vfield() {  # vfield KEY: a field of the first volume of the last backup's JSON
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["volumes"][0][sys.argv[2]])' "$tmp/b.json" "$1"
+}
+
+# --- init -------------------------------------------------------------------------------------
+"$ferry" init -r "$tmp/bad" --layout qcow2 --encryption none >/dev/null 2>"$tmp/err"
+check "dedup-only options are refused (exit 2)" test $? -eq 2
+check "... saying which" grep -q -- "--encryption" "$tmp/err"
+"$ferry" init -r "$tmp/bad" --layout qcow2 --cluster-size 3000 >/dev/null 2>&1
+check "a bad cluster size is refused (exit 2)" test $? -eq 2
+"$ferry" init -r "$repo" --layout qcow2 >/dev/null 2>"$tmp/err"
+check "init --layout qcow2" test $? -eq 0
+"$ferry" init -r "$repo" --layout qcow2 >/dev/null 2>"$tmp/err"
+check "init refuses a directory that is not empty" test $? -ne 0
+check "no passphrase is asked for" sh -c "FERRY_PASSWORD= '$ferry' snapshots -r '$repo' </dev/null >/dev/null"
+
+# --- a chain of backups ----------------------------------------------------------------------
+python3 "$here/../../scripts/make-volume.py" "$vol" 48 5
+truncate -s 64M "$vol"  # a hole at the end
+backup
+check "the first backup is a full image" test "$(vfield backing)" = None
+first=$(json_field "$tmp/b.json" snapshot)
+
+poke "$vol" $((3 << 20)) 100000 random
+poke "$vol" $((10 << 20)) 300000 0        # zeros over data: zero clusters
+poke "$vol" $((60 << 20)) 5000 7          # data in the hole
+backup
+check "an incremental (hash) backup" test $? -eq 0
+check "... is an overlay of the first" test "$(vfield backing)" = "$first.qcow2"
+check "... storing only the changed clusters" test "$(vfield clusters)" -le 4
+second=$(json_field "$tmp/b.json" snapshot)
+
+# A CBT incremental: only the listed ranges are read.
+poke "$vol" $((20 << 20)) 70000 random
+poke "$vol" $((40 << 20)) 1000 9
+printf '%d %d\n%d %d\n' $((20 << 20)) 70000 $((40 << 20)) 1000 >"$tmp/cbt.txt"
+backup --cbt "list:$tmp/cbt.txt"
+check "a CBT incremental" test $? -eq 0
+check "... read only the changed clusters (3 of 64 KiB)" test "$(vfield bytes_read)" -eq $((3 << 16))
+check "... records its change source" python3 -c '
+import json, sys
+v = json.load(open(sys.argv[1]))["volumes"][0]
+assert v["incremental"]["cbt"].startswith("list:") and v["incremental"]["changed_bytes"] == 71000, v' "$tmp/b.json"
+third=$(json_field "$tmp/b.json" snapshot)
+
+# A volume that grew.
+truncate -s 80M "$vol"
+poke "$vol" $((70 << 20)) 4096 3
+backup
+check "a backup of a volume that grew" test $? -eq 0
+fourth=$(json_field "$tmp/b.json" snapshot)
+
+check "ferry check passes" "$ferry" check -r "$repo" --read-data
+check "every snapshot restores exactly with qemu-img alone" all_restore_exactly
+chain=$(qemu-img info --backing-chain "$(image_of "$fourth")" | grep -c '^image:')
+check "qemu-img sees a chain of four images" test "$chain" -eq 4
+cp -a "$repo" "$tmp/elsewhere"
+qemu-img convert -O raw "$tmp/elsewhere/volumes/disk0/$fourth.qcow2" "$tmp/moved.raw"
+check "a copy of the directory restores elsewhere (relative backing names)" \
+  cmp -s "$tmp/moved.raw" "$tmp/v-$fourth"
+"$ferry" restore -r "$repo" "${second:0:8}" -t "$tmp/r2.raw" >/dev/null 2>&1
+check "ferry restore of a middle snapshot" cmp -s "$tmp/r2.raw" "$tmp/v-$second"
+"$ferry" restore -r "$repo" latest -t "$tmp/r4.qcow2" --format qcow2 --compress zstd >/dev/null 2>&1
+check "ferry restore to a standalone QCOW2 image" qemu-img compare -q "$tmp/r4.qcow2" "$tmp/v-$fourth"
+
+# A QCOW2 guest disk with a persistent dirty bitmap: its incrementals read only what it lists.
+vm=$tmp/vol/vm.qcow2
+qemu-img create -q -f qcow2 "$vm" 32M
+qemu-io -f qcow2 -c "write -P 0x11 0 8M" -c "write -P 0x22 20M 2M" "$vm" >/dev/null
+"$ferry" backup -r "$repo" "$vm" --json >"$tmp/vm1.json" 2>/dev/null
+check "a QCOW2 source: full image of what it holds (10 MiB read)" python3 -c '
+import json, sys
+v = json.load(open(sys.argv[1]))["volumes"][0]
+assert v["bytes_read"] == 10 << 20 and v["source_format"] == "qcow2", v' "$tmp/vm1.json"
+qemu-img bitmap --add --enable "$vm" b0
+qemu-io -f qcow2 -c "write -P 0x33 1M 64k" -c "write -z 21M 64k" -c "write -P 0x44 30M 128k" "$vm" >/dev/null
+"$ferry" backup -r "$repo" "$vm" --cbt qcow2-bitmap:b0 --json >"$tmp/vm2.json" 2>/dev/null
+check "... a qcow2-bitmap incremental reads only the 4 dirty clusters" python3 -c '
+import json, sys
+v = json.load(open(sys.argv[1]))["volumes"][0]
+assert v["bytes_read"] == 4 << 16 and v["incremental"]["cbt"] == "qcow2-bitmap:b0", v' "$tmp/vm2.json"
+vm2=$(json_field "$tmp/vm2.json" snapshot)
+check "... and qemu-img finds its image identical to the guest disk" \
+  qemu-img compare -q "$repo/volumes/vm.qcow2/$vm2.qcow2" "$vm"
+
+# --- forgetting ----------------------------------------------------------------------------------
+"$ferry" forget -r "$repo" "${second:0:8}" --json >"$tmp/f.json" 2>"$tmp/err"
+check "forget a middle backup" test $? -eq 0
+check "... merged it into its successor" test "$(json_field "$tmp/f.json" merged)" -eq 1
+check "... its image is gone" test ! -e "$(image_of "$second")"
+check "... the successor now stands on the first" sh -c \
+  "qemu-img info '$(image_of "$third")' | grep -q 'backing file: $first.qcow2'"
+check "every remaining snapshot restores exactly" all_restore_exactly
+check "ferry check passes after the merge" "$ferry" check -r "$repo"
+
+"$ferry" forget -r "$repo" "${first:0:8}" >/dev/null 2>&1
+check "forget the first (full) backup" test $? -eq 0
+check "... its successor became a full image" sh -c \
+  "! qemu-img info '$(image_of "$third")' | grep -q 'backing file'"
+check "every remaining snapshot restores exactly" all_restore_exactly
+
+# An interrupted forget: the sidecar went, the merge did not happen; a partial file is left.
+rm "$repo/volumes/disk0/$third.json"
+echo junk >"$(image_of "$fourth").partial"
+"$ferry" check -r "$repo" >"$tmp/check.out" 2>&1
+check "check accepts an interrupted forget (exit 0)" test $? -eq 0
+check "... and warns about the orphan" grep -q "no snapshot names this image" "$tmp/check.out"
+check "the remaining snapshot restores exactly meanwhile" all_restore_exactly
+"$ferry" forget -r "$repo" --json >"$tmp/f.json" 2>&1
+check "forget with no snapshot finishes the work" test "$(json_field "$tmp/f.json" merged)" -eq 1
+check "... and clears the leftovers" test "$(ls "$repo/volumes/disk0" | wc -l)" -eq 2
+check "every remaining snapshot restores exactly" all_restore_exactly
+"$ferry" check -r "$repo" >"$tmp/check.out" 2>&1
+check "check is clean again" sh -c "! grep -q warning '$tmp/check.out'"
+
+# --- bad input: refused before anything is written --------------------------------------------
+before=$(find "$repo" -type f | sort | md5sum)
+cat "$vol" | "$ferry" backup -r "$repo" - --name disk0 >/dev/null 2>"$tmp/err"
+check "a pipe is refused (exit 2)" test $? -eq 2
+check "... saying why" grep -q "not a pipe" "$tmp/err"
+"$ferry" backup -r "$repo" "$vol" --name .hidden >/dev/null 2>"$tmp/err"
+check "a volume name starting with '.' is refused (exit 2)" test $? -eq 2
+"$ferry" backup -r "$repo" "$vol" --parent "${fourth:0:8}" >/dev/null 2>&1
+check "--parent SNAPSHOT is refused (exit 2)" test $? -eq 2
+echo "$((100 << 20)) 4096" >"$tmp/far.txt"
+"$ferry" backup -r "$repo" "$vol" --cbt "list:$tmp/far.txt" >/dev/null 2>"$tmp/err"
+check "a CBT past the volume's end is refused (exit 2)" test $? -eq 2
+"$ferry" backup -r "$repo" "$tmp/missing" >/dev/null 2>"$tmp/err"
+check "a missing source fails (exit 1)" test $? -eq 1
+check "nothing was written by the refused backups" test "$(find "$repo" -type f | sort | md5sum)" = "$before"
+"$ferry" restore -r "$repo" latest -t "$tmp/r4.raw" --backing x >/dev/null 2>&1
+check "restore --backing is refused (exit 2)" test $? -eq 2
+
+finish qcow2-layout
