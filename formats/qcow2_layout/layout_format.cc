@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "formats/json_fields.h"
+
 namespace ferry::qcow2_layout {
 
 namespace {
@@ -55,13 +57,13 @@ Result<LayoutConfig> DecodeConfig(std::string_view text) {
     if (format != kConfigFormat) {
       return Err(Status::NotSupported("config: format '" + format + "' is not the qcow2 layout"));
     }
-    if (j.at("version").get<int>() != kLayoutVersion) {
+    if (json_fields::Unsigned<uint64_t>(j, "version") != kLayoutVersion) {
       return Err(Status::NotSupported(
           fmt::format("config: qcow2 layout version {} (this ferry reads version {})",
                       j.at("version").dump(), kLayoutVersion)));
     }
     FERRY_ASSIGN_OR_RETURN(c.id, repo::ParseObjectId(j.at("id").get<std::string>()));
-    const auto cluster = j.at("cluster_size").get<uint64_t>();
+    const uint64_t cluster = json_fields::Unsigned<uint64_t>(j, "cluster_size");
     const int bits = std::countr_zero(cluster);
     if (!std::has_single_bit(cluster) || bits < static_cast<int>(kMinClusterBits) ||
         bits > static_cast<int>(kMaxClusterBits)) {
@@ -77,7 +79,7 @@ Result<LayoutConfig> DecodeConfig(std::string_view text) {
     } else if (compression != "none") {
       return Err(Status::Corruption("config: unknown compression '" + compression + "'"));
     }
-  } catch (const json::exception& e) {
+  } catch (const std::exception& e) {
     return Err(Status::Corruption(std::string("config: ") + e.what()));
   }
   return c;
@@ -118,7 +120,7 @@ Result<Sidecar> DecodeSidecar(std::string_view text, std::string_view name) {
     if (j.at("format").get<std::string>() != kSidecarFormat) {
       return Err(Status::Corruption(where + ": not a ferry qcow2 snapshot sidecar"));
     }
-    if (j.at("version").get<int>() != kLayoutVersion) {
+    if (json_fields::Unsigned<uint64_t>(j, "version") != kLayoutVersion) {
       return Err(
           Status::NotSupported(where + ": unknown sidecar version " + j.at("version").dump()));
     }
@@ -134,7 +136,7 @@ Result<Sidecar> DecodeSidecar(std::string_view text, std::string_view name) {
     FERRY_RETURN_IF_ERROR(CheckVolumeName(s.volume).WithContext(where));
     s.source = j.at("source").get<std::string>();
     s.source_format = j.at("source_format").get<std::string>();
-    s.size = j.at("size").get<uint64_t>();
+    s.size = json_fields::Unsigned<uint64_t>(j, "size");
     if (j.at("image").get<std::string>() != ImageName(s.id)) {
       return Err(Status::Corruption(where + ": image must be " + ImageName(s.id)));
     }
@@ -143,16 +145,16 @@ Result<Sidecar> DecodeSidecar(std::string_view text, std::string_view name) {
       IncrementalInfo inc;
       FERRY_ASSIGN_OR_RETURN(inc.parent, repo::ParseObjectId(i.at("parent").get<std::string>()));
       inc.cbt = i.at("cbt").get<std::string>();
-      inc.changed_bytes = i.at("changed_bytes").get<uint64_t>();
+      inc.changed_bytes = json_fields::Unsigned<uint64_t>(i, "changed_bytes");
       inc.fell_back = i.at("fell_back").get<bool>();
       s.incremental = std::move(inc);
     }
     const json& st = j.at("stats");
-    s.stats.bytes_read = st.at("bytes_read").get<uint64_t>();
-    s.stats.clusters = st.at("clusters").get<uint64_t>();
-    s.stats.bytes_written = st.at("bytes_written").get<uint64_t>();
-    s.stats.seconds = st.at("seconds").get<double>();
-  } catch (const json::exception& e) {
+    s.stats.bytes_read = json_fields::Unsigned<uint64_t>(st, "bytes_read");
+    s.stats.clusters = json_fields::Unsigned<uint64_t>(st, "clusters");
+    s.stats.bytes_written = json_fields::Unsigned<uint64_t>(st, "bytes_written");
+    s.stats.seconds = json_fields::Number(st, "seconds");
+  } catch (const std::exception& e) {
     return Err(Status::Corruption(where + ": " + e.what()));
   }
   return s;

@@ -16,7 +16,7 @@
 
 namespace ferry::qcow2_layout {
 
-inline constexpr int kLayoutVersion = 1;
+inline constexpr uint64_t kLayoutVersion = 1;
 inline constexpr std::string_view kConfigName = "config";
 inline constexpr std::string_view kVolumesDir = "volumes";
 // Suffix of an image being written (renamed away once it is complete and durable).

@@ -5,6 +5,7 @@
 
 #include "formats/codec/aes_gcm.h"
 #include "formats/codec/secure_random.h"
+#include "formats/json_fields.h"
 
 namespace ferry::repo {
 
@@ -91,8 +92,9 @@ Result<MasterKey> DecodeKeyFile(std::string_view text, std::string_view config_b
       return MasterKey{std::move(master_raw)};
     }
     if (kdf != "scrypt") return Err(Status::NotSupported("key file: unknown kdf '" + kdf + "'"));
-    codec::ScryptParams params{j.at("n").get<uint64_t>(), j.at("r").get<uint32_t>(),
-                               j.at("p").get<uint32_t>()};
+    codec::ScryptParams params{json_fields::Unsigned<uint64_t>(j, "n"),
+                               json_fields::Unsigned<uint32_t>(j, "r"),
+                               json_fields::Unsigned<uint32_t>(j, "p")};
     if (!SaneScrypt(params.n, params.r, params.p)) {
       return Err(Status::Corruption("key file: scrypt parameters are out of range"));
     }
@@ -110,7 +112,7 @@ Result<MasterKey> DecodeKeyFile(std::string_view text, std::string_view config_b
     if (*opened != kMasterKeySize) return Err(Status::Corruption("key file: bad master key size"));
     master.resize(*opened);
     return MasterKey{std::move(master)};
-  } catch (const json::exception& e) {
+  } catch (const std::exception& e) {
     return Err(Status::Corruption(std::string("key file: ") + e.what()));
   }
 }

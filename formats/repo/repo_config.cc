@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "formats/json_fields.h"
+
 namespace ferry::repo {
 
 using nlohmann::json;
@@ -35,7 +37,7 @@ Result<RepoConfig> DecodeConfig(std::string_view text) {
     return Err(Status::NotSupported("not a ferry repository (config has no ferry format tag)"));
   }
   if (!j.contains("version") || !j["version"].is_number_integer() ||
-      j["version"].get<int>() != kFormatVersion) {
+      j["version"].get<int64_t>() != kFormatVersion) {
     return Err(Status::NotSupported(
         fmt::format("repository format version {} is not supported (this ferry reads version {})",
                     j.contains("version") ? j["version"].dump() : "?", kFormatVersion)));
@@ -48,17 +50,18 @@ Result<RepoConfig> DecodeConfig(std::string_view text) {
       return Err(Status::NotSupported("unknown encryption '" + enc + "' in config"));
     }
     c.encrypted = enc == "aes-256-gcm";
-    c.compression_level =
-        j.at("compression").get<std::string>() == "none" ? 0 : j.at("compression_level").get<int>();
+    c.compression_level = j.at("compression").get<std::string>() == "none"
+                              ? 0
+                              : json_fields::Unsigned<int>(j, "compression_level");
     const json& ch = j.at("chunker");
     FERRY_ASSIGN_OR_RETURN(c.chunker.algorithm,
                            chunker::ParseAlgorithm(ch.at("algorithm").get<std::string>()));
-    c.chunker.min_size = ch.at("min_size").get<uint32_t>();
-    c.chunker.avg_size = ch.at("avg_size").get<uint32_t>();
-    c.chunker.max_size = ch.at("max_size").get<uint32_t>();
-    c.chunker.level = ch.at("level").get<int>();
-    c.pack_size = j.at("pack_size").get<uint32_t>();
-  } catch (const json::exception& e) {
+    c.chunker.min_size = json_fields::Unsigned<uint32_t>(ch, "min_size");
+    c.chunker.avg_size = json_fields::Unsigned<uint32_t>(ch, "avg_size");
+    c.chunker.max_size = json_fields::Unsigned<uint32_t>(ch, "max_size");
+    c.chunker.level = json_fields::Unsigned<int>(ch, "level");
+    c.pack_size = json_fields::Unsigned<uint32_t>(j, "pack_size");
+  } catch (const std::exception& e) {
     return Err(Status::Corruption(std::string("config: ") + e.what()));
   }
   if (Status s = chunker::ValidateParams(c.chunker); !s.ok()) return Err(s.WithContext("config"));

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "formats/json_fields.h"
+
 namespace ferry::repo {
 
 using nlohmann::json;
@@ -63,7 +65,7 @@ Result<Snapshot> DecodeSnapshot(Sealer& sealer, const ObjectId& id, std::string_
   if (j.is_discarded() || !j.is_object()) return Err(Status::Corruption(name + ": not JSON"));
   Snapshot s;
   try {
-    if (j.at("version").get<int>() != 1) {
+    if (json_fields::Unsigned<uint64_t>(j, "version") != 1) {
       return Err(Status::NotSupported(name + ": unknown snapshot version"));
     }
     FERRY_ASSIGN_OR_RETURN(s.id, ParseObjectId(j.at("id").get<std::string>()));
@@ -79,12 +81,12 @@ Result<Snapshot> DecodeSnapshot(Sealer& sealer, const ObjectId& id, std::string_
       vol.name = v.at("name").get<std::string>();
       vol.source = v.at("source").get<std::string>();
       vol.source_format = v.value("source_format", std::string("raw"));
-      vol.size = v.at("size").get<uint64_t>();
-      vol.page_size = v.at("page_size").get<uint64_t>();
+      vol.size = json_fields::Unsigned<uint64_t>(v, "size");
+      vol.page_size = json_fields::Unsigned<uint64_t>(v, "page_size");
       if (vol.page_size == 0) return Err(Status::Corruption(name + ": page_size is 0"));
       for (const json& p : v.at("pages")) {
         MapPageRef ref;
-        ref.offset = p.at("offset").get<uint64_t>();
+        ref.offset = json_fields::Unsigned<uint64_t>(p, "offset");
         std::string raw;
         if (!FromHex(p.at("id").get<std::string>(), &raw) || raw.size() != 32) {
           return Err(Status::Corruption(name + ": bad page id"));
@@ -93,7 +95,7 @@ Result<Snapshot> DecodeSnapshot(Sealer& sealer, const ObjectId& id, std::string_
         vol.pages.push_back(ref);
       }
       if (auto it = v.find("block_hashes"); it != v.end()) {
-        vol.hash_block_size = it->at("block_size").get<uint32_t>();
+        vol.hash_block_size = json_fields::Unsigned<uint32_t>(*it, "block_size");
         if (vol.hash_block_size == 0) return Err(Status::Corruption(name + ": block_size is 0"));
         for (const json& p : it->at("pages")) {
           std::string raw;
@@ -111,20 +113,23 @@ Result<Snapshot> DecodeSnapshot(Sealer& sealer, const ObjectId& id, std::string_
         FERRY_ASSIGN_OR_RETURN(info.parent, ParseObjectId(inc.at("parent").get<std::string>()));
         info.parent_volume = inc.at("parent_volume").get<std::string>();
         info.cbt = inc.at("cbt").get<std::string>();
-        info.changed_bytes = inc.at("changed_bytes").get<uint64_t>();
-        info.verify_percent = inc.at("verify_percent").get<double>();
-        info.verified_bytes = inc.at("verified_bytes").get<uint64_t>();
-        info.mismatches = inc.at("mismatches").get<uint64_t>();
+        info.changed_bytes = json_fields::Unsigned<uint64_t>(inc, "changed_bytes");
+        info.verify_percent = json_fields::Number(inc, "verify_percent");
+        info.verified_bytes = json_fields::Unsigned<uint64_t>(inc, "verified_bytes");
+        info.mismatches = json_fields::Unsigned<uint64_t>(inc, "mismatches");
         info.fell_back = inc.at("fell_back").get<bool>();
         vol.incremental = info;
       }
       s.volumes.push_back(std::move(vol));
     }
     const json& st = j.at("stats");
-    s.stats = {st.at("bytes_read").get<uint64_t>(),   st.at("bytes_new").get<uint64_t>(),
-               st.at("bytes_stored").get<uint64_t>(), st.at("chunks").get<uint64_t>(),
-               st.at("chunks_new").get<uint64_t>(),   st.at("seconds").get<double>()};
-  } catch (const json::exception& e) {
+    s.stats = {json_fields::Unsigned<uint64_t>(st, "bytes_read"),
+               json_fields::Unsigned<uint64_t>(st, "bytes_new"),
+               json_fields::Unsigned<uint64_t>(st, "bytes_stored"),
+               json_fields::Unsigned<uint64_t>(st, "chunks"),
+               json_fields::Unsigned<uint64_t>(st, "chunks_new"),
+               json_fields::Number(st, "seconds")};
+  } catch (const std::exception& e) {
     return Err(Status::Corruption(name + ": " + e.what()));
   }
   return s;

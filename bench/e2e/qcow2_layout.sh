@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The qcow2 layout against doing the same with qemu-img, in one run on the realistic image:
+#   full backup       ferry backup into the layout     vs  qemu-img convert -O qcow2
+#   day-1% overlay    ferry backup --cbt list:FILE     vs  qemu-img convert -B previous (compares
+#                     ferry backup (cluster compare)        every cluster with the backing image)
+#   forget the middle ferry forget (merge)             vs  qemu-img rebase -b first (safe mode)
+# Every image is checked with qemu-img check and compare. Prints a markdown table.
+#   bench/e2e/qcow2_layout.sh [WORKDIR]     (default /var/tmp/ferry-e2e; ~10 GB free; root)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+work=${1:-/var/tmp/ferry-e2e}
+source bench/e2e/lib.sh
+: >"$work/times"
+for pct in 1 4; do
+  if [[ ! -f $work/changes-$pct.txt ]]; then
+    cp --sparse=always "$image" "$work/day-$pct.img"
+    bash bench/e2e/day_of_use.sh "$work/day-$pct.img" "$pct" "$pct"
+    python3 bench/e2e/diff_blocks.py "$image" "$work/day-$pct.img" >"$work/changes-$pct.txt"
+  fi
+done
+layout=$work/layout
+q=$work/qemu-chain
+disk=$work/disk.img
+rm -rf "$layout" "$q" && mkdir -p "$q"
+"$ferry" init -r "$layout" --layout qcow2 >/dev/null 2>&1
+ids() { "$ferry" snapshots -r "$layout" --json | python3 -c 'import json,sys; print(" ".join(s["id"] for s in json.load(sys.stdin)))'; }
+
+cp --sparse=always "$image" "$disk"
+run ferry-full "$ferry" backup -r "$layout" --name disk "$disk"
+run qemu-full qemu-img convert -f raw -O qcow2 "$disk" "$q/0.qcow2"
+cp --sparse=always "$work/day-1.img" "$disk"
+run ferry-cbt "$ferry" backup -r "$layout" --name disk --cbt "list:$work/changes-1.txt" "$disk"
+run qemu-overlay sh -c "cd '$q' && qemu-img convert -f raw -O qcow2 -B 0.qcow2 -F qcow2 '$disk' 1.qcow2"
+cp --sparse=always "$work/day-4.img" "$disk"
+run ferry-compare "$ferry" backup -r "$layout" --name disk "$disk"
+run qemu-overlay2 sh -c "cd '$q' && qemu-img convert -f raw -O qcow2 -B 1.qcow2 -F qcow2 '$disk' 2.qcow2"
+set -- $(ids)
+for id in "$@"; do qemu-img check -q "$layout/volumes/disk/$id.qcow2"; done
+qemu-img compare -q -f raw "$work/day-1.img" "$layout/volumes/disk/$2.qcow2"
+qemu-img compare -q -f raw "$work/day-4.img" "$layout/volumes/disk/$3.qcow2"
+qemu-img compare -q -f raw "$work/day-4.img" "$q/2.qcow2"
+size() { du -B1 "$1" | cut -f1; }
+mib() { echo "scale=1; $1 / 1048576" | bc; }
+s_ferry_cbt=$(size "$layout/volumes/disk/$2.qcow2") s_qemu_ov=$(size "$q/1.qcow2")
+s_ferry_cmp=$(size "$layout/volumes/disk/$3.qcow2") s_qemu_ov2=$(size "$q/2.qcow2")
+
+run ferry-forget "$ferry" forget -r "$layout" "$2"
+run qemu-rebase sh -c "cd '$q' && qemu-img rebase -f qcow2 -b 0.qcow2 -F qcow2 2.qcow2 && rm 1.qcow2"
+qemu-img check -q "$layout/volumes/disk/$3.qcow2"
+qemu-img compare -q -f raw "$work/day-4.img" "$layout/volumes/disk/$3.qcow2"
+qemu-img compare -q -f raw "$work/day-4.img" "$q/2.qcow2"
+
+echo "| qcow2 layout, 2 GiB image | qemu-img | ferry | speed-up | size qemu / ferry |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+row() {  # row LABEL QEMU-RUN FERRY-RUN [QEMU-FILE-SIZE FERRY-FILE-SIZE]
+  local a b
+  a=$(get "$2" 2) b=$(get "$3" 2)
+  echo "| $1 | $a s | $b s | $(ratio "$a" "$b")× | ${4:+$(mib "$4") / $(mib "$5") MiB} |"
+}
+row "full image (convert -O qcow2 / backup)" qemu-full ferry-full "$(size "$q/0.qcow2")" \
+  "$(size "$layout/volumes/disk/$1.qcow2")"
+row "1% day, overlay (convert -B / backup --cbt list)" qemu-overlay ferry-cbt "$s_qemu_ov" "$s_ferry_cbt"
+row "4% day, overlay (convert -B / backup, cluster compare)" qemu-overlay2 ferry-compare "$s_qemu_ov2" "$s_ferry_cmp"
+row "forget the middle (rebase -b / forget)" qemu-rebase ferry-forget
