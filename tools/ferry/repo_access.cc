@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "transports/local/local_transport.h"
+#include "transports/uri.h"
 
 namespace ferry::cli {
 
@@ -24,12 +25,13 @@ Result<std::unique_ptr<Transport>> OpenTransport(const RepoArgs& args, bool crea
   if (args.repo.empty()) {
     return Err(Status::InvalidArgument("no repository given: use --repo or set FERRY_REPO"));
   }
-  std::string path = args.repo;
-  if (path.rfind("file://", 0) == 0) path = path.substr(7);
-  if (path.find("://") != std::string::npos) {
-    return Err(Status::NotSupported("repository URI '" + args.repo +
-                                    "': only local directories are supported so far"));
+  FERRY_ASSIGN_OR_RETURN(TransportUri uri, ParseTransportUri(args.repo));
+  if (uri.kind != TransportKind::kLocal) {
+    return Err(Status::NotSupported(
+        "repository URI '" + args.repo + "': " + (uri.kind == TransportKind::kNfs ? "NFS" : "S3") +
+        " repositories are not built yet; use a local directory (or a kernel NFS mount)"));
   }
+  const std::string& path = uri.local_path;
   if (create) {
     std::error_code ec;
     std::filesystem::create_directories(path, ec);
