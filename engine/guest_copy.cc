@@ -23,13 +23,23 @@ struct Window {
   uint64_t bytes = 0;
 };
 
+// Calls fn(begin, end) for each range widened to whole granules and cut at `size`; widened
+// ranges may meet, so nothing is passed twice.
+template <typename Fn>
+void ForEachWidened(const cbt::ExtentList& ranges, uint64_t size, uint64_t granule, Fn fn) {
+  uint64_t taken = 0;
+  for (const cbt::ByteRange& r : ranges) {
+    const uint64_t begin = std::max(taken, AlignDown(r.offset, granule));
+    const uint64_t end = std::min(size, AlignUp(r.end(), granule));
+    if (end > begin) fn(begin, end);
+    taken = std::max(taken, end);
+  }
+}
+
 std::vector<Window> PlanWindows(const cbt::ExtentList& ranges, uint64_t size, uint64_t granule,
                                 uint64_t window) {
   std::vector<Window> out;
-  uint64_t taken = 0;  // Widened ranges may meet: nothing before this is copied twice.
-  for (const cbt::ByteRange& r : ranges) {
-    uint64_t at = std::max(taken, AlignDown(r.offset, granule));
-    const uint64_t end = std::min(size, AlignUp(r.end(), granule));
+  ForEachWidened(ranges, size, granule, [&](uint64_t at, uint64_t end) {
     while (at < end) {
       const uint64_t start = AlignDown(at, window);
       const uint64_t piece_end = std::min(end, start + window);
@@ -43,8 +53,7 @@ std::vector<Window> PlanWindows(const cbt::ExtentList& ranges, uint64_t size, ui
       w.bytes += piece_end - at;
       at = piece_end;
     }
-    taken = std::max(taken, end);
-  }
+  });
   return out;
 }
 
@@ -89,13 +98,8 @@ uint64_t CopyGranularity(const GuestCopyOptions& options) {
 
 uint64_t BytesToCopy(const cbt::ExtentList& ranges, uint64_t size, uint64_t granularity) {
   uint64_t total = 0;
-  uint64_t taken = 0;
-  for (const cbt::ByteRange& r : ranges) {
-    const uint64_t at = std::max(taken, AlignDown(r.offset, granularity));
-    const uint64_t end = std::min(size, AlignUp(r.end(), granularity));
-    if (end > at) total += end - at;
-    taken = std::max(taken, end);
-  }
+  ForEachWidened(ranges, size, granularity,
+                 [&](uint64_t begin, uint64_t end) { total += end - begin; });
   return total;
 }
 

@@ -49,14 +49,6 @@ cbt::ExtentList ClipTo(cbt::ExtentList ranges, uint64_t size) {
   return out;
 }
 
-Result<std::string> ReadFile(const std::string& path) {
-  FERRY_ASSIGN_OR_RETURN(auto file, qcow2::OpenImageFile(path));
-  std::string bytes(file->size(), '\0');
-  FERRY_ASSIGN_OR_RETURN(size_t n, file->ReadAt(AsWritableBytes(bytes), 0));
-  bytes.resize(n);
-  return bytes;
-}
-
 // The backing file an image's header names ("" for none), read without opening the chain.
 Result<std::string> BackingOf(const std::string& path) {
   FERRY_ASSIGN_OR_RETURN(auto file, qcow2::OpenImageFile(path));
@@ -133,22 +125,24 @@ Result<std::unique_ptr<ImageStore>> ImageStore::Init(const std::string& dir,
   fs::create_directories(fs::path(dir) / qcow2_layout::kVolumesDir, ec);
   if (ec) return Err(Status::FromErrno(ec.value(), "create " + dir + "/volumes"));
   FERRY_RETURN_IF_ERROR(FsyncDirectory(dir));
-  return std::unique_ptr<ImageStore>(new ImageStore(dir, config));
+  return std::unique_ptr<ImageStore>(new ImageStore(dir, std::move(transport), config));
 }
 
 Result<std::unique_ptr<ImageStore>> ImageStore::Open(const std::string& dir) {
-  const std::string path = (fs::path(dir) / qcow2_layout::kConfigName).string();
-  auto text = ReadFile(path);
+  auto transport = LocalTransport::Open(dir);
+  auto text = transport ? (*transport)->Get(qcow2_layout::kConfigName) : Err(transport.error());
   if (!text) {
     if (text.error().IsNotFound()) return Err(Status::NotFound("no ferry repository at " + dir));
     return Err(text.error());
   }
   FERRY_ASSIGN_OR_RETURN(auto config, qcow2_layout::DecodeConfig(*text));
-  return std::unique_ptr<ImageStore>(new ImageStore(dir, config));
+  return std::unique_ptr<ImageStore>(new ImageStore(dir, std::move(*transport), config));
 }
 
 bool ImageStore::IsImageStore(const std::string& dir) {
-  auto text = ReadFile((fs::path(dir) / qcow2_layout::kConfigName).string());
+  auto transport = LocalTransport::Open(dir);
+  if (!transport) return false;
+  auto text = (*transport)->Get(qcow2_layout::kConfigName);
   return text.has_value() && qcow2_layout::IsLayoutConfig(*text);
 }
 
@@ -183,7 +177,7 @@ Result<std::vector<Sidecar>> ImageStore::LoadSidecars(std::string_view volume) c
        it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (!qcow2_layout::IdOfSidecar(name)) continue;
-    FERRY_ASSIGN_OR_RETURN(std::string text, ReadFile(it->path().string()));
+    FERRY_ASSIGN_OR_RETURN(std::string text, transport_->Get(SidecarObject(volume, name)));
     FERRY_ASSIGN_OR_RETURN(Sidecar s, qcow2_layout::DecodeSidecar(text, name));
     if (s.volume != volume) {
       return Err(Status::Corruption(
@@ -198,11 +192,14 @@ Result<std::vector<Sidecar>> ImageStore::LoadSidecars(std::string_view volume) c
   return out;
 }
 
+std::string ImageStore::SidecarObject(std::string_view volume, std::string_view file) {
+  return std::string(qcow2_layout::kVolumesDir) + "/" + std::string(volume) + "/" +
+         std::string(file);
+}
+
 Status ImageStore::PublishSidecar(const Sidecar& sidecar) const {
-  FERRY_ASSIGN_OR_RETURN(auto transport, LocalTransport::Open(dir_));
-  const std::string name = std::string(qcow2_layout::kVolumesDir) + "/" + sidecar.volume + "/" +
-                           qcow2_layout::SidecarName(sidecar.id);
-  return transport->Put(name, AsBytes(qcow2_layout::EncodeSidecar(sidecar)), true);
+  return transport_->Put(SidecarObject(sidecar.volume, qcow2_layout::SidecarName(sidecar.id)),
+                         AsBytes(qcow2_layout::EncodeSidecar(sidecar)), true);
 }
 
 // --- snapshots ----------------------------------------------------------------------------
@@ -254,6 +251,7 @@ Result<ImageBackupResult> ImageStore::Backup(const std::vector<ImageBackupSource
   // Everything is opened and checked before anything is written.
   struct Plan {
     const ImageBackupSource* source;
+    std::string volume;
     std::unique_ptr<VolumeSource> reader;
     std::optional<Sidecar> parent;
     cbt::ExtentList ranges;
@@ -263,8 +261,8 @@ Result<ImageBackupResult> ImageStore::Backup(const std::vector<ImageBackupSource
   std::vector<Plan> plans;
   std::set<std::string> names;
   for (const ImageBackupSource& s : sources) {
-    Plan p{&s, nullptr, std::nullopt, {}, std::nullopt};
-    const std::string volume = VolumeName(BackupSource(s.path, s.name));
+    Plan p{&s, VolumeName(BackupSource(s.path, s.name)), nullptr, std::nullopt, {}, std::nullopt};
+    const std::string& volume = p.volume;
     FERRY_RETURN_IF_ERROR(qcow2_layout::CheckVolumeName(volume));
     if (!names.insert(volume).second) {
       return Err(Status::InvalidArgument(
@@ -331,7 +329,7 @@ Result<ImageBackupResult> ImageStore::Backup(const std::vector<ImageBackupSource
   };
   uint64_t done = 0;
   for (Plan& p : plans) {
-    const std::string volume = VolumeName(BackupSource(p.source->path, p.source->name));
+    const std::string& volume = p.volume;
     std::error_code ec;
     fs::create_directories(VolumeDir(volume), ec);
     if (ec) return Err(undo(Status::FromErrno(ec.value(), "create " + VolumeDir(volume))));
@@ -565,9 +563,9 @@ Status ImageStore::Collapse(std::string_view volume, const ImageJobOptions& opti
     o.cancel = options.cancel;
     o.progress = options.progress;
     const std::string partial = path + std::string(qcow2_layout::kPartialSuffix);
-    FERRY_ASSIGN_OR_RETURN(GuestCopyResult copied,
-                           CopyGuestRanges(partial, s.size, ranges, ImageReaders(path), o));
-    (void)copied;
+    if (auto merged = CopyGuestRanges(partial, s.size, ranges, ImageReaders(path), o); !merged) {
+      return merged.error();
+    }
     FERRY_RETURN_IF_ERROR(Publish(partial, path));
     backing_of[s.id] = below;
     ++result->merged;
@@ -592,6 +590,33 @@ Status ImageStore::Collapse(std::string_view volume, const ImageJobOptions& opti
     }
   }
   return Status();
+}
+
+// --- stats ------------------------------------------------------------------------------
+
+Result<ImageStoreStats> ImageStore::Stats() {
+  ImageStoreStats st;
+  FERRY_ASSIGN_OR_RETURN(auto snapshots, ListSnapshots());
+  st.snapshots = snapshots.size();
+  for (const ImageSnapshot& s : snapshots) {
+    for (const Sidecar& v : s.volumes) st.logical_bytes += v.size;
+  }
+  FERRY_ASSIGN_OR_RETURN(auto volumes, ListVolumes());
+  for (const std::string& volume : volumes) {
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(VolumeDir(volume), ec);
+         !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      if (!qcow2_layout::IdOfImage(it->path().filename().string())) continue;
+      struct stat info {};
+      if (::stat(it->path().c_str(), &info) != 0) {
+        return Err(Status::FromErrno(errno, "stat " + it->path().string()));
+      }
+      st.stored_bytes += static_cast<uint64_t>(info.st_blocks) * 512;  // Allocated, not apparent.
+      ++st.images;
+    }
+    if (ec) return Err(Status::FromErrno(ec.value(), "list " + VolumeDir(volume)));
+  }
+  return st;
 }
 
 // --- check --------------------------------------------------------------------------------

@@ -24,6 +24,7 @@
 #include "engine/qcow2_export.h"
 #include "formats/qcow2/image.h"
 #include "formats/qcow2_layout/layout_format.h"
+#include "transports/local/local_transport.h"
 
 namespace ferry {
 
@@ -84,6 +85,13 @@ struct ForgetResult {
   uint64_t removed = 0;                // Orphaned images and partial files deleted.
 };
 
+struct ImageStoreStats {
+  uint64_t snapshots = 0;      // Snapshot ids.
+  uint64_t images = 0;         // Image files, orphans included.
+  uint64_t logical_bytes = 0;  // Sum of every volume of every snapshot.
+  uint64_t stored_bytes = 0;   // Bytes the image files allocate.
+};
+
 struct ImageCheckResult {
   uint64_t snapshots = 0;  // Sidecars.
   uint64_t images = 0;
@@ -135,15 +143,22 @@ class ImageStore {
   Result<ForgetResult> Forget(const std::vector<ImageSnapshot>& snapshots,
                               const std::string& volume, const ImageJobOptions& options);
 
+  // Sizes: what the snapshots hold and what their images take. Errors: kIoError.
+  Result<ImageStoreStats> Stats();
+
   // Every sidecar parses and names an image whose chain opens, stays inside its volume's
   // directory and has the sidecar's size; every image's refcounts are clean. With
   // `read_data`, every snapshot's data is read through its chain.
   Result<ImageCheckResult> Check(bool read_data, const ImageJobOptions& options);
 
  private:
-  ImageStore(std::string dir, qcow2_layout::LayoutConfig config)
-      : dir_(std::move(dir)), config_(std::move(config)) {}
+  ImageStore(std::string dir, std::unique_ptr<LocalTransport> transport,
+             qcow2_layout::LayoutConfig config)
+      : dir_(std::move(dir)), transport_(std::move(transport)), config_(std::move(config)) {}
 
+  // The transport name of a file in a volume's directory (config and sidecars are published
+  // and read through the transport; images are files QEMU opens, handled directly).
+  static std::string SidecarObject(std::string_view volume, std::string_view file);
   std::string VolumeDir(std::string_view volume) const;
   Result<std::vector<std::string>> ListVolumes() const;
   Result<std::vector<qcow2_layout::Sidecar>> LoadSidecars(std::string_view volume) const;
@@ -152,6 +167,7 @@ class ImageStore {
   Status Collapse(std::string_view volume, const ImageJobOptions& options, ForgetResult* result);
 
   std::string dir_;
+  std::unique_ptr<LocalTransport> transport_;
   qcow2_layout::LayoutConfig config_;
 };
 

@@ -14,8 +14,15 @@ Status Bad(std::string_view uri, std::string_view why) {
   return Status::InvalidArgument(fmt::format("repository URI '{}': {}", uri, why));
 }
 
-// "k=v&k2=v2" → map; a key given twice or without '=' is an error.
-Result<std::map<std::string, std::string>> ParseQuery(std::string_view uri, std::string_view q) {
+// Cuts "?k=v&k2=v2" off `*rest` and returns it as a map; a key given twice or without '=' is
+// an error.
+Result<std::map<std::string, std::string>> TakeParameters(std::string_view uri,
+                                                          std::string_view* rest) {
+  std::string_view q;
+  if (const size_t at = rest->find('?'); at != std::string_view::npos) {
+    q = rest->substr(at + 1);
+    *rest = rest->substr(0, at);
+  }
   std::map<std::string, std::string> out;
   size_t at = 0;
   while (at < q.size()) {
@@ -84,18 +91,13 @@ Status SplitHostPort(std::string_view uri, std::string_view authority, std::stri
 Result<TransportUri> ParseNfs(std::string_view uri, std::string_view rest) {
   TransportUri t;
   t.kind = TransportKind::kNfs;
-  std::string_view query;
-  if (const size_t q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
+  FERRY_ASSIGN_OR_RETURN(auto params, TakeParameters(uri, &rest));
   const size_t slash = rest.find('/');
   if (slash == std::string_view::npos || slash + 1 >= rest.size()) {
     return Err(Bad(uri, "no export path (nfs://HOST[:PORT]/export/path)"));
   }
   FERRY_RETURN_IF_ERROR(SplitHostPort(uri, rest.substr(0, slash), &t.nfs.host, &t.nfs.port));
   t.nfs.export_path = std::string(rest.substr(slash));
-  FERRY_ASSIGN_OR_RETURN(auto params, ParseQuery(uri, query));
   for (const auto& [k, v] : params) {
     if (k != "version") return Err(Bad(uri, fmt::format("unknown parameter '{}' (version)", k)));
     if (v != "3" && v != "4") return Err(Bad(uri, "version must be 3 or 4"));
@@ -108,11 +110,7 @@ Result<TransportUri> ParseS3(std::string_view uri, std::string_view rest,
                              const char* (*getenv)(const char*)) {
   TransportUri t;
   t.kind = TransportKind::kS3;
-  std::string_view query;
-  if (const size_t q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
+  FERRY_ASSIGN_OR_RETURN(auto params, TakeParameters(uri, &rest));
   const size_t slash = rest.find('/');
   t.s3.bucket = std::string(rest.substr(0, slash));
   if (!ValidBucket(t.s3.bucket)) {
@@ -125,7 +123,6 @@ Result<TransportUri> ParseS3(std::string_view uri, std::string_view rest,
     if (prefix.find("//") != std::string_view::npos) return Err(Bad(uri, "empty path segment"));
     t.s3.prefix = std::string(prefix);
   }
-  FERRY_ASSIGN_OR_RETURN(auto params, ParseQuery(uri, query));
   std::string style;
   for (const auto& [k, v] : params) {
     if (k == "endpoint") {

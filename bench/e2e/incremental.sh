@@ -17,14 +17,7 @@ disk=$work/disk.img
 json_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 mib() { echo "scale=1; $1 / 1048576" | bc; }
 
-# The day's changes, made once per percentage on copies of the image, with their block lists.
-for pct in 1 4; do
-  if [[ ! -f $work/changes-$pct.txt ]]; then
-    cp --sparse=always "$image" "$work/day-$pct.img"
-    bash bench/e2e/day_of_use.sh "$work/day-$pct.img" "$pct" "$pct"
-    python3 bench/e2e/diff_blocks.py "$image" "$work/day-$pct.img" >"$work/changes-$pct.txt"
-  fi
-done
+make_days
 changed_bytes() { awk '{s += $2} END {print s}' "$work/changes-$1.txt"; }
 
 rm -rf "$work/inc-ferry" "$work/inc-restic"

@@ -11,13 +11,7 @@ cd "$(dirname "$0")/../.."
 work=${1:-/var/tmp/ferry-e2e}
 source bench/e2e/lib.sh
 : >"$work/times"
-for pct in 1 4; do
-  if [[ ! -f $work/changes-$pct.txt ]]; then
-    cp --sparse=always "$image" "$work/day-$pct.img"
-    bash bench/e2e/day_of_use.sh "$work/day-$pct.img" "$pct" "$pct"
-    python3 bench/e2e/diff_blocks.py "$image" "$work/day-$pct.img" >"$work/changes-$pct.txt"
-  fi
-done
+make_days
 layout=$work/layout
 q=$work/qemu-chain
 disk=$work/disk.img

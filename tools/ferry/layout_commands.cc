@@ -1,15 +1,14 @@
 #include "tools/ferry/layout_commands.h"
 
 #include <cstdio>
-#include <filesystem>
 
 #include <fmt/format.h>
-#include <sys/stat.h>
 
 #include "cbt/cbt_spec.h"
 #include "engine/image_store.h"
 #include "tools/ferry/commands.h"
 #include "tools/ferry/terminal.h"
+#include "transports/uri.h"
 
 namespace ferry::cli {
 
@@ -18,15 +17,24 @@ namespace {
 using nlohmann::json;
 using qcow2_layout::Sidecar;
 
-std::string RepoPath(const RepoArgs& args) {
-  return args.repo.rfind("file://", 0) == 0 ? args.repo.substr(7) : args.repo;
-}
-
-Result<std::unique_ptr<ImageStore>> OpenStore(const RepoArgs& args) {
+// The local directory --repo names: the qcow2 layout lives only where QEMU opens files.
+// Errors: kInvalidArgument for a missing, malformed or non-local repository.
+Result<std::string> RepoPath(const RepoArgs& args) {
   if (args.repo.empty()) {
     return Err(Status::InvalidArgument("no repository given: use --repo or set FERRY_REPO"));
   }
-  return ImageStore::Open(RepoPath(args));
+  FERRY_ASSIGN_OR_RETURN(TransportUri uri, ParseTransportUri(args.repo));
+  if (uri.kind != TransportKind::kLocal) {
+    return Err(Status::InvalidArgument(
+        "repository URI '" + args.repo +
+        "': the qcow2 layout keeps QCOW2 images in a local directory (or a kernel mount)"));
+  }
+  return uri.local_path;
+}
+
+Result<std::unique_ptr<ImageStore>> OpenStore(const RepoArgs& args) {
+  FERRY_ASSIGN_OR_RETURN(std::string path, RepoPath(args));
+  return ImageStore::Open(path);
 }
 
 // SNAPSHOT[:VOLUME] → the snapshot and the volume ("" when not given).
@@ -59,7 +67,8 @@ json VolumeJson(const Sidecar& v) {
 }  // namespace
 
 bool IsQcow2Layout(const RepoArgs& args) {
-  return !args.repo.empty() && ImageStore::IsImageStore(RepoPath(args));
+  auto path = RepoPath(args);
+  return path.has_value() && ImageStore::IsImageStore(*path);
 }
 
 int RunLayoutInit(const InitArgs& a) {
@@ -75,10 +84,9 @@ int RunLayoutInit(const InitArgs& a) {
   auto bits = ParseClusterSize(a.cluster_size, 12);
   if (!bits) return Fail(bits.error());
   config.cluster_bits = *bits;
-  if (a.repo.repo.empty()) {
-    return Fail(Status::InvalidArgument("no repository given: use --repo or set FERRY_REPO"));
-  }
-  auto store = ImageStore::Init(RepoPath(a.repo), config);
+  auto path = RepoPath(a.repo);
+  if (!path) return Fail(path.error());
+  auto store = ImageStore::Init(*path, config);
   if (!store) return Fail(store.error());
   std::fprintf(stderr,
                "ferry: created repository %s at %s (qcow2 layout: %s clusters, compression %s; "
@@ -165,7 +173,7 @@ int RunLayoutBackup(const BackupArgs& a) {
                 HumanBytes(static_cast<double>(v.stats.bytes_read)).c_str(),
                 static_cast<unsigned long long>(v.stats.clusters),
                 HumanBytes(static_cast<double>(v.stats.bytes_written)).c_str());
-    std::printf("    %s/%s/%s/%s\n", RepoPath(a.repo).c_str(),
+    std::printf("    %s/%s/%s/%s\n", (*store)->dir().c_str(),
                 std::string(qcow2_layout::kVolumesDir).c_str(), v.volume.c_str(),
                 qcow2_layout::ImageName(v.id).c_str());
   }
@@ -215,11 +223,6 @@ int RunLayoutRestore(const RestoreArgs& a) {
   if (a.delta || !a.cbt.empty()) {
     return Fail(Status::InvalidArgument(
         "--delta and --cbt are not available in the qcow2 layout yet: restore to a new file"));
-  }
-  if (!a.backing.empty()) {
-    return Fail(Status::InvalidArgument(
-        "--backing: the qcow2 layout's images are the overlays; a restore writes a standalone "
-        "image or the raw volume"));
   }
   if (a.target == "-") {
     return Fail(Status::InvalidArgument(
@@ -331,36 +334,25 @@ int RunLayoutCheck(const CheckArgs& a) {
 int RunLayoutStats(const ListArgs& a) {
   auto store = OpenStore(a.repo);
   if (!store) return Fail(store.error());
-  auto list = (*store)->ListSnapshots();
-  if (!list) return Fail(list.error());
-  uint64_t logical = 0, stored = 0, images = 0;
-  for (const ImageSnapshot& s : *list) {
-    for (const Sidecar& v : s.volumes) logical += v.size;
-  }
-  std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(
-           std::filesystem::path((*store)->dir()) / qcow2_layout::kVolumesDir, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (!qcow2_layout::IdOfImage(it->path().filename().string())) continue;
-    struct stat st {};
-    if (::stat(it->path().c_str(), &st) == 0) stored += static_cast<uint64_t>(st.st_blocks) * 512;
-    ++images;
-  }
+  auto st = (*store)->Stats();
+  if (!st) return Fail(st.error());
   if (a.json) {
-    PrintJson({{"snapshots", list->size()},
+    PrintJson({{"snapshots", st->snapshots},
                {"layout", "qcow2"},
-               {"images", images},
-               {"logical_bytes", logical},
-               {"stored_bytes", stored}});
+               {"images", st->images},
+               {"logical_bytes", st->logical_bytes},
+               {"stored_bytes", st->stored_bytes}});
   } else {
-    std::printf("snapshots:      %zu (qcow2 layout)\n", list->size());
+    std::printf("snapshots:      %llu (qcow2 layout)\n",
+                static_cast<unsigned long long>(st->snapshots));
     std::printf("logical size:   %s (sum of every volume of every snapshot)\n",
-                HumanBytes(static_cast<double>(logical)).c_str());
+                HumanBytes(static_cast<double>(st->logical_bytes)).c_str());
     std::printf("stored:         %s in %llu images",
-                HumanBytes(static_cast<double>(stored)).c_str(),
-                static_cast<unsigned long long>(images));
-    if (stored > 0) {
-      std::printf(" (%.2fx reduction)", static_cast<double>(logical) / static_cast<double>(stored));
+                HumanBytes(static_cast<double>(st->stored_bytes)).c_str(),
+                static_cast<unsigned long long>(st->images));
+    if (st->stored_bytes > 0) {
+      std::printf(" (%.2fx reduction)",
+                  static_cast<double>(st->logical_bytes) / static_cast<double>(st->stored_bytes));
     }
     std::printf("\n");
   }
