@@ -23,6 +23,7 @@
 #include "chunker/chunker.h"
 #include "engine/block_hasher.h"
 #include "engine/bounded_queue.h"
+#include "engine/chunk_store.h"
 #include "engine/restore.h"
 #include "engine/resync_plan.h"
 #include "formats/repo/block_hashes.h"
@@ -38,143 +39,7 @@ using repo::BlobType;
 using repo::Extent;
 using repo::ExtentKind;
 
-// Per-thread encoders: each worker owns one (contexts are not shareable).
-struct Codecs {
-  std::unique_ptr<repo::Sealer> sealer;
-  std::unique_ptr<codec::ChunkIdHasher> hasher;
-  std::unique_ptr<codec::ZstdCompressor> compressor;  // Null when compression is off.
-  std::string scratch;
-  std::string blob;
-
-  static Result<Codecs> Create(const Repository& repo) {
-    Codecs c;
-    FERRY_ASSIGN_OR_RETURN(c.sealer, repo.NewSealer());
-    FERRY_ASSIGN_OR_RETURN(c.hasher, repo.NewHasher());
-    if (repo.config().compression_level > 0) {
-      FERRY_ASSIGN_OR_RETURN(c.compressor,
-                             codec::ZstdCompressor::Create(repo.config().compression_level));
-    }
-    return c;
-  }
-};
-
-// Where chunks go: dedup against the repository index and this backup's new chunks, packing,
-// publishing packs and, every few packs, an index naming them.
-class ChunkStore {
- public:
-  ChunkStore(Repository& repo, const BackupOptions& options) : repo_(repo), options_(options) {}
-
-  // Stores the chunk unless the repository or this backup already has it.
-  Status StoreIfNew(BlobType type, const codec::ChunkId& id, ByteView data, Codecs& c) {
-    {
-      std::lock_guard lock(dedup_mu_);
-      if (repo_.Find(id) != nullptr || !seen_.insert(id).second) return Status();
-    }
-    chunks_new_.fetch_add(1, std::memory_order_relaxed);
-    bytes_new_.fetch_add(data.size(), std::memory_order_relaxed);
-    c.blob.clear();
-    FERRY_RETURN_IF_ERROR(
-        EncodeChunkBlob(id, data, c.compressor.get(), *c.sealer, &c.scratch, &c.blob));
-    std::unique_ptr<OpenPack> full;
-    {
-      // Blobs are appended to the pack object as they come (a write to the page cache, brief
-      // under the lock), so no pack is ever held in memory.
-      std::lock_guard lock(pack_mu_);
-      if (current_ == nullptr) {
-        FERRY_ASSIGN_OR_RETURN(repo::ObjectId pack_id, repo::NewObjectId());
-        FERRY_ASSIGN_OR_RETURN(auto writer, repo_.transport().Create(repo::PackName(pack_id)));
-        current_ =
-            std::make_unique<OpenPack>(OpenPack{repo::PackBuilder(pack_id), std::move(writer)});
-      }
-      FERRY_RETURN_IF_ERROR(current_->writer->Append(AsBytes(c.blob)));
-      current_->builder.Add(type, id, static_cast<uint32_t>(c.blob.size()),
-                            static_cast<uint32_t>(data.size()));
-      if (current_->builder.size() >= repo_.config().pack_size) full = std::move(current_);
-    }
-    if (full != nullptr) return Publish(std::move(full), *c.sealer, false);
-    return Status();
-  }
-
-  // Publishes the pack being filled and indexes everything not yet indexed.
-  Status Flush(repo::Sealer& sealer) {
-    std::unique_ptr<OpenPack> last;
-    {
-      std::lock_guard lock(pack_mu_);
-      last = std::move(current_);
-    }
-    if (last != nullptr && last->builder.count() > 0) return Publish(std::move(last), sealer, true);
-    return WriteIndex(TakeUnindexed(), sealer);
-  }
-
-  // Everything this backup indexed, for the caller's in-memory index once workers are done.
-  std::vector<repo::IndexEntry> TakePublished() {
-    std::lock_guard lock(index_mu_);
-    return std::move(published_);
-  }
-
-  uint64_t bytes_new() const { return bytes_new_; }
-  uint64_t chunks_new() const { return chunks_new_; }
-  uint64_t bytes_stored() const { return bytes_stored_; }
-
- private:
-  struct OpenPack {
-    repo::PackBuilder builder;
-    std::unique_ptr<ObjectWriter> writer;  // Discards the pack if destroyed uncommitted.
-  };
-
-  Status Publish(std::unique_ptr<OpenPack> pack, repo::Sealer& sealer, bool final_flush) {
-    const repo::ObjectId id = pack->builder.id();
-    FERRY_ASSIGN_OR_RETURN(std::string tail, pack->builder.Finish(sealer));
-    FERRY_RETURN_IF_ERROR(pack->writer->Append(AsBytes(tail)));
-    FERRY_RETURN_IF_ERROR(pack->writer->Commit());
-    bytes_stored_.fetch_add(pack->writer->size(), std::memory_order_relaxed);
-    std::vector<repo::IndexEntry> to_write;
-    {
-      std::lock_guard lock(index_mu_);
-      for (const auto& e : pack->builder.entries()) {
-        unindexed_.push_back({e.id, id, e.type, e.offset, e.stored_size, e.raw_size});
-      }
-      if (final_flush || ++packs_since_index_ >= options_.index_every_packs) {
-        to_write = std::move(unindexed_);
-        unindexed_.clear();
-        packs_since_index_ = 0;
-      }
-    }
-    return WriteIndex(std::move(to_write), sealer);
-  }
-
-  std::vector<repo::IndexEntry> TakeUnindexed() {
-    std::lock_guard lock(index_mu_);
-    std::vector<repo::IndexEntry> out = std::move(unindexed_);
-    unindexed_.clear();
-    return out;
-  }
-
-  Status WriteIndex(std::vector<repo::IndexEntry> entries, repo::Sealer& sealer) {
-    if (entries.empty()) return Status();
-    FERRY_ASSIGN_OR_RETURN(repo::ObjectId index_id, repo::NewObjectId());
-    FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodeIndex(sealer, index_id, entries));
-    FERRY_RETURN_IF_ERROR(
-        repo_.transport().Put("index/" + index_id.ToHex(), AsBytes(sealed), true));
-    std::lock_guard lock(index_mu_);
-    published_.insert(published_.end(), entries.begin(), entries.end());
-    return Status();
-  }
-
-  Repository& repo_;
-  const BackupOptions& options_;
-  std::mutex dedup_mu_;
-  std::unordered_set<codec::ChunkId, ChunkIdHash> seen_;  // GUARDED_BY(dedup_mu_)
-  std::mutex pack_mu_;
-  std::unique_ptr<OpenPack> current_;  // GUARDED_BY(pack_mu_)
-  std::mutex index_mu_;
-  std::vector<repo::IndexEntry> unindexed_;  // GUARDED_BY(index_mu_)
-  std::vector<repo::IndexEntry> published_;  // GUARDED_BY(index_mu_)
-  unsigned packs_since_index_ = 0;           // GUARDED_BY(index_mu_)
-  std::atomic<uint64_t> bytes_new_{0};
-  std::atomic<uint64_t> chunks_new_{0};
-  std::atomic<uint64_t> bytes_stored_{0};
-};
+using Codecs = EncodeCodecs;
 
 struct ChunkJob {
   uint64_t offset = 0;
@@ -768,7 +633,10 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   snap.hostname = options.hostname;
   if (snap.hostname.empty()) snap.hostname = LocalHostname();
 
-  ChunkStore store(repository, options);
+  // Packs publish in the background, as many at once as the transport likes (bounded: a
+  // transport that uploads whole objects holds each one in memory until it is up).
+  ChunkStore store(repository, options.index_every_packs,
+                   std::min(repository.transport().capabilities().parallelism, 4u));
   FirstError error;
   std::atomic<uint64_t> bytes_read{0};
   ProgressTicker ticker;

@@ -411,8 +411,13 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
   }
 
   // Enough window buffers that every worker has one to fill while others are being written.
+  // Workers wait on pack reads as much as they decode: over a network, enough of them to keep
+  // the transport's requests in flight.
   const unsigned threads =
-      options.threads != 0 ? options.threads : std::max(2u, std::thread::hardware_concurrency());
+      options.threads != 0
+          ? options.threads
+          : std::max({2u, std::thread::hardware_concurrency(),
+                      std::min(repository.transport().capabilities().parallelism, 16u)});
   FERRY_ASSIGN_OR_RETURN(std::unique_ptr<WindowWriter> writer,
                          WindowWriter::Create({.fd = direct.fd(),
                                                .direct = direct.direct(),

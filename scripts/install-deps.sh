@@ -12,7 +12,12 @@ packages=(
   xxhash zstd
   xfsprogs  # FIEMAP change-source tests on a loop-mounted XFS
   zlib1g-dev qemu-utils libnbd-bin libnbd-dev  # QCOW2, NBD; qemu-img, qemu-io, qemu-nbd, nbdinfo check us
+  libcurl4-openssl-dev  # the S3 transport
 )
+# The S3 tests run s3rver (npm); any Node.js with npm will do, Debian's if there is none.
+if ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(fio restic time e2fsprogs openssl bc)
 fi
@@ -23,8 +28,21 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+
+# s3rver, pinned, in FERRY_DEPS (outside the source tree; the npm registry is reachable).
+install_s3rver() {
+  local deps=${FERRY_DEPS:-/var/tmp/ferry-deps}
+  if [[ -x $deps/s3rver/node_modules/.bin/s3rver ]]; then
+    return 0
+  fi
+  echo "install-deps: installing s3rver 3.7.1 into $deps/s3rver"
+  mkdir -p "$deps/s3rver"
+  (cd "$deps/s3rver" && npm install --silent --no-audit --no-fund --no-save s3rver@3.7.1 >/dev/null)
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#packages[@]} packages present"
+  install_s3rver
   exit 0
 fi
 
@@ -37,4 +55,5 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_s3rver
 echo "install-deps: done"

@@ -32,9 +32,23 @@ class ObjectWriter {
   virtual uint64_t size() const = 0;
 };
 
+// What a backend can do, for callers that adapt to it.
+struct TransportCapabilities {
+  // Objects are published by renaming a finished temporary file (local, NFS): a crash can leave
+  // a stray temporary behind, never a partial object.
+  bool atomic_rename = false;
+  // New objects can be made immutable for a retention period (S3 Object Lock).
+  bool object_lock = false;
+  // How many requests are worth keeping in flight at once to fill the link: callers that can
+  // work ahead (pack uploads, restore reads) keep about this many going.
+  unsigned parallelism = 1;
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
+
+  virtual TransportCapabilities capabilities() const = 0;
 
   // Where this transport stores objects, for messages ("/srv/backup", "s3://bucket/prefix").
   virtual std::string Describe() const = 0;

@@ -10,12 +10,16 @@
 #include <unistd.h>
 
 #include "transports/local/local_transport.h"
+#include "transports/s3/credentials.h"
+#include "transports/s3/s3_transport.h"
 #include "transports/uri.h"
 
 namespace ferry::cli {
 
 void AddRepoOptions(CLI::App* cmd, RepoArgs* args) {
-  cmd->add_option("-r,--repo", args->repo, "Repository location (a directory)")
+  cmd->add_option("-r,--repo", args->repo,
+                  "Repository: a directory, file:///path, s3://BUCKET/prefix?endpoint=URL&region=R "
+                  "or nfs://HOST/export/path")
       ->envname("FERRY_REPO");
   cmd->add_option("--password-file", args->password_file,
                   "Read the passphrase from this file (also FERRY_PASSWORD_FILE)");
@@ -26,10 +30,16 @@ Result<std::unique_ptr<Transport>> OpenTransport(const RepoArgs& args, bool crea
     return Err(Status::InvalidArgument("no repository given: use --repo or set FERRY_REPO"));
   }
   FERRY_ASSIGN_OR_RETURN(TransportUri uri, ParseTransportUri(args.repo));
-  if (uri.kind != TransportKind::kLocal) {
-    return Err(Status::NotSupported(
-        "repository URI '" + args.repo + "': " + (uri.kind == TransportKind::kNfs ? "NFS" : "S3") +
-        " repositories are not built yet; use a local directory (or a kernel NFS mount)"));
+  if (uri.kind == TransportKind::kS3) {
+    FERRY_ASSIGN_OR_RETURN(s3::Credentials credentials,
+                           s3::LoadCredentials([](const char* name) { return std::getenv(name); }));
+    FERRY_ASSIGN_OR_RETURN(auto t, s3::S3Transport::Open(uri.s3, credentials));
+    return std::unique_ptr<Transport>(std::move(t));
+  }
+  if (uri.kind == TransportKind::kNfs) {
+    return Err(Status::NotSupported("repository URI '" + args.repo +
+                                    "': NFS repositories are not built yet; use a kernel NFS "
+                                    "mount as a local directory"));
   }
   const std::string& path = uri.local_path;
   if (create) {

@@ -18,6 +18,10 @@ class LocalTransport final : public Transport {
   static Result<std::unique_ptr<LocalTransport>> Open(const std::string& root);
 
   std::string Describe() const override { return root_; }
+  // Page-cache writes and reads are quick; a few commits at once overlap their fsyncs.
+  TransportCapabilities capabilities() const override {
+    return {.atomic_rename = true, .object_lock = false, .parallelism = 2};
+  }
   Status Put(std::string_view name, ByteView data, bool exclusive = false) override;
   Result<std::unique_ptr<ObjectWriter>> Create(std::string_view name) override;
   Result<std::string> Get(std::string_view name) override;

@@ -22,22 +22,22 @@ struct Credentials {
 
 // The parts of an HTTP request that the signature covers.
 struct RequestToSign {
-  std::string method;  // "GET", "PUT", …
+  std::string method{};  // "GET", "PUT", …
   // The path as the server sees it, not percent-encoded ("/bucket/data/ab/ab12…"); it is
   // encoded once for the canonical request (S3 does not double-encode).
-  std::string path;
+  std::string path{};
   // Query parameters, not percent-encoded; a valueless key ("uploads") has an empty value.
-  std::vector<std::pair<std::string, std::string>> query;
+  std::vector<std::pair<std::string, std::string>> query{};
   // Headers to sign and send, as (name, value); names in any case. Host must be among them.
-  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<std::string, std::string>> headers{};
   // Hex SHA-256 of the body, or "UNSIGNED-PAYLOAD".
-  std::string payload_sha256;
+  std::string payload_sha256{};
 };
 
 struct SigningParams {
-  std::string region;              // "us-east-1"
+  std::string region{};            // "us-east-1"
   std::string service = "s3";      //
-  std::string amz_date;            // "20150830T123600Z" (UTC, ISO 8601 basic)
+  std::string amz_date{};          // "20150830T123600Z" (UTC, ISO 8601 basic)
   bool normalize_path = false;     // Remove "." and ".." segments and empty ones (not for S3).
   bool add_content_sha256 = true;  // Send and sign x-amz-content-sha256 (S3 requires it).
   bool sign_session_token = true;  // Sign x-amz-security-token (else add it after signing).

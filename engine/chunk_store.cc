@@ -1,0 +1,138 @@
+#include "engine/chunk_store.h"
+
+namespace ferry {
+
+Result<EncodeCodecs> EncodeCodecs::Create(const Repository& repo) {
+  EncodeCodecs c;
+  FERRY_ASSIGN_OR_RETURN(c.sealer, repo.NewSealer());
+  FERRY_ASSIGN_OR_RETURN(c.hasher, repo.NewHasher());
+  if (repo.config().compression_level > 0) {
+    FERRY_ASSIGN_OR_RETURN(c.compressor,
+                           codec::ZstdCompressor::Create(repo.config().compression_level));
+  }
+  return c;
+}
+
+ChunkStore::ChunkStore(Repository& repo, unsigned index_every_packs, unsigned commits_in_flight)
+    : repo_(repo),
+      index_every_packs_(std::max(index_every_packs, 1u)),
+      commits_in_flight_(std::max(commits_in_flight, 1u)) {}
+
+ChunkStore::~ChunkStore() { WaitForCommits(); }
+
+Status ChunkStore::StoreIfNew(repo::BlobType type, const codec::ChunkId& id, ByteView data,
+                              EncodeCodecs& c) {
+  {
+    std::lock_guard lock(dedup_mu_);
+    if (repo_.Find(id) != nullptr || !seen_.insert(id).second) return Status();
+  }
+  chunks_new_.fetch_add(1, std::memory_order_relaxed);
+  bytes_new_.fetch_add(data.size(), std::memory_order_relaxed);
+  c.blob.clear();
+  FERRY_RETURN_IF_ERROR(
+      EncodeChunkBlob(id, data, c.compressor.get(), *c.sealer, &c.scratch, &c.blob));
+  std::unique_ptr<OpenPack> full;
+  {
+    // Blobs are appended to the pack object as they come (a write to the page cache, or to
+    // the upload buffer: brief under the lock).
+    std::lock_guard lock(pack_mu_);
+    if (current_ == nullptr) {
+      FERRY_ASSIGN_OR_RETURN(repo::ObjectId pack_id, repo::NewObjectId());
+      FERRY_ASSIGN_OR_RETURN(auto writer, repo_.transport().Create(repo::PackName(pack_id)));
+      current_ =
+          std::make_unique<OpenPack>(OpenPack{repo::PackBuilder(pack_id), std::move(writer)});
+    }
+    FERRY_RETURN_IF_ERROR(current_->writer->Append(AsBytes(c.blob)));
+    current_->builder.Add(type, id, static_cast<uint32_t>(c.blob.size()),
+                          static_cast<uint32_t>(data.size()));
+    if (current_->builder.size() >= repo_.config().pack_size) full = std::move(current_);
+  }
+  if (full != nullptr) {
+    FERRY_RETURN_IF_ERROR(Publish(std::move(full), *c.sealer));
+    return WriteIndexIfDue(*c.sealer, false);
+  }
+  return Status();
+}
+
+Status ChunkStore::Flush(repo::Sealer& sealer) {
+  std::unique_ptr<OpenPack> last;
+  {
+    std::lock_guard lock(pack_mu_);
+    last = std::move(current_);
+  }
+  if (last != nullptr && last->builder.count() > 0) {
+    FERRY_RETURN_IF_ERROR(Publish(std::move(last), sealer));
+  }
+  WaitForCommits();
+  FERRY_RETURN_IF_ERROR(CommitError());
+  return WriteIndexIfDue(sealer, true);
+}
+
+std::vector<repo::IndexEntry> ChunkStore::TakePublished() {
+  std::lock_guard lock(index_mu_);
+  return std::move(published_);
+}
+
+Status ChunkStore::Publish(std::unique_ptr<OpenPack> pack, repo::Sealer& sealer) {
+  FERRY_RETURN_IF_ERROR(CommitError());
+  FERRY_ASSIGN_OR_RETURN(std::string tail, pack->builder.Finish(sealer));
+  FERRY_RETURN_IF_ERROR(pack->writer->Append(AsBytes(tail)));
+  CommitInBackground(std::move(pack));
+  return Status();
+}
+
+void ChunkStore::CommitInBackground(std::unique_ptr<OpenPack> pack) {
+  std::unique_lock lock(commit_mu_);
+  commit_cv_.wait(lock, [&] { return committing_ < commits_in_flight_; });
+  ++committing_;
+  // Finished publishes are reaped here, so the list stays as short as the limit.
+  commits_.remove_if([](const std::future<void>& f) {
+    return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  });
+  commits_.push_back(std::async(std::launch::async, [this, p = std::move(pack)] {
+    Status s = p->writer->Commit();
+    if (s.ok()) {
+      bytes_stored_.fetch_add(p->writer->size(), std::memory_order_relaxed);
+      std::lock_guard index_lock(index_mu_);
+      const repo::ObjectId id = p->builder.id();
+      for (const auto& e : p->builder.entries()) {
+        unindexed_.push_back({e.id, id, e.type, e.offset, e.stored_size, e.raw_size});
+      }
+      ++packs_since_index_;
+    }
+    std::lock_guard commit_lock(commit_mu_);
+    if (!s.ok() && commit_error_.ok()) commit_error_ = s;
+    --committing_;
+    commit_cv_.notify_all();
+  }));
+}
+
+void ChunkStore::WaitForCommits() {
+  std::unique_lock lock(commit_mu_);
+  commit_cv_.wait(lock, [&] { return committing_ == 0; });
+  commits_.clear();  // All ready: their threads have finished.
+}
+
+Status ChunkStore::CommitError() {
+  std::lock_guard lock(commit_mu_);
+  return commit_error_;
+}
+
+Status ChunkStore::WriteIndexIfDue(repo::Sealer& sealer, bool all) {
+  std::vector<repo::IndexEntry> entries;
+  {
+    std::lock_guard lock(index_mu_);
+    if (unindexed_.empty() || (!all && packs_since_index_ < index_every_packs_)) return Status();
+    entries = std::move(unindexed_);
+    unindexed_.clear();
+    packs_since_index_ = 0;
+  }
+  FERRY_ASSIGN_OR_RETURN(repo::ObjectId index_id, repo::NewObjectId());
+  FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodeIndex(sealer, index_id, entries));
+  FERRY_RETURN_IF_ERROR(repo_.transport().Put("index/" + index_id.ToHex(), AsBytes(sealed), true));
+  std::lock_guard lock(index_mu_);
+  published_.insert(published_.end(), entries.begin(), entries.end());
+  return Status();
+}
+
+}  // namespace ferry

@@ -1,0 +1,99 @@
+// ChunkStore: where a backup's chunks go. Dedups each chunk against the repository index and
+// the chunks this backup already stored, encodes the new ones into packs, publishes each full
+// pack and, every few packs, an index naming the chunks in them.
+//
+// Publishing a pack (an fsync and a rename locally; a PUT of 16 MiB or more on S3) happens on
+// background threads, up to `commits_in_flight` at once, so the workers go on chunking and
+// compressing while earlier packs travel. An index is written only after every pack it names
+// is published, so a crash never leaves an index pointing at a pack that is not there.
+//
+// Thread-safety: StoreIfNew may be called from many threads; Flush once, after them.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <future>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "engine/repository.h"
+#include "formats/codec/zstd_codec.h"
+#include "formats/repo/pack.h"
+
+namespace ferry {
+
+// A worker's encoders (contexts are not shareable between threads).
+struct EncodeCodecs {
+  std::unique_ptr<repo::Sealer> sealer;
+  std::unique_ptr<codec::ChunkIdHasher> hasher;
+  std::unique_ptr<codec::ZstdCompressor> compressor;  // Null when compression is off.
+  std::string scratch;
+  std::string blob;
+
+  static Result<EncodeCodecs> Create(const Repository& repo);
+};
+
+class ChunkStore {
+ public:
+  // `commits_in_flight`: packs being published at once (each held in memory by transports
+  // that upload whole objects).
+  ChunkStore(Repository& repo, unsigned index_every_packs, unsigned commits_in_flight);
+  ~ChunkStore();  // Waits for publishing packs; a pack not flushed is never indexed.
+
+  // Stores the chunk unless the repository or this backup already has it. Returns the first
+  // error of a background publish once one has happened.
+  Status StoreIfNew(repo::BlobType type, const codec::ChunkId& id, ByteView data, EncodeCodecs& c);
+
+  // Publishes the pack being filled, waits for every publish, and indexes everything not yet
+  // indexed.
+  Status Flush(repo::Sealer& sealer);
+
+  // Everything this backup indexed, for the caller's in-memory index once workers are done.
+  std::vector<repo::IndexEntry> TakePublished();
+
+  uint64_t bytes_new() const { return bytes_new_; }
+  uint64_t chunks_new() const { return chunks_new_; }
+  uint64_t bytes_stored() const { return bytes_stored_; }
+
+ private:
+  struct OpenPack {
+    repo::PackBuilder builder;
+    std::unique_ptr<ObjectWriter> writer;  // Discards the pack if destroyed uncommitted.
+  };
+
+  // Seals the pack (in the caller) and hands it to a background publish.
+  Status Publish(std::unique_ptr<OpenPack> pack, repo::Sealer& sealer);
+  void CommitInBackground(std::unique_ptr<OpenPack> pack);
+  void WaitForCommits();
+  Status CommitError();
+  // Writes an index of the published, unindexed chunks if enough packs have gathered (or,
+  // with `all`, whatever there is).
+  Status WriteIndexIfDue(repo::Sealer& sealer, bool all);
+
+  Repository& repo_;
+  const unsigned index_every_packs_;
+  const unsigned commits_in_flight_;
+  std::mutex dedup_mu_;
+  std::unordered_set<codec::ChunkId, ChunkIdHash> seen_;  // GUARDED_BY(dedup_mu_)
+  std::mutex pack_mu_;
+  std::unique_ptr<OpenPack> current_;  // GUARDED_BY(pack_mu_)
+  std::mutex commit_mu_;
+  std::condition_variable commit_cv_;
+  unsigned committing_ = 0;               // GUARDED_BY(commit_mu_)
+  Status commit_error_;                   // GUARDED_BY(commit_mu_)
+  std::list<std::future<void>> commits_;  // GUARDED_BY(commit_mu_)
+  std::mutex index_mu_;
+  std::vector<repo::IndexEntry> unindexed_;  // GUARDED_BY(index_mu_): in published packs.
+  std::vector<repo::IndexEntry> published_;  // GUARDED_BY(index_mu_)
+  unsigned packs_since_index_ = 0;           // GUARDED_BY(index_mu_)
+  std::atomic<uint64_t> bytes_new_{0};
+  std::atomic<uint64_t> chunks_new_{0};
+  std::atomic<uint64_t> bytes_stored_{0};
+};
+
+}  // namespace ferry

@@ -1,0 +1,276 @@
+// One suite, every backend: what the engine relies on from a Transport (transport.h), checked
+// against the local directory and against real servers (s3rver behind our signature-checking
+// front end; see tests/servers/). A backend whose server is not in the environment is skipped
+// with a message; CTest runs each backend through the script that starts its server.
+#include <atomic>
+#include <cstdlib>
+#include <functional>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "tests/testutil/testutil.h"
+#include "transports/local/local_transport.h"
+#include "transports/s3/credentials.h"
+#include "transports/s3/s3_transport.h"
+
+namespace ferry {
+namespace {
+
+// Small enough that the tests exercise multipart uploads and listing pages.
+s3::S3Options SmallS3Options() {
+  s3::S3Options o;
+  o.multipart_threshold = 5u << 20;
+  o.part_size = 5u << 20;
+  o.list_page_size = 100;
+  return o;
+}
+
+std::string UniquePrefix() {
+  std::random_device rd;
+  return fmt::format("conformance-{:08x}{:08x}", rd(), rd());
+}
+
+struct Backend {
+  std::string name;
+  // Returns a transport on a fresh, empty namespace, or "" in *skip with the reason.
+  std::function<std::unique_ptr<Transport>(const std::string& dir, std::string* skip)> open;
+
+  friend void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
+};
+
+std::unique_ptr<Transport> OpenS3(const std::string&, std::string* skip) {
+  const char* endpoint = std::getenv("FERRY_S3_ENDPOINT");
+  const char* bucket = std::getenv("FERRY_S3_BUCKET");
+  if (endpoint == nullptr || bucket == nullptr) {
+    *skip = "no S3 test server: run through tests/servers/with_s3.sh";
+    return nullptr;
+  }
+  S3Location where{.bucket = bucket,
+                   .prefix = UniquePrefix(),
+                   .endpoint = endpoint,
+                   .region = "us-east-1",
+                   .path_style = true};
+  auto credentials = s3::LoadCredentials([](const char* n) { return std::getenv(n); });
+  EXPECT_TRUE(credentials.has_value()) << credentials.error().ToString();
+  auto t = s3::S3Transport::Open(where, *credentials, SmallS3Options());
+  EXPECT_TRUE(t.has_value()) << t.error().ToString();
+  return t.has_value() ? std::move(*t) : nullptr;
+}
+
+class TransportConformance : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    std::string skip;
+    t_ = GetParam().open(dir_.path().string(), &skip);
+    if (!skip.empty()) GTEST_SKIP() << skip;
+    ASSERT_NE(t_, nullptr);
+  }
+
+  std::string Read(const std::string& name, uint64_t offset, size_t length, size_t* got) {
+    std::string buf(length, '\0');
+    auto r = t_->ReadAt(name, offset, {reinterpret_cast<std::byte*>(buf.data()), buf.size()});
+    EXPECT_TRUE(r.has_value()) << name << " at " << offset << ": " << r.error().ToString();
+    *got = r.value_or(0);
+    buf.resize(*got);
+    return buf;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Transport> t_;
+};
+
+TEST_P(TransportConformance, PutGetSizeRoundTrip) {
+  const std::string data = testing::RandomBytes(300'001, 1);
+  ASSERT_TRUE(t_->Put("data/ab/abcdef", AsBytes(data)).ok());
+  EXPECT_EQ(t_->Get("data/ab/abcdef").value(), data);
+  EXPECT_EQ(t_->Size("data/ab/abcdef").value(), data.size());
+  ASSERT_TRUE(t_->Put("empty", AsBytes("")).ok());
+  EXPECT_EQ(t_->Get("empty").value(), "");
+  EXPECT_EQ(t_->Size("empty").value(), 0u);
+}
+
+TEST_P(TransportConformance, ExclusivePutRefusesToReplace) {
+  ASSERT_TRUE(t_->Put("config", AsBytes("one"), true).ok());
+  const Status s = t_->Put("config", AsBytes("two"), true);
+  EXPECT_EQ(s.code(), Status::Code::kAlreadyExists) << s.ToString();
+  EXPECT_EQ(t_->Get("config").value(), "one");
+  // Without `exclusive`, Put replaces (used for nothing but tests and repairs).
+  ASSERT_TRUE(t_->Put("config", AsBytes("three")).ok());
+  EXPECT_EQ(t_->Get("config").value(), "three");
+}
+
+TEST_P(TransportConformance, RangedReadsAtTheEdges) {
+  const std::string data = testing::RandomBytes(1'000'003, 2);
+  ASSERT_TRUE(t_->Put("obj", AsBytes(data)).ok());
+  size_t got = 0;
+  EXPECT_EQ(Read("obj", 0, 1, &got), data.substr(0, 1));
+  EXPECT_EQ(Read("obj", data.size() - 1, 1, &got), data.substr(data.size() - 1));
+  EXPECT_EQ(Read("obj", 4095, 8193, &got), data.substr(4095, 8193));
+  // Past the end: short, then nothing.
+  EXPECT_EQ(Read("obj", data.size() - 10, 100, &got), data.substr(data.size() - 10));
+  EXPECT_EQ(got, 10u);
+  EXPECT_EQ(Read("obj", data.size(), 100, &got), "");
+  EXPECT_EQ(got, 0u);
+  EXPECT_EQ(Read("obj", data.size() + 12345, 100, &got), "");
+  EXPECT_EQ(Read("obj", 0, data.size(), &got), data);
+}
+
+TEST_P(TransportConformance, NotFoundSemantics) {
+  auto g = t_->Get("snapshots/nope");
+  ASSERT_FALSE(g.has_value());
+  EXPECT_TRUE(g.error().IsNotFound()) << g.error().ToString();
+  EXPECT_NE(g.error().message().find("snapshots/nope"), std::string::npos) << g.error().message();
+  auto s = t_->Size("snapshots/nope");
+  ASSERT_FALSE(s.has_value());
+  EXPECT_TRUE(s.error().IsNotFound()) << s.error().ToString();
+  std::string buf(10, '\0');
+  auto r = t_->ReadAt("snapshots/nope", 0, {reinterpret_cast<std::byte*>(buf.data()), 10});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error().IsNotFound()) << r.error().ToString();
+  EXPECT_TRUE(t_->List("nothing-here").value().empty());
+}
+
+TEST_P(TransportConformance, DeletingWhatDoesNotExistSucceeds) {
+  EXPECT_TRUE(t_->Remove("locks/never-was").ok());
+  ASSERT_TRUE(t_->Put("locks/was", AsBytes("x")).ok());
+  ASSERT_TRUE(t_->Remove("locks/was").ok());
+  EXPECT_TRUE(t_->Size("locks/was").error().IsNotFound());
+  EXPECT_TRUE(t_->Remove("locks/was").ok());
+  EXPECT_TRUE(t_->List("locks").value().empty());
+}
+
+TEST_P(TransportConformance, ListingManyObjectsIsCompleteSortedAndScoped) {
+  // More than ten listing pages at the S3 backend's test page size.
+  constexpr int kObjects = 1111;
+  std::vector<std::string> expected;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int w = 0; w < 8; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = w; i < kObjects; i += 8) {
+        if (!t_->Put(fmt::format("index/{:02x}/{:06d}", i % 7, i), AsBytes("i")).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(failures.load(), 0);
+  for (int i = 0; i < kObjects; ++i)
+    expected.push_back(fmt::format("index/{:02x}/{:06d}", i % 7, i));
+  std::sort(expected.begin(), expected.end());
+  // Neighbours that share the prefix's characters but not the prefix.
+  ASSERT_TRUE(t_->Put("index2/x", AsBytes("n")).ok());
+  ASSERT_TRUE(t_->Put("indexes", AsBytes("n")).ok());
+  auto listed = t_->List("index");
+  ASSERT_TRUE(listed.has_value()) << listed.error().ToString();
+  EXPECT_EQ(*listed, expected);
+  EXPECT_EQ(t_->List("index/03").value().size(), static_cast<size_t>((kObjects - 3 + 6) / 7));
+  EXPECT_EQ(t_->List("index2").value(), std::vector<std::string>{"index2/x"});
+}
+
+TEST_P(TransportConformance, ConcurrentWritersOfDifferentObjects) {
+  constexpr unsigned kThreads = 8, kEach = 12;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (unsigned w = 0; w < kThreads; ++w) {
+    threads.emplace_back([&, w] {
+      for (unsigned i = 0; i < kEach; ++i) {
+        const std::string data = testing::RandomBytes(20'000 + 997 * i, 100 * w + i);
+        if (i % 2 == 0) {
+          if (!t_->Put(fmt::format("data/{}/{}", w, i), AsBytes(data)).ok()) ++failures;
+          continue;
+        }
+        auto writer = t_->Create(fmt::format("data/{}/{}", w, i));
+        if (!writer.has_value()) {
+          ++failures;
+          continue;
+        }
+        for (size_t at = 0; at < data.size(); at += 7000) {
+          if (!(*writer)->Append(AsBytes(std::string_view(data).substr(at, 7000))).ok()) ++failures;
+        }
+        if (!(*writer)->Commit().ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(failures.load(), 0);
+  for (unsigned w = 0; w < kThreads; ++w) {
+    for (unsigned i = 0; i < kEach; ++i) {
+      EXPECT_EQ(t_->Get(fmt::format("data/{}/{}", w, i)).value(),
+                testing::RandomBytes(20'000 + 997 * i, 100 * w + i))
+          << w << "/" << i;
+    }
+  }
+  EXPECT_EQ(t_->List("data").value().size(), static_cast<size_t>(kThreads * kEach));
+}
+
+TEST_P(TransportConformance, NoReaderEverSeesAPartialObject) {
+  // 12 MiB in uneven pieces: over the S3 test threshold, so it goes up as a multipart upload.
+  const std::string data = testing::RandomBytes(12u << 20, 3);
+  std::atomic<bool> done{false};
+  std::atomic<int> partial{0}, complete{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      auto size = t_->Size("data/big");
+      auto names = t_->List("data");
+      if (names.has_value() && !names->empty() && names->front() != "data/big") {
+        ADD_FAILURE() << "listed " << names->front();
+        ++partial;
+      }
+      if (!size.has_value()) {
+        if (!size.error().IsNotFound()) {
+          ADD_FAILURE() << size.error().ToString();
+          ++partial;
+        }
+        continue;
+      }
+      if (*size != data.size()) {
+        ADD_FAILURE() << "size " << *size;
+        ++partial;
+      }
+      ++complete;
+    }
+  });
+  auto writer = t_->Create("data/big");
+  ASSERT_TRUE(writer.has_value());
+  for (size_t at = 0; at < data.size(); at += 1'234'567) {
+    ASSERT_TRUE((*writer)->Append(AsBytes(std::string_view(data).substr(at, 1'234'567))).ok());
+    EXPECT_TRUE(t_->Size("data/big").error().IsNotFound()) << "visible before Commit";
+  }
+  EXPECT_EQ((*writer)->size(), data.size());
+  ASSERT_TRUE((*writer)->Commit().ok());
+  // Let the reader see the published object at least once.
+  for (int i = 0; i < 200 && complete.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  done = true;
+  reader.join();
+  EXPECT_EQ(partial.load(), 0);
+  EXPECT_GT(complete.load(), 0);
+  EXPECT_EQ(t_->Get("data/big").value(), data);
+}
+
+TEST_P(TransportConformance, AnUncommittedWriterLeavesNothing) {
+  {
+    auto writer = t_->Create("data/abandoned");
+    ASSERT_TRUE(writer.has_value());
+    const std::string data = testing::RandomBytes(6u << 20, 4);  // Multipart on S3.
+    ASSERT_TRUE((*writer)->Append(AsBytes(data)).ok());
+  }
+  EXPECT_TRUE(t_->Size("data/abandoned").error().IsNotFound());
+  EXPECT_TRUE(t_->List("data").value().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TransportConformance,
+                         ::testing::Values(Backend{"Local",
+                                                   [](const std::string& dir, std::string*) {
+                                                     return std::unique_ptr<Transport>(
+                                                         LocalTransport::Open(dir).value());
+                                                   }},
+                                           Backend{"S3", OpenS3}),
+                         [](const ::testing::TestParamInfo<Backend>& p) { return p.param.name; });
+
+}  // namespace
+}  // namespace ferry

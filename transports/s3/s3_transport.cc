@@ -1,0 +1,467 @@
+#include "transports/s3/s3_transport.h"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <ctime>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "transports/s3/s3_xml.h"
+
+namespace ferry::s3 {
+namespace {
+
+struct Digest {
+  std::string hex;
+  std::string base64;
+};
+
+Digest Sha256Of(ByteView data) {
+  unsigned char raw[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), raw);
+  static constexpr char kHex[] = "0123456789abcdef";
+  Digest d;
+  d.hex.reserve(2 * sizeof raw);
+  for (unsigned char b : raw) {
+    d.hex.push_back(kHex[b >> 4]);
+    d.hex.push_back(kHex[b & 15]);
+  }
+  unsigned char b64[4 * ((sizeof raw + 2) / 3) + 1];
+  const int n = EVP_EncodeBlock(b64, raw, sizeof raw);
+  d.base64.assign(reinterpret_cast<const char*>(b64), static_cast<size_t>(n));
+  return d;
+}
+
+std::string AmzDateNow() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &utc);
+  return buf;
+}
+
+bool Is2xx(long status) { return status >= 200 && status < 300; }
+
+bool IsRetryableStatus(const HttpResponse& r) {
+  if (r.status >= 500 || r.status == 429) return true;
+  // S3 answers a client that sent its body too slowly with 400 RequestTimeout.
+  return r.status == 400 && r.body.find("<Code>RequestTimeout</Code>") != std::string::npos;
+}
+
+}  // namespace
+
+struct S3Transport::Impl {
+  S3Location location;
+  Credentials credentials;
+  std::string scheme;  // "http" or "https"
+  std::string host;    // "127.0.0.1:4568", or "bucket.s3.eu-west-1.amazonaws.com"
+  std::unique_ptr<HttpClient> http;
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> retries{0};
+  std::mutex rng_mu;
+  std::mt19937_64 rng{std::random_device{}()};
+
+  // Path of `key` as signed and sent (not yet percent-encoded).
+  std::string PathOf(std::string_view key) const {
+    std::string path = "/";
+    if (location.path_style) {
+      path += location.bucket;
+      if (!key.empty()) path += "/";
+    }
+    path += key;
+    return path;
+  }
+
+  std::chrono::milliseconds Backoff(unsigned attempt, const S3Options& o) {
+    const auto ceiling =
+        std::min<int64_t>(o.backoff_cap.count(), o.backoff_base.count() << std::min(attempt, 20u));
+    std::lock_guard lock(rng_mu);
+    return std::chrono::milliseconds(
+        std::uniform_int_distribution<int64_t>(ceiling / 4, ceiling)(rng));
+  }
+};
+
+S3Transport::S3Transport(std::unique_ptr<Impl> impl, S3Options options)
+    : impl_(std::move(impl)), options_(std::move(options)) {}
+
+S3Transport::~S3Transport() = default;
+
+Result<std::unique_ptr<S3Transport>> S3Transport::Open(const S3Location& location,
+                                                       const Credentials& credentials,
+                                                       const S3Options& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->location = location;
+  impl->credentials = credentials;
+  const size_t sep = location.endpoint.find("://");
+  if (sep == std::string::npos) {
+    return Err(Status::InvalidArgument("S3 endpoint '" + location.endpoint + "' has no scheme"));
+  }
+  impl->scheme = location.endpoint.substr(0, sep);
+  std::string_view host = std::string_view(location.endpoint).substr(sep + 3);
+  host = host.substr(0, host.find('/'));
+  // The Host header curl sends leaves out a default port; the signed one must match it.
+  if ((impl->scheme == "http" && host.ends_with(":80")) ||
+      (impl->scheme == "https" && host.ends_with(":443"))) {
+    host.remove_suffix(host.size() - host.rfind(':'));
+  }
+  impl->host = location.path_style ? std::string(host) : location.bucket + "." + std::string(host);
+  S3Options o = options;
+  o.http.max_connections = std::max(o.http.max_connections, o.parallelism);
+  o.parts_in_flight = std::max(o.parts_in_flight, 1u);
+  o.part_size = std::max<uint64_t>(o.part_size, 1);
+  FERRY_ASSIGN_OR_RETURN(impl->http, HttpClient::Create(o.http));
+  std::unique_ptr<S3Transport> t(new S3Transport(std::move(impl), o));
+
+  // One cheap listing proves the server answers, the bucket exists and our signature is good.
+  Call probe{.method = "GET",
+             .query = {{"list-type", "2"}, {"max-keys", "1"}, {"prefix", t->KeyOf("")}}};
+  auto r = t->Execute(std::move(probe));
+  if (!r.has_value()) {
+    return Err(Status::Unavailable(fmt::format("cannot reach {} at {}: {}", t->Describe(),
+                                               location.endpoint, r.error().message())));
+  }
+  if (!Is2xx(r->status)) return Err(t->ErrorOf(*r, "open " + t->Describe()));
+  return t;
+}
+
+std::string S3Transport::Describe() const {
+  const S3Location& l = impl_->location;
+  return l.prefix.empty() ? "s3://" + l.bucket : "s3://" + l.bucket + "/" + l.prefix;
+}
+
+std::string S3Transport::KeyOf(std::string_view name) const {
+  const std::string& prefix = impl_->location.prefix;
+  if (prefix.empty()) return std::string(name);
+  std::string key = prefix;
+  key.push_back('/');
+  key.append(name);
+  return key;
+}
+
+std::string S3Transport::UriOf(std::string_view name) const {
+  return "s3://" + impl_->location.bucket + "/" + KeyOf(name);
+}
+
+uint64_t S3Transport::requests() const { return impl_->requests.load(); }
+uint64_t S3Transport::retries() const { return impl_->retries.load(); }
+
+Result<HttpResponse> S3Transport::Execute(Call call) {
+  if (call.body_sha256.empty()) call.body_sha256 = Sha256Of(call.body).hex;
+  const std::string path = impl_->PathOf(call.key);
+  std::sort(call.query.begin(), call.query.end());
+  std::string url = impl_->scheme + "://" + impl_->host + UriEncode(path, true);
+  for (size_t i = 0; i < call.query.size(); ++i) {
+    url.push_back(i == 0 ? '?' : '&');
+    url.append(UriEncode(call.query[i].first, false));
+    url.push_back('=');
+    url.append(UriEncode(call.query[i].second, false));
+  }
+  Status last;
+  for (unsigned attempt = 0; attempt < options_.max_attempts; ++attempt) {
+    if (attempt > 0) {
+      impl_->retries.fetch_add(1, std::memory_order_relaxed);
+      std::this_thread::sleep_for(impl_->Backoff(attempt - 1, options_));
+    }
+    // Signed afresh each time: the date is part of the signature.
+    RequestToSign to_sign{.method = call.method,
+                          .path = path,
+                          .query = call.query,
+                          .headers = call.headers,
+                          .payload_sha256 = call.body_sha256};
+    to_sign.headers.emplace_back("Host", impl_->host);
+    Sign(&to_sign, impl_->credentials,
+         SigningParams{.region = impl_->location.region, .amz_date = AmzDateNow()});
+    impl_->requests.fetch_add(1, std::memory_order_relaxed);
+    auto r = impl_->http->Send(HttpRequest{.method = call.method,
+                                           .url = url,
+                                           .headers = std::move(to_sign.headers),
+                                           .body = call.body,
+                                           .sink = call.sink});
+    if (!r.has_value()) {
+      if (!r.error().IsRetryable()) return r;
+      last = r.error();
+      continue;
+    }
+    if (IsRetryableStatus(*r) && attempt + 1 < options_.max_attempts) {
+      last = ErrorOf(*r, call.method + " " + url);
+      continue;
+    }
+    return r;
+  }
+  return Err(Status::Unavailable(
+      fmt::format("{} (gave up after {} attempts)", last.message(), options_.max_attempts)));
+}
+
+Status S3Transport::ErrorOf(const HttpResponse& response, std::string_view what) const {
+  const ErrorBody e = ParseErrorBody(response.body);
+  std::string text = fmt::format("{}: HTTP {}", what, response.status);
+  if (!e.code.empty()) text += " " + e.code;
+  if (!e.message.empty()) text += ": " + e.message;
+  switch (response.status) {
+    case 401:
+    case 403:
+      if (e.code == "SignatureDoesNotMatch") {
+        text += " (is the secret key right? AWS_SECRET_ACCESS_KEY or the profile's)";
+      } else if (e.code == "InvalidAccessKeyId") {
+        text += " (the server does not know this access key id)";
+      }
+      return Status::PermissionDenied(text);
+    case 404:
+      if (e.code == "NoSuchBucket") {
+        text += fmt::format(" (create bucket '{}' first)", impl_->location.bucket);
+      }
+      return Status::NotFound(text);
+    case 409:
+    case 412:
+      return Status::AlreadyExists(text);
+    case 400:
+    case 416:
+      return Status::InvalidArgument(text);
+    default:
+      if (response.status >= 500 || response.status == 429) return Status::Unavailable(text);
+      return Status::IoError(text);
+  }
+}
+
+Status S3Transport::Put(std::string_view name, ByteView data, bool exclusive) {
+  if (exclusive) {
+    auto size = Size(name);
+    if (size.has_value()) return Status::AlreadyExists(UriOf(name) + " already exists");
+    if (!size.error().IsNotFound()) return size.error();
+  }
+  const Digest digest = Sha256Of(data);
+  Call call{.method = "PUT",
+            .key = KeyOf(name),
+            .headers = {{"x-amz-checksum-sha256", digest.base64}},
+            .body = data,
+            .body_sha256 = digest.hex};
+  if (exclusive) call.headers.emplace_back("If-None-Match", "*");
+  FERRY_ASSIGN_OR_RETURN(HttpResponse r, Execute(std::move(call)));
+  if (r.status == 412) return Status::AlreadyExists(UriOf(name) + " already exists");
+  if (!Is2xx(r.status)) return ErrorOf(r, "put " + UriOf(name));
+  return Status();
+}
+
+Result<std::string> S3Transport::Get(std::string_view name) {
+  FERRY_ASSIGN_OR_RETURN(HttpResponse r, Execute({.method = "GET", .key = KeyOf(name)}));
+  if (!Is2xx(r.status)) return Err(ErrorOf(r, "get " + UriOf(name)));
+  return std::move(r.body);
+}
+
+Result<size_t> S3Transport::ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) {
+  if (dst.empty()) return size_t{0};
+  FERRY_ASSIGN_OR_RETURN(
+      HttpResponse r,
+      Execute({.method = "GET",
+               .key = KeyOf(name),
+               .headers = {{"Range", fmt::format("bytes={}-{}", offset, offset + dst.size() - 1)}},
+               .sink = dst}));
+  // A range that starts at or past the end: nothing to read (as a file's pread says).
+  if (r.status == 416) {
+    FERRY_ASSIGN_OR_RETURN(uint64_t size, Size(name));
+    if (offset >= size) return size_t{0};
+    return Err(ErrorOf(r, fmt::format("read {} at {}", UriOf(name), offset)));
+  }
+  if (r.status == 200 && offset != 0) {
+    return Err(Status::IoError(
+        fmt::format("read {} at {}: the server ignored the Range header", UriOf(name), offset)));
+  }
+  if (!Is2xx(r.status)) return Err(ErrorOf(r, fmt::format("read {} at {}", UriOf(name), offset)));
+  return r.sink_bytes;
+}
+
+Result<uint64_t> S3Transport::Size(std::string_view name) {
+  FERRY_ASSIGN_OR_RETURN(HttpResponse r, Execute({.method = "HEAD", .key = KeyOf(name)}));
+  if (r.status == 404) return Err(Status::NotFound(UriOf(name) + " does not exist"));
+  if (!Is2xx(r.status)) return Err(ErrorOf(r, "size of " + UriOf(name)));
+  const std::string_view length = r.Header("content-length");
+  uint64_t size = 0;
+  const auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), size);
+  if (length.empty() || ec != std::errc() || end != length.data() + length.size()) {
+    return Err(
+        Status::IoError(fmt::format("size of {}: bad Content-Length '{}'", UriOf(name), length)));
+  }
+  return size;
+}
+
+Result<std::vector<std::string>> S3Transport::List(std::string_view prefix) {
+  const std::string key_prefix = KeyOf(std::string(prefix) + "/");
+  const size_t strip = KeyOf("").size();  // "prefix/", or "" at the bucket's root.
+  std::vector<std::string> names;
+  std::string token;
+  do {
+    Call call{.method = "GET",
+              .query = {{"list-type", "2"},
+                        {"prefix", key_prefix},
+                        {"max-keys", std::to_string(options_.list_page_size)}}};
+    if (!token.empty()) call.query.emplace_back("continuation-token", token);
+    FERRY_ASSIGN_OR_RETURN(HttpResponse r, Execute(std::move(call)));
+    const std::string what = "list " + UriOf(std::string(prefix) + "/");
+    if (!Is2xx(r.status)) return Err(ErrorOf(r, what));
+    auto page = ParseListPage(r.body);
+    if (!page.has_value()) return Err(Status::IoError(what + ": " + page.error().message()));
+    for (std::string& key : page->keys) {
+      if (!key.starts_with(key_prefix)) {
+        return Err(
+            Status::IoError(what + ": the server returned key '" + key + "', outside the prefix"));
+      }
+      names.push_back(key.substr(strip));
+    }
+    token = page->truncated ? page->next_token : std::string();
+  } while (!token.empty());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Status S3Transport::Remove(std::string_view name) {
+  FERRY_ASSIGN_OR_RETURN(HttpResponse r, Execute({.method = "DELETE", .key = KeyOf(name)}));
+  if (Is2xx(r.status) || r.status == 404) return Status();
+  return ErrorOf(r, "delete " + UriOf(name));
+}
+
+namespace {
+
+// An object written piece by piece. Small objects are kept in memory and go up in one PUT at
+// Commit; past the threshold a multipart upload starts, and each full part is sent while the
+// writer goes on (at most parts_in_flight at once). Destroyed uncommitted, it aborts the upload.
+class S3ObjectWriter final : public ObjectWriter {
+ public:
+  S3ObjectWriter(S3Transport& t, std::string name) : t_(t), name_(std::move(name)) {}
+
+  ~S3ObjectWriter() override {
+    if (upload_id_.empty() || committed_) return;
+    for (auto& f : in_flight_) f.wait();
+    // Best effort: a server without AbortMultipartUpload keeps the parts, which are invisible
+    // to readers and listings either way.
+    (void)t_.Execute(
+        {.method = "DELETE", .key = t_.KeyOf(name_), .query = {{"uploadId", upload_id_}}});
+  }
+
+  Status Append(ByteView data) override {
+    FERRY_RETURN_IF_ERROR(failed_);
+    if (buffer_.capacity() == 0) {
+      buffer_.reserve(static_cast<size_t>(
+          std::min<uint64_t>(t_.options().multipart_threshold, t_.options().part_size * 2)));
+    }
+    buffer_.append(reinterpret_cast<const char*>(data.data()), data.size());
+    size_ += data.size();
+    if (upload_id_.empty() && buffer_.size() >= t_.options().multipart_threshold) {
+      FERRY_RETURN_IF_ERROR(StartMultipart());
+    }
+    while (!upload_id_.empty() && buffer_.size() >= t_.options().part_size) {
+      std::string part = buffer_.substr(0, t_.options().part_size);
+      buffer_.erase(0, t_.options().part_size);
+      FERRY_RETURN_IF_ERROR(SendPart(std::move(part)));
+    }
+    return Status();
+  }
+
+  Status Commit() override {
+    FERRY_RETURN_IF_ERROR(failed_);
+    if (upload_id_.empty()) {
+      FERRY_RETURN_IF_ERROR(t_.Put(name_, AsBytes(buffer_)));
+      committed_ = true;
+      return Status();
+    }
+    if (!buffer_.empty() || parts_.empty()) FERRY_RETURN_IF_ERROR(SendPart(std::move(buffer_)));
+    while (!in_flight_.empty()) FERRY_RETURN_IF_ERROR(WaitOldest());
+    std::sort(parts_.begin(), parts_.end(),
+              [](const CompletedPart& a, const CompletedPart& b) { return a.number < b.number; });
+    const std::string xml = CompleteMultipartXml(parts_);
+    FERRY_ASSIGN_OR_RETURN(HttpResponse r, t_.Execute({.method = "POST",
+                                                       .key = t_.KeyOf(name_),
+                                                       .query = {{"uploadId", upload_id_}},
+                                                       .body = AsBytes(xml)}));
+    // CompleteMultipartUpload can fail after "200 OK", with an <Error> body.
+    if (!(r.status >= 200 && r.status < 300) || r.body.find("<Error>") != std::string::npos) {
+      if (r.status >= 200 && r.status < 300) r.status = 500;
+      return t_.ErrorOf(r, "complete upload of " + t_.UriOf(name_));
+    }
+    committed_ = true;
+    return Status();
+  }
+
+  uint64_t size() const override { return size_; }
+
+ private:
+  Status StartMultipart() {
+    FERRY_ASSIGN_OR_RETURN(HttpResponse r,
+                           t_.Execute({.method = "POST",
+                                       .key = t_.KeyOf(name_),
+                                       .query = {{"uploads", ""}},
+                                       .headers = {{"x-amz-checksum-algorithm", "SHA256"}}}));
+    const std::string what = "start upload of " + t_.UriOf(name_);
+    if (!(r.status >= 200 && r.status < 300)) return t_.ErrorOf(r, what);
+    auto id = XmlElement(r.body, "UploadId");
+    if (!id.has_value() || id->empty()) {
+      return Status::IoError(what + ": the answer has no UploadId");
+    }
+    upload_id_ = std::move(*id);
+    return Status();
+  }
+
+  Status SendPart(std::string part) {
+    while (in_flight_.size() >= t_.options().parts_in_flight) FERRY_RETURN_IF_ERROR(WaitOldest());
+    const unsigned number = next_part_++;
+    in_flight_.push_back(std::async(std::launch::async, [this, number, part = std::move(part)] {
+      return UploadPart(number, part);
+    }));
+    return Status();
+  }
+
+  Result<CompletedPart> UploadPart(unsigned number, const std::string& part) {
+    const Digest digest = Sha256Of(AsBytes(part));
+    FERRY_ASSIGN_OR_RETURN(
+        HttpResponse r,
+        t_.Execute({.method = "PUT",
+                    .key = t_.KeyOf(name_),
+                    .query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id_}},
+                    .headers = {{"x-amz-checksum-sha256", digest.base64}},
+                    .body = AsBytes(part),
+                    .body_sha256 = digest.hex}));
+    const std::string what = fmt::format("upload part {} of {}", number, t_.UriOf(name_));
+    if (!(r.status >= 200 && r.status < 300)) return Err(t_.ErrorOf(r, what));
+    CompletedPart done{number, std::string(r.Header("etag")), digest.base64};
+    if (done.etag.empty()) return Err(Status::IoError(what + ": the answer has no ETag"));
+    return done;
+  }
+
+  Status WaitOldest() {
+    auto done = in_flight_.front().get();
+    in_flight_.pop_front();
+    if (!done.has_value()) {
+      failed_ = done.error();
+      return failed_;
+    }
+    parts_.push_back(std::move(*done));
+    return Status();
+  }
+
+  S3Transport& t_;
+  const std::string name_;
+  std::string buffer_;
+  uint64_t size_ = 0;
+  std::string upload_id_;
+  unsigned next_part_ = 1;
+  std::deque<std::future<Result<CompletedPart>>> in_flight_;
+  std::vector<CompletedPart> parts_;
+  Status failed_;
+  bool committed_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ObjectWriter>> S3Transport::Create(std::string_view name) {
+  return std::unique_ptr<ObjectWriter>(new S3ObjectWriter(*this, std::string(name)));
+}
+
+}  // namespace ferry::s3

@@ -1,0 +1,103 @@
+// S3Transport: a Transport on an S3 bucket and prefix (AWS or an S3-compatible server), over
+// HttpClient with our own Signature V4.
+//
+//   Put       one PUT, or for objects written piece by piece and larger than
+//             multipart_threshold, a multipart upload whose parts go up while the rest is
+//             still being written. Every PUT carries x-amz-checksum-sha256 (and the signed
+//             x-amz-content-sha256 of the same digest), so the server rejects a body damaged
+//             on the way. S3 publishes an object whole when its PUT (or
+//             CompleteMultipartUpload) succeeds: no reader ever sees part of it.
+//   ReadAt    a ranged GET straight into the caller's buffer.
+//   List      ListObjectsV2, page after page.
+//   exclusive Put sends If-None-Match: * (AWS refuses to overwrite) after a HEAD (for servers
+//             that ignore the condition; between the two a racing writer could still win).
+//
+// Every request is retried with exponential backoff and full jitter on 5xx, 429/SlowDown,
+// RequestTimeout, timeouts and dropped or refused connections; 4xx answers (a wrong key, no
+// permission, a missing bucket) are final and reported with the server's code and message.
+//
+// Thread-safety: as Transport.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "transports/s3/http_client.h"
+#include "transports/s3/sigv4.h"
+#include "transports/transport.h"
+#include "transports/uri.h"
+
+namespace ferry::s3 {
+
+struct S3Options {
+  unsigned parallelism = 16;  // Connections, and requests callers should keep in flight.
+  uint64_t multipart_threshold = 64u << 20;  // Larger streamed objects go up in parts…
+  uint64_t part_size = 16u << 20;            // …of this size (S3's minimum is 5 MiB).
+  unsigned parts_in_flight = 4;              // Per object being written.
+  unsigned list_page_size = 1000;            // max-keys of each ListObjectsV2 request.
+  unsigned max_attempts = 6;                 // Of each request, the first included.
+  std::chrono::milliseconds backoff_base{50};
+  std::chrono::milliseconds backoff_cap{2000};
+  HttpClient::Options http;
+};
+
+class S3Transport final : public Transport {
+ public:
+  // Connects and checks, with one listing request, that the bucket exists and the credentials
+  // are accepted. Errors: kUnavailable (server unreachable), kPermissionDenied (rejected
+  // credentials or signature), kNotFound (no such bucket), each naming the URI and the server's
+  // own code and message.
+  static Result<std::unique_ptr<S3Transport>> Open(const S3Location& location,
+                                                   const Credentials& credentials,
+                                                   const S3Options& options = {});
+  ~S3Transport() override;
+
+  std::string Describe() const override;
+  TransportCapabilities capabilities() const override {
+    return {.atomic_rename = false, .object_lock = false, .parallelism = options_.parallelism};
+  }
+  Status Put(std::string_view name, ByteView data, bool exclusive = false) override;
+  Result<std::unique_ptr<ObjectWriter>> Create(std::string_view name) override;
+  Result<std::string> Get(std::string_view name) override;
+  Result<size_t> ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) override;
+  Result<uint64_t> Size(std::string_view name) override;
+  Result<std::vector<std::string>> List(std::string_view prefix) override;
+  Status Remove(std::string_view name) override;
+
+  // Requests sent, retries among them (for tests and benchmarks).
+  uint64_t requests() const;
+  uint64_t retries() const;
+
+  // One S3 request: what a caller fills in. Public for the object writer in the .cc.
+  struct Call {
+    std::string method{};
+    std::string key{};  // Object key in the bucket ("" for the bucket itself).
+    std::vector<std::pair<std::string, std::string>> query{};    // Not encoded.
+    std::vector<std::pair<std::string, std::string>> headers{};  // Signed.
+    ByteView body{};
+    std::string body_sha256{};  // Hex; computed from `body` when empty.
+    MutableByteView sink{};
+  };
+  // Signs and sends `call`, retrying what is worth retrying. Returns the final response
+  // whatever its status; errors only when no response came (kUnavailable after the last
+  // attempt, naming the URL).
+  Result<HttpResponse> Execute(Call call);
+  // The error a non-2xx response means, as "<what>: HTTP <status> <Code>: <Message>".
+  Status ErrorOf(const HttpResponse& response, std::string_view what) const;
+  // The object key of repository object `name`, and its URI for messages.
+  std::string KeyOf(std::string_view name) const;
+  std::string UriOf(std::string_view name) const;
+  const S3Options& options() const { return options_; }
+
+ private:
+  struct Impl;
+  S3Transport(std::unique_ptr<Impl> impl, S3Options options);
+
+  std::unique_ptr<Impl> impl_;
+  const S3Options options_;
+};
+
+}  // namespace ferry::s3

@@ -1,0 +1,167 @@
+// The S3 transport against the test server (tests/servers/with_s3.sh): errors that must be
+// final and clear, faults that must be survived, and a front end that really checks what we
+// send (else the other tests would prove nothing about signing).
+#include "transports/s3/s3_transport.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/testutil/testutil.h"
+#include "transports/s3/credentials.h"
+
+namespace ferry::s3 {
+namespace {
+
+class S3TransportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* endpoint = std::getenv("FERRY_S3_ENDPOINT");
+    if (endpoint == nullptr) GTEST_SKIP() << "no S3 test server: run through with_s3.sh";
+    where_ = {.bucket = std::getenv("FERRY_S3_BUCKET"),
+              .prefix = "s3test-" + std::to_string(std::random_device{}()),
+              .endpoint = endpoint,
+              .region = "us-east-1",
+              .path_style = true};
+    credentials_ = LoadCredentials([](const char* n) { return std::getenv(n); }).value();
+  }
+
+  // Requests the front end has seen so far (its stats file).
+  static int FrontRequests(const std::string& name) {
+    std::ifstream in(std::string(std::getenv("FERRY_S3_STATE")) + "/" + name + "-stats.json");
+    if (!in) return 0;
+    return nlohmann::json::parse(in).value("requests", 0);
+  }
+  static nlohmann::json FrontStats(const std::string& name) {
+    std::ifstream in(std::string(std::getenv("FERRY_S3_STATE")) + "/" + name + "-stats.json");
+    return in ? nlohmann::json::parse(in) : nlohmann::json::object();
+  }
+
+  S3Location where_;
+  Credentials credentials_;
+};
+
+TEST_F(S3TransportTest, AWrongSecretFailsAtOnceNamingTheProblem) {
+  Credentials wrong = credentials_;
+  wrong.secret_access_key[0] ^= 1;
+  const int before = FrontRequests("front");
+  const auto start = std::chrono::steady_clock::now();
+  auto t = S3Transport::Open(where_, wrong);
+  ASSERT_FALSE(t.has_value());
+  EXPECT_EQ(t.error().code(), Status::Code::kPermissionDenied) << t.error().ToString();
+  EXPECT_NE(t.error().message().find("SignatureDoesNotMatch"), std::string::npos)
+      << t.error().message();
+  EXPECT_NE(t.error().message().find("secret key"), std::string::npos) << t.error().message();
+  EXPECT_NE(t.error().message().find("s3://ferry-test/" + where_.prefix), std::string::npos)
+      << t.error().message();
+  EXPECT_EQ(FrontRequests("front") - before, 1) << "an authentication error was retried";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST_F(S3TransportTest, AnUnknownAccessKeyIsNamed) {
+  Credentials wrong = credentials_;
+  wrong.access_key_id = "AKIDNOTKNOWNHERE";
+  auto t = S3Transport::Open(where_, wrong);
+  ASSERT_FALSE(t.has_value());
+  EXPECT_EQ(t.error().code(), Status::Code::kPermissionDenied);
+  EXPECT_NE(t.error().message().find("InvalidAccessKeyId"), std::string::npos)
+      << t.error().message();
+}
+
+TEST_F(S3TransportTest, AMissingBucketIsNamed) {
+  where_.bucket = "no-such-bucket";
+  auto t = S3Transport::Open(where_, credentials_);
+  ASSERT_FALSE(t.has_value());
+  EXPECT_TRUE(t.error().IsNotFound()) << t.error().ToString();
+  EXPECT_NE(t.error().message().find("create bucket 'no-such-bucket' first"), std::string::npos)
+      << t.error().message();
+}
+
+TEST_F(S3TransportTest, AnUnreachableServerIsNamed) {
+  // A port nobody listens on: bind one, close it.
+  where_.endpoint = "http://127.0.0.1:9";
+  S3Options o;
+  o.max_attempts = 2;
+  auto t = S3Transport::Open(where_, credentials_, o);
+  ASSERT_FALSE(t.has_value());
+  EXPECT_TRUE(t.error().IsRetryable()) << t.error().ToString();
+  EXPECT_NE(t.error().message().find("cannot reach s3://ferry-test/"), std::string::npos)
+      << t.error().message();
+  EXPECT_NE(t.error().message().find("http://127.0.0.1:9"), std::string::npos)
+      << t.error().message();
+}
+
+TEST_F(S3TransportTest, TheFrontEndRejectsABodyThatDoesNotMatchItsSignedDigest) {
+  // Proof that the server in these tests checks payloads: sign one body, send another.
+  auto t = S3Transport::Open(where_, credentials_).value();
+  const std::string signed_body = "the body that was signed";
+  const std::string sent_body = "the body that was sent!!";
+  auto r = t->Execute({.method = "PUT",
+                       .key = t->KeyOf("tampered"),
+                       .body = AsBytes(sent_body),
+                       .body_sha256 = Sha256Hex(signed_body)});
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("XAmzContentSHA256Mismatch"), std::string::npos) << r->body;
+  EXPECT_TRUE(t->Size("tampered").error().IsNotFound());
+}
+
+TEST_F(S3TransportTest, RetriesRideOutAFaultyServer) {
+  const char* faulty = std::getenv("FERRY_S3_FAULTY_ENDPOINT");
+  ASSERT_NE(faulty, nullptr);
+  where_.endpoint = faulty;
+  S3Options o;
+  o.multipart_threshold = 5u << 20;
+  o.part_size = 5u << 20;
+  o.max_attempts = 10;
+  auto opened = S3Transport::Open(where_, credentials_, o);
+  ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+  auto& t = **opened;
+  constexpr unsigned kObjects = 40;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (unsigned w = 0; w < 4; ++w) {
+    threads.emplace_back([&, w] {
+      for (unsigned i = w; i < kObjects; i += 4) {
+        const std::string data = testing::RandomBytes(i == 0 ? (11u << 20) : 50'000u + i, i);
+        Status s;
+        if (i % 3 == 0) {
+          auto writer = t.Create("data/" + std::to_string(i));
+          s = writer.has_value() ? (*writer)->Append(AsBytes(data)) : writer.error();
+          if (s.ok()) s = (*writer)->Commit();
+        } else {
+          s = t.Put("data/" + std::to_string(i), AsBytes(data));
+        }
+        if (!s.ok()) {
+          ADD_FAILURE() << s.ToString();
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(failures.load(), 0);
+  for (unsigned i = 0; i < kObjects; ++i) {
+    const std::string data = testing::RandomBytes(i == 0 ? (11u << 20) : 50'000u + i, i);
+    EXPECT_EQ(t.Get("data/" + std::to_string(i)).value(), data) << i;
+    std::string part(1000, '\0');
+    ASSERT_EQ(t.ReadAt("data/" + std::to_string(i), 7,
+                       {reinterpret_cast<std::byte*>(part.data()), part.size()})
+                  .value(),
+              part.size());
+    EXPECT_EQ(part, data.substr(7, 1000)) << i;
+  }
+  EXPECT_EQ(t.List("data").value().size(), static_cast<size_t>(kObjects));
+  const auto stats = FrontStats("faulty");
+  EXPECT_GT(stats.value("fail", 0) + stats.value("slowdown", 0), 0) << stats.dump();
+  EXPECT_GT(stats.value("reset", 0), 0) << stats.dump();
+  EXPECT_GT(t.retries(), 0u);
+}
+
+}  // namespace
+}  // namespace ferry::s3

@@ -1,0 +1,51 @@
+// The few S3 XML documents ferry reads and writes: ListObjectsV2 pages, error bodies,
+// InitiateMultipartUpload results and the CompleteMultipartUpload request. These answers come
+// from the network, so reading them is strict about structure and never trusts a length.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace ferry::s3 {
+
+// The text of every <tag>…</tag> element, in order, with the five predefined entities and
+// numeric character references decoded. Nested markup inside an element is kept verbatim.
+// Errors: kCorruption for an unterminated element or a malformed entity.
+Result<std::vector<std::string>> XmlElements(std::string_view xml, std::string_view tag);
+
+// The first <tag> element's text, or "" if there is none.
+Result<std::string> XmlElement(std::string_view xml, std::string_view tag);
+
+// `text` with &, <, >, " and ' escaped.
+std::string XmlEscape(std::string_view text);
+
+struct ListPage {
+  std::vector<std::string> keys;
+  bool truncated = false;
+  std::string next_token;  // NextContinuationToken, when truncated.
+};
+
+// A ListBucketResult. Errors: kCorruption if it is not one, or says it is truncated without a
+// continuation token.
+Result<ListPage> ParseListPage(std::string_view xml);
+
+struct ErrorBody {
+  std::string code;  // "SignatureDoesNotMatch"; "" when the body is not an S3 error.
+  std::string message;
+};
+
+// Best effort: an error response's <Code> and <Message>; empty fields when absent or garbled.
+ErrorBody ParseErrorBody(std::string_view xml);
+
+struct CompletedPart {
+  unsigned number = 0;
+  std::string etag;             // As the server returned it, quotes included.
+  std::string checksum_sha256;  // Base64.
+};
+
+std::string CompleteMultipartXml(const std::vector<CompletedPart>& parts);
+
+}  // namespace ferry::s3
