@@ -29,7 +29,7 @@ echo "== benchmark smoke run"
 
 echo "== fuzz smoke run (libFuzzer, ${FERRY_FUZZ_SECONDS:-20} s per target)"
 bash scripts/build.sh fuzz
-for target in chunker aes_gcm zstd changed_list qcow2 qcow2_layout; do
+for target in chunker aes_gcm zstd changed_list qcow2 qcow2_layout s3_xml; do
   corpus=$(mktemp -d)
   cp -r "tests/data/fuzz-seeds/$target/." "$corpus/"
   ./build/fuzz/tests/fuzz/${target}_fuzz -max_total_time="${FERRY_FUZZ_SECONDS:-20}" \
@@ -42,11 +42,16 @@ done
 
 echo "== ThreadSanitizer (clang): the multithreaded engine, I/O queue and transport tests"
 cmake --preset tsan >/dev/null
-cmake --build --preset tsan --target engine_test io_test transport_test -- -j"$(nproc)"
+cmake --build --preset tsan --target engine_test io_test transport_test transport_conformance_test \
+  -- -j"$(nproc)"
 for t in engine/engine_test engine/io/io_test transports/transport_test; do
   TSAN_OPTIONS=halt_on_error=1:exitcode=66 "./build/tsan/$t" --gtest_brief=1 ||
     { echo "ThreadSanitizer run of $t failed"; exit 1; }
 done
+# Every backend, with the S3 server up (the HTTP client's loop thread and the callers').
+TSAN_OPTIONS=halt_on_error=1:exitcode=66 bash tests/servers/with_s3.sh \
+  ./build/tsan/transports/transport_conformance_test --gtest_brief=1 ||
+  { echo "ThreadSanitizer run of transport_conformance_test failed"; exit 1; }
 echo "ThreadSanitizer: no data races"
 
 echo "== ASan+UBSan build"
