@@ -633,10 +633,11 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   snap.hostname = options.hostname;
   if (snap.hostname.empty()) snap.hostname = LocalHostname();
 
-  // Packs publish in the background, as many at once as the transport likes (bounded: a
-  // transport that uploads whole objects holds each one in memory until it is up).
+  // Packs publish in the background while workers fill the next. Two at once measured as fast
+  // as four over S3 on loopback, and a transport that uploads whole objects holds each one in
+  // memory until it is up (with the packs workers hold while waiting: about 5 × pack_size).
   ChunkStore store(repository, options.index_every_packs,
-                   std::min(repository.transport().capabilities().parallelism, 4u));
+                   std::min(repository.transport().capabilities().parallelism, 2u));
   FirstError error;
   std::atomic<uint64_t> bytes_read{0};
   ProgressTicker ticker;

@@ -38,7 +38,11 @@ Status ChunkStore::StoreIfNew(repo::BlobType type, const codec::ChunkId& id, Byt
     std::lock_guard lock(pack_mu_);
     if (current_ == nullptr) {
       FERRY_ASSIGN_OR_RETURN(repo::ObjectId pack_id, repo::NewObjectId());
-      FERRY_ASSIGN_OR_RETURN(auto writer, repo_.transport().Create(repo::PackName(pack_id)));
+      // A pack ends with the chunk that takes it past pack_size, then its header: a few MiB
+      // over at most.
+      FERRY_ASSIGN_OR_RETURN(
+          auto writer,
+          repo_.transport().Create(repo::PackName(pack_id), repo_.config().pack_size + (4u << 20)));
       current_ =
           std::make_unique<OpenPack>(OpenPack{repo::PackBuilder(pack_id), std::move(writer)});
     }
@@ -89,7 +93,7 @@ void ChunkStore::CommitInBackground(std::unique_ptr<OpenPack> pack) {
   commits_.remove_if([](const std::future<void>& f) {
     return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
   });
-  commits_.push_back(std::async(std::launch::async, [this, p = std::move(pack)] {
+  commits_.push_back(std::async(std::launch::async, [this, p = std::move(pack)]() mutable {
     Status s = p->writer->Commit();
     if (s.ok()) {
       bytes_stored_.fetch_add(p->writer->size(), std::memory_order_relaxed);
@@ -100,6 +104,7 @@ void ChunkStore::CommitInBackground(std::unique_ptr<OpenPack> pack) {
       }
       ++packs_since_index_;
     }
+    p.reset();  // Now, not when the future is reaped: the writer may hold the pack's bytes.
     std::lock_guard commit_lock(commit_mu_);
     if (!s.ok() && commit_error_.ok()) commit_error_ = s;
     --committing_;

@@ -417,7 +417,7 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
       options.threads != 0
           ? options.threads
           : std::max({2u, std::thread::hardware_concurrency(),
-                      std::min(repository.transport().capabilities().parallelism, 16u)});
+                      std::min(repository.transport().capabilities().parallelism, 8u)});
   FERRY_ASSIGN_OR_RETURN(std::unique_ptr<WindowWriter> writer,
                          WindowWriter::Create({.fd = direct.fd(),
                                                .direct = direct.direct(),

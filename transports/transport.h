@@ -59,8 +59,10 @@ class Transport {
   virtual Status Put(std::string_view name, ByteView data, bool exclusive = false) = 0;
 
   // Starts writing `name` piece by piece (for objects too large to assemble in memory, such as
-  // packs). Errors: kPermissionDenied, kIoError naming the object.
-  virtual Result<std::unique_ptr<ObjectWriter>> Create(std::string_view name) = 0;
+  // packs). `size_hint`, when not 0, is about how large it will be (to size buffers).
+  // Errors: kPermissionDenied, kIoError naming the object.
+  virtual Result<std::unique_ptr<ObjectWriter>> Create(std::string_view name,
+                                                       uint64_t size_hint = 0) = 0;
 
   // The whole object. Errors: kNotFound naming it; kIoError.
   virtual Result<std::string> Get(std::string_view name) = 0;

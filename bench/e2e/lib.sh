@@ -17,14 +17,15 @@ if [[ ! -f $image ]]; then
 fi
 
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
-# run NAME CMD...: wall seconds and peak RSS (KiB) of CMD, appended to $work/times.
+# run NAME CMD...: wall seconds, peak RSS (KiB) and CPU seconds (user + system) of CMD, appended
+# to $work/times as "NAME SECS RSS CPU".
 run() {
   local name=$1; shift
   drop_caches
-  /usr/bin/time -f "%e %M" -o "$work/t.$name" "$@" >"$work/log.$name" 2>&1 ||
+  /usr/bin/time -f "%e %M %U %S" -o "$work/t.$name" "$@" >"$work/log.$name" 2>&1 ||
     { echo "$name failed:"; tail -5 "$work/log.$name"; exit 1; }
-  read -r secs rss <"$work/t.$name"
-  echo "$name $secs $rss" >>"$work/times"
+  read -r secs rss user sys <"$work/t.$name"
+  echo "$name $secs $rss $(echo "$user + $sys" | bc)" >>"$work/times"
 }
 get() { awk -v n="$1" '$1 == n {print $'"$2"'}' "$work/times"; }
 ratio() { echo "scale=2; $1 / $2" | bc; }

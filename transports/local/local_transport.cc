@@ -133,7 +133,8 @@ class LocalObjectWriter final : public ObjectWriter {
 
 }  // namespace
 
-Result<std::unique_ptr<ObjectWriter>> LocalTransport::Create(std::string_view name) {
+Result<std::unique_ptr<ObjectWriter>> LocalTransport::Create(std::string_view name,
+                                                             uint64_t /*size_hint*/) {
   const std::string path = PathOf(name);
   const std::string dir = std::filesystem::path(path).parent_path().string();
   FERRY_RETURN_IF_ERROR(MakeDirs(dir));

@@ -23,7 +23,8 @@ class LocalTransport final : public Transport {
     return {.atomic_rename = true, .object_lock = false, .parallelism = 2};
   }
   Status Put(std::string_view name, ByteView data, bool exclusive = false) override;
-  Result<std::unique_ptr<ObjectWriter>> Create(std::string_view name) override;
+  Result<std::unique_ptr<ObjectWriter>> Create(std::string_view name,
+                                               uint64_t size_hint = 0) override;
   Result<std::string> Get(std::string_view name) override;
   Result<size_t> ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) override;
   Result<uint64_t> Size(std::string_view name) override;

@@ -67,6 +67,8 @@ struct S3Transport::Impl {
   std::unique_ptr<HttpClient> http;
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> retries{0};
+  std::mutex pool_mu;
+  std::vector<std::string> pool;  // GUARDED_BY(pool_mu)
   std::mutex rng_mu;
   std::mt19937_64 rng{std::random_device{}()};
 
@@ -149,6 +151,30 @@ std::string S3Transport::KeyOf(std::string_view name) const {
 
 std::string S3Transport::UriOf(std::string_view name) const {
   return "s3://" + impl_->location.bucket + "/" + KeyOf(name);
+}
+
+std::string S3Transport::TakeBuffer(size_t capacity) {
+  {
+    std::lock_guard lock(impl_->pool_mu);
+    auto& pool = impl_->pool;
+    for (size_t i = 0; i < pool.size(); ++i) {
+      if (pool[i].capacity() >= capacity) {
+        std::string b = std::move(pool[i]);
+        pool.erase(pool.begin() + static_cast<ptrdiff_t>(i));
+        return b;
+      }
+    }
+  }
+  std::string b;
+  b.reserve(capacity);
+  return b;
+}
+
+void S3Transport::ReturnBuffer(std::string buffer) {
+  buffer.clear();
+  std::lock_guard lock(impl_->pool_mu);
+  // Enough for the packs a backup keeps in flight plus the one being filled.
+  if (impl_->pool.size() < 6) impl_->pool.push_back(std::move(buffer));
 }
 
 uint64_t S3Transport::requests() const { return impl_->requests.load(); }
@@ -335,9 +361,11 @@ namespace {
 // writer goes on (at most parts_in_flight at once). Destroyed uncommitted, it aborts the upload.
 class S3ObjectWriter final : public ObjectWriter {
  public:
-  S3ObjectWriter(S3Transport& t, std::string name) : t_(t), name_(std::move(name)) {}
+  S3ObjectWriter(S3Transport& t, std::string name, uint64_t size_hint)
+      : t_(t), name_(std::move(name)), size_hint_(size_hint) {}
 
   ~S3ObjectWriter() override {
+    if (buffer_.capacity() != 0) t_.ReturnBuffer(std::move(buffer_));
     if (upload_id_.empty() || committed_) return;
     for (auto& f : in_flight_) f.wait();
     // Best effort: a server without AbortMultipartUpload keeps the parts, which are invisible
@@ -349,8 +377,10 @@ class S3ObjectWriter final : public ObjectWriter {
   Status Append(ByteView data) override {
     FERRY_RETURN_IF_ERROR(failed_);
     if (buffer_.capacity() == 0) {
-      buffer_.reserve(static_cast<size_t>(
-          std::min<uint64_t>(t_.options().multipart_threshold, t_.options().part_size * 2)));
+      // Room for the whole object (or its first parts), so appends never copy it again.
+      const uint64_t want = size_hint_ != 0 ? size_hint_ : t_.options().part_size;
+      buffer_ = t_.TakeBuffer(static_cast<size_t>(
+          std::min<uint64_t>(want, t_.options().multipart_threshold + t_.options().part_size)));
     }
     buffer_.append(reinterpret_cast<const char*>(data.data()), data.size());
     size_ += data.size();
@@ -448,6 +478,7 @@ class S3ObjectWriter final : public ObjectWriter {
 
   S3Transport& t_;
   const std::string name_;
+  const uint64_t size_hint_;
   std::string buffer_;
   uint64_t size_ = 0;
   std::string upload_id_;
@@ -460,8 +491,9 @@ class S3ObjectWriter final : public ObjectWriter {
 
 }  // namespace
 
-Result<std::unique_ptr<ObjectWriter>> S3Transport::Create(std::string_view name) {
-  return std::unique_ptr<ObjectWriter>(new S3ObjectWriter(*this, std::string(name)));
+Result<std::unique_ptr<ObjectWriter>> S3Transport::Create(std::string_view name,
+                                                          uint64_t size_hint) {
+  return std::unique_ptr<ObjectWriter>(new S3ObjectWriter(*this, std::string(name), size_hint));
 }
 
 }  // namespace ferry::s3

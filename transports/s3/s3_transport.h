@@ -60,7 +60,8 @@ class S3Transport final : public Transport {
     return {.atomic_rename = false, .object_lock = false, .parallelism = options_.parallelism};
   }
   Status Put(std::string_view name, ByteView data, bool exclusive = false) override;
-  Result<std::unique_ptr<ObjectWriter>> Create(std::string_view name) override;
+  Result<std::unique_ptr<ObjectWriter>> Create(std::string_view name,
+                                               uint64_t size_hint = 0) override;
   Result<std::string> Get(std::string_view name) override;
   Result<size_t> ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) override;
   Result<uint64_t> Size(std::string_view name) override;
@@ -91,6 +92,10 @@ class S3Transport final : public Transport {
   std::string KeyOf(std::string_view name) const;
   std::string UriOf(std::string_view name) const;
   const S3Options& options() const { return options_; }
+  // Upload buffers, reused: a pack-sized allocation per pack would make the C library keep
+  // freed ones around, and every fresh one costs page faults. Holds a few at most.
+  std::string TakeBuffer(size_t capacity);
+  void ReturnBuffer(std::string buffer);
 
  private:
   struct Impl;

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Backup and restore throughput of the realistic image through each transport on loopback,
+# beside the local target, in one run (two rounds, interleaved; the faster of each is kept):
+#   local      a directory on the same disk as the servers' data
+#   s3         s3rver on 127.0.0.1 (the transport alone)
+#   s3-signed  the same through our SigV4-checking front end (tests/servers/s3_front.py)
+# Every restore is compared with the image. Also prints the CPU the S3 server used: on a small
+# machine it shares the cores with ferry. Prints a markdown table.
+#   bench/e2e/transports.sh [WORKDIR]     (default /var/tmp/ferry-e2e; ~8 GB free; root)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+work=${1:-/var/tmp/ferry-e2e}
+source bench/e2e/lib.sh
+: >"$work/times"
+export FERRY_PASSWORD=bench
+state=$work/s3-server
+rm -rf "$state" "$work"/repo-local
+bash tests/servers/s3_server.sh start "$state" >/dev/null
+trap 'bash tests/servers/s3_server.sh stop "$state"' EXIT
+set -a
+source "$state/env"
+set +a
+node_pid=$(cat "$state/s3rver.pid")
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+backends=(local s3 s3-signed)
+for round in 1 2; do
+  # A fresh repository per run: every backup is a first, full one.
+  declare -A repo=(
+    [local]=$work/repo-local
+    [s3]="s3://$FERRY_S3_BUCKET/bench-$round?endpoint=$FERRY_S3_DIRECT_ENDPOINT"
+    [s3-signed]="s3://$FERRY_S3_BUCKET/bench-signed-$round?endpoint=$FERRY_S3_ENDPOINT"
+  )
+  for b in "${backends[@]}"; do
+    rm -rf "$work/repo-local"
+    "$ferry" init -r "${repo[$b]}" >/dev/null
+    t0=$(cpu_ticks "$node_pid")
+    run "$b-backup-$round" "$ferry" backup -r "${repo[$b]}" --name disk "$image"
+    t1=$(cpu_ticks "$node_pid")
+    rm -f "$work/restored.img"
+    run "$b-restore-$round" "$ferry" restore -r "${repo[$b]}" latest --target "$work/restored.img"
+    t2=$(cpu_ticks "$node_pid")
+    cmp "$image" "$work/restored.img"
+    grep -q "new 1\.[0-9]* GiB" "$work/log.$b-backup-$round" || { echo "not a full backup:"; cat "$work/log.$b-backup-$round"; exit 1; }
+    echo "$b-server-cpu-$round $(( t1 - t0 )) $(( t2 - t1 ))" >>"$work/times"
+  done
+done
+
+best() { local a b; a=$(get "$1-1" 2) b=$(get "$1-2" 2); echo "$a $b" | awk '{print ($1 < $2) ? $1 : $2}'; }
+size_mib=$(( $(stat -c %s "$image") >> 20 ))
+rate() { echo "scale=0; $size_mib / $1" | bc; }
+echo "| transport, $size_mib MiB image | backup s | MiB/s | vs local | restore s | MiB/s | vs local | ferry CPU s (backup / restore) | server CPU s | ferry peak RSS MiB (backup / restore) |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+lb=$(best local-backup) lr=$(best local-restore)
+for b in "${backends[@]}"; do
+  bb=$(best "$b-backup") br=$(best "$b-restore")
+  server=$(awk -v n="$b-server-cpu-2" '$1 == n {printf "%.1f / %.1f", $2 / 100, $3 / 100}' "$work/times")
+  [[ $b == local ]] && server="-"
+  echo "| $b | $bb | $(rate "$bb") | $(echo "scale=0; 100 * $lb / $bb" | bc)% | $br | $(rate "$br") |" \
+    "$(echo "scale=0; 100 * $lr / $br" | bc)% | $(get "$b-backup-2" 4) / $(get "$b-restore-2" 4) | $server |" \
+    "$(( $(get "$b-backup-2" 3) >> 10 )) / $(( $(get "$b-restore-2" 3) >> 10 )) |"
+done
