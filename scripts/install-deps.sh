@@ -13,7 +13,10 @@ packages=(
   xfsprogs  # FIEMAP change-source tests on a loop-mounted XFS
   zlib1g-dev qemu-utils libnbd-bin libnbd-dev  # QCOW2, NBD; qemu-img, qemu-io, qemu-nbd, nbdinfo check us
   libcurl4-openssl-dev  # the S3 transport
+  libnfs-dev nfs-ganesha nfs-ganesha-vfs rpcbind iproute2  # the NFS transport and its test server
 )
+# Servers the tests start themselves, in a private network namespace; never as system services.
+services=(nfs-ganesha rpcbind)
 # The S3 tests run s3rver (npm); any Node.js with npm will do, Debian's if there is none.
 if ! command -v npm >/dev/null; then
   packages+=(nodejs npm)
@@ -54,6 +57,23 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
+# Keep the packages' services from starting (they would listen on every address): a policy
+# that refuses service starts for the length of the install, then disabled for good.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+  "${sudo_cmd[@]}" chmod +x "$policy"
+  own_policy=1
+fi
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+[[ $own_policy -eq 1 ]] && "${sudo_cmd[@]}" rm -f "$policy"
+if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+  for s in "${services[@]}"; do
+    if printf '%s\n' "${missing[@]}" | grep -qx "$s"; then
+      "${sudo_cmd[@]}" systemctl disable --now "$s.service" "$s.socket" >/dev/null 2>&1 || true
+    fi
+  done
+fi
 install_s3rver
 echo "install-deps: done"

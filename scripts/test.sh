@@ -48,10 +48,13 @@ for t in engine/engine_test engine/io/io_test transports/transport_test; do
   TSAN_OPTIONS=halt_on_error=1:exitcode=66 "./build/tsan/$t" --gtest_brief=1 ||
     { echo "ThreadSanitizer run of $t failed"; exit 1; }
 done
-# Every backend, with the S3 server up (the HTTP client's loop thread and the callers').
+# Every backend, with its server up (the HTTP client's loop thread and the callers').
 TSAN_OPTIONS=halt_on_error=1:exitcode=66 bash tests/servers/with_s3.sh \
   ./build/tsan/transports/transport_conformance_test --gtest_brief=1 ||
-  { echo "ThreadSanitizer run of transport_conformance_test failed"; exit 1; }
+  { echo "ThreadSanitizer run of transport_conformance_test (S3) failed"; exit 1; }
+TSAN_OPTIONS=halt_on_error=1:exitcode=66 bash tests/servers/with_nfs.sh \
+  ./build/tsan/transports/transport_conformance_test --gtest_brief=1 --gtest_filter='*/Nfs' ||
+  { echo "ThreadSanitizer run of transport_conformance_test (NFS) failed"; exit 1; }
 echo "ThreadSanitizer: no data races"
 
 echo "== ASan+UBSan build"

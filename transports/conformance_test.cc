@@ -13,6 +13,7 @@
 
 #include "tests/testutil/testutil.h"
 #include "transports/local/local_transport.h"
+#include "transports/nfs/nfs_transport.h"
 #include "transports/s3/credentials.h"
 #include "transports/s3/s3_transport.h"
 
@@ -56,6 +57,19 @@ std::unique_ptr<Transport> OpenS3(const std::string&, std::string* skip) {
   auto credentials = s3::LoadCredentials([](const char* n) { return std::getenv(n); });
   EXPECT_TRUE(credentials.has_value()) << credentials.error().ToString();
   auto t = s3::S3Transport::Open(where, *credentials, SmallS3Options());
+  EXPECT_TRUE(t.has_value()) << t.error().ToString();
+  return t.has_value() ? std::move(*t) : nullptr;
+}
+
+std::unique_ptr<Transport> OpenNfs(const std::string&, std::string* skip) {
+  const char* uri = std::getenv("FERRY_NFS_URI");
+  if (uri == nullptr) {
+    *skip = "no NFS test server: run through tests/servers/with_nfs.sh";
+    return nullptr;
+  }
+  auto parsed = ParseTransportUri(std::string(uri) + "/" + UniquePrefix());
+  EXPECT_TRUE(parsed.has_value()) << parsed.error().ToString();
+  auto t = nfs::NfsTransport::Open(parsed->nfs, true);
   EXPECT_TRUE(t.has_value()) << t.error().ToString();
   return t.has_value() ? std::move(*t) : nullptr;
 }
@@ -269,7 +283,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, TransportConformance,
                                                      return std::unique_ptr<Transport>(
                                                          LocalTransport::Open(dir).value());
                                                    }},
-                                           Backend{"S3", OpenS3}),
+                                           Backend{"S3", OpenS3}, Backend{"Nfs", OpenNfs}),
                          [](const ::testing::TestParamInfo<Backend>& p) { return p.param.name; });
 
 }  // namespace

@@ -4,12 +4,19 @@
 #   local      a directory on the same disk as the servers' data
 #   s3         s3rver on 127.0.0.1 (the transport alone)
 #   s3-signed  the same through our SigV4-checking front end (tests/servers/s3_front.py)
+#   nfs        nfs-ganesha (VFS) on 127.0.0.2, NFSv3 through libnfs; the whole benchmark runs in
+#              the private network namespace tests/servers/with_nfs.sh makes
 # Every restore is compared with the image. Also prints the CPU the S3 server used: on a small
 # machine it shares the cores with ferry. Prints a markdown table.
 #   bench/e2e/transports.sh [WORKDIR]     (default /var/tmp/ferry-e2e; ~8 GB free; root)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 work=${1:-/var/tmp/ferry-e2e}
+if [[ -z "${FERRY_NFS_URI:-}" ]]; then
+  # The NFS export on the same disk as the local repository.
+  mkdir -p "$work"
+  TMPDIR=$work exec bash tests/servers/with_nfs.sh bash "$0" "$@"
+fi
 source bench/e2e/lib.sh
 : >"$work/times"
 export FERRY_PASSWORD=bench
@@ -23,23 +30,26 @@ set +a
 node_pid=$(cat "$state/s3rver.pid")
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-backends=(local s3 s3-signed)
+backends=(local s3 s3-signed nfs)
 for round in 1 2; do
   # A fresh repository per run: every backup is a first, full one.
   declare -A repo=(
     [local]=$work/repo-local
     [s3]="s3://$FERRY_S3_BUCKET/bench-$round?endpoint=$FERRY_S3_DIRECT_ENDPOINT"
     [s3-signed]="s3://$FERRY_S3_BUCKET/bench-signed-$round?endpoint=$FERRY_S3_ENDPOINT"
+    [nfs]="$FERRY_NFS_URI/bench-$round"
   )
   for b in "${backends[@]}"; do
     rm -rf "$work/repo-local"
     "$ferry" init -r "${repo[$b]}" >/dev/null
-    t0=$(cpu_ticks "$node_pid")
+    server_pid=$node_pid
+    [[ $b == nfs ]] && server_pid=$FERRY_NFS_SERVER_PID
+    t0=$(cpu_ticks "$server_pid")
     run "$b-backup-$round" "$ferry" backup -r "${repo[$b]}" --name disk "$image"
-    t1=$(cpu_ticks "$node_pid")
+    t1=$(cpu_ticks "$server_pid")
     rm -f "$work/restored.img"
     run "$b-restore-$round" "$ferry" restore -r "${repo[$b]}" latest --target "$work/restored.img"
-    t2=$(cpu_ticks "$node_pid")
+    t2=$(cpu_ticks "$server_pid")
     cmp "$image" "$work/restored.img"
     grep -q "new 1\.[0-9]* GiB" "$work/log.$b-backup-$round" || { echo "not a full backup:"; cat "$work/log.$b-backup-$round"; exit 1; }
     echo "$b-server-cpu-$round $(( t1 - t0 )) $(( t2 - t1 ))" >>"$work/times"

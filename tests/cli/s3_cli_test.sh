@@ -6,35 +6,14 @@ set -u
 ferry=$1
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-make_volume() { python3 "$here/../../scripts/make-volume.py" "$1" "$2" "${3:-1}"; }
+source "$here/transport_lib.sh"
 [[ -n "${FERRY_S3_ENDPOINT:-}" ]] || { echo "FAIL: no S3 test server (run through tests/servers/with_s3.sh)"; exit 1; }
 
 export FERRY_PASSWORD=correct-horse
 repo="s3://$FERRY_S3_BUCKET/cli-$$/repo?endpoint=$FERRY_S3_ENDPOINT"
-make_volume "$tmp/vol.img" 48 1
 
 # --- the main path -----------------------------------------------------------------------
-"$ferry" init -r "$repo" >/dev/null 2>"$tmp/err"
-check "init on S3" test $? -eq 0
-"$ferry" init -r "$repo" >/dev/null 2>"$tmp/err"
-check "init twice is refused" grep -q "a repository already exists at s3://$FERRY_S3_BUCKET/cli-$$/repo" "$tmp/err"
-"$ferry" backup -r "$repo" "$tmp/vol.img" >"$tmp/out" 2>&1
-check "backup to S3" grep -q "^snapshot [0-9a-f]\{8\} saved" "$tmp/out"
-cp "$tmp/vol.img" "$tmp/vol.first"
-printf 'changed bytes' | dd of="$tmp/vol.img" bs=1 seek=5000000 conv=notrunc status=none
-"$ferry" backup -r "$repo" --json "$tmp/vol.img" >"$tmp/second.json" 2>/dev/null
-check "an incremental to S3 stores little" python3 - "$tmp/second.json" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-assert r["bytes_new"] < 8 << 20, r
-PY
-"$ferry" restore -r "$repo" latest -t "$tmp/latest.img" >/dev/null 2>&1
-check "restore from S3 is byte-exact" cmp -s "$tmp/vol.img" "$tmp/latest.img"
-first=$("$ferry" snapshots -r "$repo" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-"$ferry" restore -r "$repo" "${first:0:8}" -t "$tmp/first.img" >/dev/null 2>&1
-check "the first snapshot restores byte-exact" cmp -s "$tmp/vol.first" "$tmp/first.img"
-"$ferry" check -r "$repo" --read-data >"$tmp/out" 2>&1
-check "check --read-data passes on S3" test $? -eq 0
+round_trip "$repo" S3
 
 # --- a server that fails, resets and delays requests ---------------------------------------
 faulty="s3://$FERRY_S3_BUCKET/cli-$$/faulty?endpoint=$FERRY_S3_FAULTY_ENDPOINT"
@@ -69,19 +48,7 @@ check "an unreachable server is named" grep -q "cannot reach s3://$FERRY_S3_BUCK
 "$ferry" snapshots -r "s3://$FERRY_S3_BUCKET/x?endpoint=ftp://h" >/dev/null 2>"$tmp/err"
 check "a malformed URI is named" grep -q "endpoint 'ftp://h' is not http(s)://HOST\[:PORT\]" "$tmp/err"
 
-# --- SIGKILL during a backup: nothing earlier is lost -----------------------------------------
-make_volume "$tmp/big.img" 160 7
-"$ferry" backup -r "$repo" "$tmp/big.img" >/dev/null 2>&1 &
-pid=$!
-sleep 0.6
-kill -9 $pid 2>/dev/null
-wait $pid 2>/dev/null
-"$ferry" check -r "$repo" >/dev/null 2>"$tmp/err"
-check "check passes after a killed backup" test $? -eq 0
-"$ferry" restore -r "$repo" "${first:0:8}" -t "$tmp/first2.img" >/dev/null 2>&1
-check "earlier snapshots still restore after a killed backup" cmp -s "$tmp/vol.first" "$tmp/first2.img"
-"$ferry" backup -r "$repo" "$tmp/big.img" >/dev/null 2>&1 &&
-  "$ferry" restore -r "$repo" latest -t "$tmp/big.out" >/dev/null 2>&1
-check "a new backup after the kill succeeds" cmp -s "$tmp/big.img" "$tmp/big.out"
+# --- SIGKILL during a backup: nothing earlier is lost ----------------------------------------
+killed_backup "$repo"
 
 finish "S3 CLI"

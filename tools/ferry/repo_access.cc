@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "transports/local/local_transport.h"
+#include "transports/nfs/nfs_transport.h"
 #include "transports/s3/credentials.h"
 #include "transports/s3/s3_transport.h"
 #include "transports/uri.h"
@@ -37,9 +38,8 @@ Result<std::unique_ptr<Transport>> OpenTransport(const RepoArgs& args, bool crea
     return std::unique_ptr<Transport>(std::move(t));
   }
   if (uri.kind == TransportKind::kNfs) {
-    return Err(Status::NotSupported("repository URI '" + args.repo +
-                                    "': NFS repositories are not built yet; use a kernel NFS "
-                                    "mount as a local directory"));
+    FERRY_ASSIGN_OR_RETURN(auto t, nfs::NfsTransport::Open(uri.nfs, create));
+    return std::unique_ptr<Transport>(std::move(t));
   }
   const std::string& path = uri.local_path;
   if (create) {

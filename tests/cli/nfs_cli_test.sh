@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The CLI against NFS through libnfs: nfs-ganesha on 127.0.0.2 in a private network namespace.
+# Run through tests/servers/with_nfs.sh (which sets FERRY_NFS_URI and FERRY_NFS_EXPORT_DIR).
+# Usage: nfs_cli_test.sh FERRY_BINARY
+set -u
+ferry=$1
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+source "$here/transport_lib.sh"
+[[ -n "${FERRY_NFS_URI:-}" ]] || { echo "FAIL: no NFS test server (run through tests/servers/with_nfs.sh)"; exit 1; }
+
+export FERRY_PASSWORD=correct-horse
+repo="$FERRY_NFS_URI/backups/repo"
+
+# --- the main path, over NFSv3 -------------------------------------------------------------
+round_trip "$repo" NFS
+check "init on NFS created the directories" test -f "$FERRY_NFS_EXPORT_DIR/backups/repo/config"
+check "no temporary files are left" test -z "$(find "$FERRY_NFS_EXPORT_DIR" -name '.tmp-*')"
+
+# --- the same repository, seen as a directory on the server and over NFSv4 -----------------------
+"$ferry" restore -r "$FERRY_NFS_EXPORT_DIR/backups/repo" latest -t "$tmp/local.img" >/dev/null 2>&1
+check "the server's directory is the same repository" cmp -s "$tmp/vol.img" "$tmp/local.img"
+"$ferry" restore -r "$repo?version=4" "${first:0:8}" -t "$tmp/v4.img" >/dev/null 2>"$tmp/err"
+check "NFSv4 reads restore byte-exact" cmp -s "$tmp/vol.first" "$tmp/v4.img"
+"$ferry" backup -r "$repo?version=4" "$tmp/vol.img" >/dev/null 2>"$tmp/err"
+check "NFSv4 writes are refused, naming the fix" grep -q "use ?version=3" "$tmp/err"
+
+# --- errors -------------------------------------------------------------------------------
+# No route leaves the test namespace (it has only lo): this fails at once, sending nothing.
+"$ferry" snapshots -r "nfs://192.0.2.1/export" >/dev/null 2>"$tmp/err"
+check "an unreachable server is named" grep -q "cannot reach nfs://192.0.2.1/export" "$tmp/err"
+"$ferry" snapshots -r "nfs://127.0.0.2/not/exported" >/dev/null 2>"$tmp/err"
+check "a path nobody exports is named" grep -q "nfs://127.0.0.2/not/exported: no part of the path is exported by 127.0.0.2" "$tmp/err"
+"$ferry" snapshots -r "$FERRY_NFS_URI/backups/none" >/dev/null 2>"$tmp/err"
+check "a missing repository directory is named" grep -q "$FERRY_NFS_URI/backups/none" "$tmp/err"
+"$ferry" snapshots -r "nfs://127.0.0.2/x?version=5" >/dev/null 2>"$tmp/err"
+check "a bad version is named" grep -q "version" "$tmp/err"
+
+# --- SIGKILL during a backup: nothing earlier is lost ----------------------------------------
+killed_backup "$repo"
+
+finish "NFS CLI"

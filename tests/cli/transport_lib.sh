@@ -1,0 +1,49 @@
+# Shared by the CLI tests of remote transports (s3_cli_test.sh, nfs_cli_test.sh). Source after
+# lib.sh with $ferry and $here set.
+
+# round_trip REPO WHERE: init, a full and an incremental backup of $tmp/vol.img, restores of
+# both, check --read-data. Leaves $tmp/vol.first (the first state) and sets $first (its id).
+round_trip() {
+  local repo=$1 where=$2
+  python3 "$here/../../scripts/make-volume.py" "$tmp/vol.img" 48 1
+  "$ferry" init -r "$repo" >/dev/null 2>"$tmp/err"
+  check "init on $where" test $? -eq 0
+  "$ferry" init -r "$repo" >/dev/null 2>"$tmp/err"
+  check "init twice is refused" grep -qF "a repository already exists at ${repo%%\?*}" "$tmp/err"
+  "$ferry" backup -r "$repo" "$tmp/vol.img" >"$tmp/out" 2>&1
+  check "backup to $where" grep -q "^snapshot [0-9a-f]\{8\} saved" "$tmp/out"
+  cp "$tmp/vol.img" "$tmp/vol.first"
+  printf 'changed bytes' | dd of="$tmp/vol.img" bs=1 seek=5000000 conv=notrunc status=none
+  "$ferry" backup -r "$repo" --json "$tmp/vol.img" >"$tmp/second.json" 2>/dev/null
+  check "an incremental to $where stores little" python3 - "$tmp/second.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["bytes_new"] < 8 << 20, r
+PY
+  "$ferry" restore -r "$repo" latest -t "$tmp/latest.img" >/dev/null 2>&1
+  check "restore from $where is byte-exact" cmp -s "$tmp/vol.img" "$tmp/latest.img"
+  first=$("$ferry" snapshots -r "$repo" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+  "$ferry" restore -r "$repo" "${first:0:8}" -t "$tmp/first.img" >/dev/null 2>&1
+  check "the first snapshot restores byte-exact" cmp -s "$tmp/vol.first" "$tmp/first.img"
+  "$ferry" check -r "$repo" --read-data >"$tmp/out" 2>&1
+  check "check --read-data passes on $where" test $? -eq 0
+}
+
+# killed_backup REPO: SIGKILL a backup mid-way; check passes, the first snapshot still
+# restores, and a new backup succeeds.
+killed_backup() {
+  local repo=$1 pid
+  python3 "$here/../../scripts/make-volume.py" "$tmp/big.img" 160 7
+  "$ferry" backup -r "$repo" "$tmp/big.img" >/dev/null 2>&1 &
+  pid=$!
+  sleep 0.6
+  kill -9 $pid 2>/dev/null
+  wait $pid 2>/dev/null
+  "$ferry" check -r "$repo" >/dev/null 2>"$tmp/err"
+  check "check passes after a killed backup" test $? -eq 0
+  "$ferry" restore -r "$repo" "${first:0:8}" -t "$tmp/first2.img" >/dev/null 2>&1
+  check "earlier snapshots still restore after a killed backup" cmp -s "$tmp/vol.first" "$tmp/first2.img"
+  "$ferry" backup -r "$repo" "$tmp/big.img" >/dev/null 2>&1 &&
+    "$ferry" restore -r "$repo" latest -t "$tmp/big.out" >/dev/null 2>&1
+  check "a new backup after the kill succeeds" cmp -s "$tmp/big.img" "$tmp/big.out"
+}
