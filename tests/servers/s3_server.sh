@@ -55,7 +55,10 @@ case "${1:-}" in
     mkdir -p "$state/data"
     upstream=$(free_port)
     # s3rver's continuation tokens use DES, which OpenSSL 3 only offers in its legacy provider.
+    # Virtual-hosted requests arrive as BUCKET.s3.localhost (curl resolves *.localhost to
+    # 127.0.0.1 itself); path-style ones at 127.0.0.1.
     NODE_OPTIONS=--openssl-legacy-provider "$s3rver" -d "$state/data" -a 127.0.0.1 -p "$upstream" --silent --no-vhost-buckets \
+      --service-endpoint localhost \
       --configure-bucket "$bucket" >"$state/s3rver.log" 2>&1 &
     echo $! >"$state/s3rver.pid"
     wait_port "$upstream" "$(cat "$state/s3rver.pid")" s3rver || { cat "$state/s3rver.log" >&2; exit 1; }
