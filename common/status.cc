@@ -6,6 +6,13 @@
 namespace ferry {
 
 Status Status::FromErrno(int err, std::string_view context) {
+  std::string msg(context);
+  msg += ": ";
+  msg += std::strerror(err);
+  return FromErrnoWithMessage(err, msg);
+}
+
+Status Status::FromErrnoWithMessage(int err, std::string_view message) {
   Code code = Code::kIoError;
   switch (err) {
     case ENOENT:
@@ -41,10 +48,7 @@ Status Status::FromErrno(int err, std::string_view context) {
     default:
       break;
   }
-  std::string msg(context);
-  msg += ": ";
-  msg += std::strerror(err);
-  return Status(code, err, msg);
+  return Status(code, err, message);
 }
 
 Status Status::WithContext(std::string_view context) const {

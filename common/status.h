@@ -46,6 +46,9 @@ class [[nodiscard]] Status {
   // kPermissionDenied, EEXIST → kAlreadyExists, EAGAIN/ETIMEDOUT → kUnavailable, else kIoError)
   // and keeps the number. The message reads "<context>: <strerror>".
   static Status FromErrno(int err, std::string_view context);
+  // The code FromErrno gives `err`, with `message` as it is (for libraries, such as libnfs,
+  // whose own words describe the failure better than strerror).
+  static Status FromErrnoWithMessage(int err, std::string_view message);
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -22,12 +22,14 @@ Usage: s3_front.py --listen PORT --upstream PORT --access-key K --secret-key S [
 """
 
 import argparse
+import base64
 import datetime
 import hashlib
 import hmac
 import http.client
 import http.server
 import json
+import os
 import random
 import socket
 import socketserver
@@ -61,7 +63,6 @@ class Stats:
             if self.path:
                 with open(self.path + ".tmp", "w") as f:
                     json.dump(self.counts, f)
-                import os
                 os.replace(self.path + ".tmp", self.path)
 
 
@@ -192,7 +193,6 @@ class Front(http.server.BaseHTTPRequestHandler):
                     "The provided 'x-amz-content-sha256' header does not match what was computed.")
         checksum = self.headers.get("x-amz-checksum-sha256")
         if checksum is not None:
-            import base64
             if base64.b64encode(hashlib.sha256(body).digest()).decode() != checksum:
                 return (400, "BadDigest", "The SHA256 you specified did not match the calculated "
                         "checksum.")

@@ -28,21 +28,7 @@ Status Failed(int rc, nfs_context* ctx, std::string_view what) {
   const char* detail = ctx != nullptr ? nfs_get_error(ctx) : nullptr;
   if (detail == nullptr || *detail == '\0') return Status::FromErrno(err, what);
   // libnfs' words name the RPC that failed and the server's answer; the errno only its kind.
-  const std::string message = fmt::format("{}: {}", what, detail);
-  switch (Status::FromErrno(err, "").code()) {
-    case Status::Code::kNotFound:
-      return Status::NotFound(message);
-    case Status::Code::kAlreadyExists:
-      return Status::AlreadyExists(message);
-    case Status::Code::kPermissionDenied:
-      return Status::PermissionDenied(message);
-    case Status::Code::kNoSpace:
-      return Status::NoSpace(message);
-    case Status::Code::kUnavailable:
-      return Status::Unavailable(message);
-    default:
-      return Status::IoError(message);
-  }
+  return Status::FromErrnoWithMessage(err, fmt::format("{}: {}", what, detail));
 }
 
 std::string ParentOf(const std::string& path) {
@@ -150,23 +136,23 @@ struct NfsTransport::Impl {
     // COMMIT before the name appears: the bytes are on the server's stable storage.
     if (s.ok() && (rc = nfs_fsync(ctx, fh)) != 0) s = Failed(rc, ctx, "commit " + what);
     if ((rc = nfs_close(ctx, fh)) != 0 && s.ok()) s = Failed(rc, ctx, "close " + what);
-    if (s.ok()) {
-      if (exclusive) {
-        rc = nfs_link(ctx, tmp.c_str(), path.c_str());
-        if (rc == -EEXIST) {
-          s = Status::AlreadyExists(Uri() + "/" + std::string(name) + " already exists");
-        } else if (rc != 0) {
-          s = Failed(rc, ctx, "publish " + what);
-        }
-      } else if ((rc = nfs_rename(ctx, tmp.c_str(), path.c_str())) != 0) {
-        s = Failed(rc, ctx, "publish " + what);
-        return s;
-      } else {
-        return Status();
-      }
-    }
-    (void)nfs_unlink(ctx, tmp.c_str());
+    if (s.ok()) s = PublishTemporary(ctx, tmp, path, exclusive, name);
+    // A rename leaves no temporary behind; a link, or any failure, does.
+    if (exclusive || !s.ok()) (void)nfs_unlink(ctx, tmp.c_str());
     return s;
+  }
+
+  // Gives the finished temporary its name: a rename (replacing what was there) or, for an
+  // exclusive create, a hard link, which fails if the name exists.
+  Status PublishTemporary(nfs_context* ctx, const std::string& tmp, const std::string& path,
+                          bool exclusive, std::string_view name) {
+    const int rc = exclusive ? nfs_link(ctx, tmp.c_str(), path.c_str())
+                             : nfs_rename(ctx, tmp.c_str(), path.c_str());
+    if (rc == -EEXIST && exclusive) {
+      return Status::AlreadyExists(Uri() + "/" + std::string(name) + " already exists");
+    }
+    if (rc != 0) return Failed(rc, ctx, What("publish", name));
+    return Status();
   }
 
   Status ListInto(nfs_context* ctx, const std::string& dir, const std::string& rel,

@@ -27,13 +27,8 @@ struct Digest {
 Digest Sha256Of(ByteView data) {
   unsigned char raw[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), raw);
-  static constexpr char kHex[] = "0123456789abcdef";
   Digest d;
-  d.hex.reserve(2 * sizeof raw);
-  for (unsigned char b : raw) {
-    d.hex.push_back(kHex[b >> 4]);
-    d.hex.push_back(kHex[b & 15]);
-  }
+  d.hex = ToHex({reinterpret_cast<const std::byte*>(raw), sizeof raw});
   unsigned char b64[4 * ((sizeof raw + 2) / 3) + 1];
   const int n = EVP_EncodeBlock(b64, raw, sizeof raw);
   d.base64.assign(reinterpret_cast<const char*>(b64), static_cast<size_t>(n));
@@ -183,14 +178,9 @@ uint64_t S3Transport::retries() const { return impl_->retries.load(); }
 Result<HttpResponse> S3Transport::Execute(Call call) {
   if (call.body_sha256.empty()) call.body_sha256 = Sha256Of(call.body).hex;
   const std::string path = impl_->PathOf(call.key);
-  std::sort(call.query.begin(), call.query.end());
+  // The query exactly as the signature canonicalises it, so the two can never disagree.
   std::string url = impl_->scheme + "://" + impl_->host + UriEncode(path, true);
-  for (size_t i = 0; i < call.query.size(); ++i) {
-    url.push_back(i == 0 ? '?' : '&');
-    url.append(UriEncode(call.query[i].first, false));
-    url.push_back('=');
-    url.append(UriEncode(call.query[i].second, false));
-  }
+  if (!call.query.empty()) url += "?" + CanonicalQuery(call.query);
   Status last;
   for (unsigned attempt = 0; attempt < options_.max_attempts; ++attempt) {
     if (attempt > 0) {
@@ -387,10 +377,14 @@ class S3ObjectWriter final : public ObjectWriter {
     if (upload_id_.empty() && buffer_.size() >= t_.options().multipart_threshold) {
       FERRY_RETURN_IF_ERROR(StartMultipart());
     }
-    while (!upload_id_.empty() && buffer_.size() >= t_.options().part_size) {
-      std::string part = buffer_.substr(0, t_.options().part_size);
-      buffer_.erase(0, t_.options().part_size);
-      FERRY_RETURN_IF_ERROR(SendPart(std::move(part)));
+    const size_t part_size = static_cast<size_t>(t_.options().part_size);
+    while (!upload_id_.empty() && buffer_.size() >= part_size) {
+      // The buffer itself becomes the part; only what overshoots it is copied to a new one.
+      std::string rest = buffer_.substr(part_size);
+      buffer_.resize(part_size);
+      FERRY_RETURN_IF_ERROR(SendPart(std::move(buffer_)));
+      buffer_ = t_.TakeBuffer(part_size);
+      buffer_.append(rest);
     }
     return Status();
   }
@@ -442,9 +436,12 @@ class S3ObjectWriter final : public ObjectWriter {
   Status SendPart(std::string part) {
     while (in_flight_.size() >= t_.options().parts_in_flight) FERRY_RETURN_IF_ERROR(WaitOldest());
     const unsigned number = next_part_++;
-    in_flight_.push_back(std::async(std::launch::async, [this, number, part = std::move(part)] {
-      return UploadPart(number, part);
-    }));
+    in_flight_.push_back(
+        std::async(std::launch::async, [this, number, part = std::move(part)]() mutable {
+          auto done = UploadPart(number, part);
+          t_.ReturnBuffer(std::move(part));
+          return done;
+        }));
     return Status();
   }
 

@@ -101,18 +101,26 @@ std::string Sha256Hex(std::string_view data) {
   return Hex(out, sizeof(out));
 }
 
+std::string CanonicalQuery(const std::vector<std::pair<std::string, std::string>>& query) {
+  std::vector<std::pair<std::string, std::string>> encoded;
+  encoded.reserve(query.size());
+  for (const auto& [k, v] : query) encoded.emplace_back(UriEncode(k, false), UriEncode(v, false));
+  std::sort(encoded.begin(), encoded.end());
+  std::string out;
+  for (const auto& [k, v] : encoded) {
+    if (!out.empty()) out.push_back('&');
+    out.append(k);
+    out.push_back('=');
+    out.append(v);
+  }
+  return out;
+}
+
 std::string CanonicalRequest(const RequestToSign& r, const SigningParams& params,
                              std::string* signed_headers) {
   std::string out = r.method + "\n";
   out += UriEncode(params.normalize_path ? NormalizePath(r.path) : r.path, true) + "\n";
-  // Query: each name and value encoded, sorted by name then value.
-  std::vector<std::pair<std::string, std::string>> query;
-  for (const auto& [k, v] : r.query) query.emplace_back(UriEncode(k, false), UriEncode(v, false));
-  std::sort(query.begin(), query.end());
-  for (size_t i = 0; i < query.size(); ++i) {
-    out += (i > 0 ? "&" : "") + query[i].first + "=" + query[i].second;
-  }
-  out += "\n";
+  out += CanonicalQuery(r.query) + "\n";
   // Headers: lower-case names, sorted; repeated names joined with commas in the order sent.
   std::vector<std::pair<std::string, std::string>> headers;
   for (const auto& [k, v] : r.headers) {

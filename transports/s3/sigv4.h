@@ -50,6 +50,10 @@ std::string UriEncode(std::string_view text, bool keep_slash);
 // The hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);
 
+// "k1=v1&k2=v2": names and values encoded, sorted by name then value. The canonical request's
+// query line, and the query a request must send so the server computes the same.
+std::string CanonicalQuery(const std::vector<std::pair<std::string, std::string>>& query);
+
 // What the signature covers, as the SigV4 specification lays it out.
 std::string CanonicalRequest(const RequestToSign& request, const SigningParams& params,
                              std::string* signed_headers);
