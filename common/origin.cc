@@ -21,6 +21,47 @@ std::string NowRfc3339() {
   return fmt::format("{}.{:06d}Z", buf, micros);
 }
 
+std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text) {
+  // "YYYY-MM-DDTHH:MM:SS" then an optional ".ffffff" (1-9 digits) then "Z".
+  if (text.size() < 20 || text.back() != 'Z') return std::nullopt;
+  auto number = [&](size_t pos, size_t len, int* out) {
+    int v = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (text[i] < '0' || text[i] > '9') return false;
+      v = v * 10 + (text[i] - '0');
+    }
+    *out = v;
+    return true;
+  };
+  std::tm tm{};
+  int year = 0, month = 0;
+  if (!number(0, 4, &year) || text[4] != '-' || !number(5, 2, &month) || text[7] != '-' ||
+      !number(8, 2, &tm.tm_mday) || text[10] != 'T' || !number(11, 2, &tm.tm_hour) ||
+      text[13] != ':' || !number(14, 2, &tm.tm_min) || text[16] != ':' ||
+      !number(17, 2, &tm.tm_sec)) {
+    return std::nullopt;
+  }
+  if (month < 1 || month > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+      tm.tm_min > 59 || tm.tm_sec > 60) {
+    return std::nullopt;
+  }
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  std::chrono::microseconds fraction{0};
+  const std::string_view rest = text.substr(19, text.size() - 20);
+  if (!rest.empty()) {
+    if (rest[0] != '.' || rest.size() < 2 || rest.size() > 10) return std::nullopt;
+    int64_t micros = 0;
+    for (size_t i = 1; i < rest.size(); ++i) {
+      if (rest[i] < '0' || rest[i] > '9') return std::nullopt;
+      if (i <= 6) micros = micros * 10 + (rest[i] - '0');
+    }
+    for (size_t i = rest.size(); i <= 6; ++i) micros *= 10;
+    fraction = std::chrono::microseconds(micros);
+  }
+  return std::chrono::system_clock::from_time_t(timegm(&tm)) + fraction;
+}
+
 std::string LocalHostname() {
   char host[256] = {};
   ::gethostname(host, sizeof(host) - 1);

@@ -1,7 +1,10 @@
 // Where and when a backup was made, as snapshots record it.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace ferry {
 
@@ -9,6 +12,9 @@ namespace ferry {
 // string order is time order even for backups taken within one second ("latest" must mean the
 // last one).
 std::string NowRfc3339();
+
+// Parses the form NowRfc3339() writes (the fraction optional); nullopt for anything else.
+std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text);
 
 // This machine's host name (empty if it has none).
 std::string LocalHostname();

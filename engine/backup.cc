@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <unordered_set>
 
@@ -24,6 +25,7 @@
 #include "engine/block_hasher.h"
 #include "engine/bounded_queue.h"
 #include "engine/chunk_store.h"
+#include "engine/repo_lock.h"
 #include "engine/restore.h"
 #include "engine/resync_plan.h"
 #include "formats/repo/block_hashes.h"
@@ -588,12 +590,20 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   source_options.reader.backend = options.io_backend;
   source_options.reader.buffers = static_cast<unsigned>(ReaderBytes(options.memory_bytes) >> 20);
 
+  // Announce the backup before reading the index, and leave out packs a prune is deleting
+  // (docs/FORMAT.md §14.2): nothing is deduplicated against them.
+  FERRY_ASSIGN_OR_RETURN(
+      auto lock, RepoLock::Acquire(repository, repo::LockKind::kBackup, options.lock_timing));
+  FERRY_RETURN_IF_ERROR(repository.LoadIndex(lock->candidate_packs(), Repository::Avoid::kExclude));
+  BackupResult result;
+
   // Open every source first: a missing one fails the backup before anything is written.
   std::vector<std::unique_ptr<VolumeSource>> readers;
   uint64_t total = 0;
   std::vector<std::vector<Extent>> parent_maps(sources.size());
   std::vector<std::vector<uint64_t>> parent_hashes(sources.size());
   std::vector<uint32_t> parent_hash_block(sources.size(), 0);
+  std::vector<bool> full_read(sources.size(), false);
   for (size_t i = 0; i < sources.size(); ++i) {
     const BackupSource& s = sources[i];
     VolumeSourceOptions o = source_options;
@@ -617,13 +627,27 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
                                          inc->parent.id.ToHex().substr(0, 8), inc->parent_volume)));
       }
       FERRY_ASSIGN_OR_RETURN(parent_maps[i], LoadVolumeMap(repository, *parent));
+      // Parent chunks are taken without reading; one that is in no pack this backup may use
+      // (a prune is deleting it) makes the volume a full read instead.
+      const bool parent_usable =
+          std::all_of(parent_maps[i].begin(), parent_maps[i].end(), [&](const Extent& e) {
+            return e.kind != ExtentKind::kChunk || repository.Find(e.id) != nullptr;
+          });
+      if (!parent_usable) {
+        parent_maps[i].clear();
+        full_read[i] = true;
+        result.warnings.push_back(
+            fmt::format("{}: the parent snapshot {} is being pruned; the volume is read in full",
+                        s.path, inc->parent.id.ToHex().substr(0, 8)));
+        readers.push_back(std::move(r));
+        continue;
+      }
       FERRY_ASSIGN_OR_RETURN(parent_hashes[i], LoadBlockHashes(repository, *parent));
       parent_hash_block[i] = parent->hash_block_size;
     }
     readers.push_back(std::move(r));
   }
 
-  BackupResult result;
   result.io_backend = std::string(readers.front()->backend_name());
   result.fallback_reason = readers.front()->fallback_reason();
   repo::Snapshot& snap = result.snapshot;
@@ -648,9 +672,10 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   };
   FERRY_ASSIGN_OR_RETURN(Codecs main_codecs, Codecs::Create(repository));
   uint64_t chunks = 0;
+  std::set<repo::ObjectId> packs_used;
   for (size_t i = 0; i < sources.size(); ++i) {
     VolumeBackup volume(repository, store, options, *readers[i], error, bytes_read);
-    if (const auto& inc = sources[i].incremental) {
+    if (const auto& inc = sources[i].incremental; inc && !full_read[i]) {
       repo::IncrementalInfo info;
       info.parent = inc->parent.id;
       info.parent_volume = inc->parent_volume;
@@ -684,13 +709,25 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
           StoreBlockHashes(volume.block_hashes(), vol.hash_block_size, store, main_codecs));
     }
     for (const std::string& note : volume.notes()) result.warnings.push_back(note);
+    // Packs this snapshot takes chunks from (its own new packs are added below).
+    auto use = [&](const codec::ChunkId& id) {
+      if (const ChunkLocation* loc = repository.Find(id)) packs_used.insert(loc->pack);
+    };
+    for (const Extent& e : extents) {
+      if (e.kind == ExtentKind::kChunk) use(e.id);
+    }
+    for (const auto& page : vol.pages) use(page.id);
+    for (const auto& page : vol.hash_pages) use(page);
     chunks += volume.chunks();
     snap.volumes.push_back(std::move(vol));
   }
   // Everything the snapshot names is durable and indexed before the snapshot exists.
   FERRY_RETURN_IF_ERROR(store.Flush(*main_codecs.sealer));
   // Workers are done: the repository's index may change now (later jobs dedup against it).
-  for (const repo::IndexEntry& e : store.TakePublished()) repository.AddToIndex(e);
+  for (const repo::IndexEntry& e : store.TakePublished()) {
+    repository.AddToIndex(e);
+    packs_used.insert(e.pack);
+  }
   snap.stats.bytes_read = bytes_read.load();
   snap.stats.bytes_new = store.bytes_new();
   snap.stats.bytes_stored = store.bytes_stored();
@@ -699,8 +736,11 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   snap.stats.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodeSnapshot(*main_codecs.sealer, snap));
+  FERRY_RETURN_IF_ERROR(lock->ValidateBeforePublish(packs_used));
   FERRY_RETURN_IF_ERROR(
       repository.transport().Put("snapshots/" + snap.id.ToHex(), AsBytes(sealed), true));
+  for (std::string& m : lock->TakeMessages()) result.warnings.push_back(std::move(m));
+  FERRY_RETURN_IF_ERROR(lock->Release());
   if (options.progress) options.progress({bytes_read.load(), total, ticker.seconds(), true});
   return result;
 }

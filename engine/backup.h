@@ -14,6 +14,7 @@
 
 #include "cbt/changed_list.h"
 #include "engine/progress.h"
+#include "engine/repo_lock.h"
 #include "engine/repository.h"
 #include "engine/volume_source.h"
 
@@ -67,6 +68,8 @@ struct BackupOptions {
   // chunks picked at random) and compare with the parent; on any mismatch the volume is read
   // in full instead, with a warning, and the snapshot records it.
   double cbt_verify_percent = 0;
+  // How often the backup's lock is refreshed and when others may take it for dead.
+  LockTiming lock_timing = LockTiming::FromEnvironment();
 };
 
 struct BackupResult {
@@ -77,7 +80,8 @@ struct BackupResult {
   std::vector<std::string> warnings;
 };
 
-// Backs up `sources` into `repository` (whose index must be loaded). Blocks.
+// Backs up `sources` into `repository`. Announces itself with a lock (docs/FORMAT.md §14.2) and
+// reloads the repository's index, leaving out packs a prune is deleting. Blocks.
 // Errors: from the sources (kNotFound, kPermissionDenied, kIoError naming the path), the
 // repository (kNoSpace, kIoError naming the object), kCancelled; kInvalidArgument for a CBT
 // that does not fit its volume or an incremental source that is a pipe (before anything is

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "engine/block_hasher.h"
+#include "engine/pack_reader.h"
 #include "engine/restore.h"
 #include "formats/repo/pack.h"
 
@@ -15,32 +16,9 @@ namespace {
 
 struct PackInfo {
   uint64_t size = 0;
-  uint64_t blob_area = 0;
   std::map<codec::ChunkId, repo::PackEntry> entries;
   bool valid = false;
 };
-
-Result<PackInfo> ReadPackHeader(Transport& t, repo::Sealer& sealer, const repo::ObjectId& id,
-                                const std::string& name) {
-  PackInfo info;
-  FERRY_ASSIGN_OR_RETURN(info.size, t.Size(name));
-  if (info.size < repo::kPackTrailerSize) {
-    return Err(Status::Corruption(fmt::format("{}: truncated (only {} bytes)", name, info.size)));
-  }
-  std::string trailer(repo::kPackTrailerSize, '\0');
-  FERRY_RETURN_IF_ERROR(t.ReadAt(name, info.size - repo::kPackTrailerSize,
-                                 {reinterpret_cast<std::byte*>(trailer.data()), trailer.size()}));
-  FERRY_ASSIGN_OR_RETURN(uint32_t header_size, repo::ParsePackTrailer(trailer, info.size, name));
-  info.blob_area = info.size - repo::kPackTrailerSize - header_size;
-  std::string header(header_size, '\0');
-  FERRY_RETURN_IF_ERROR(
-      t.ReadAt(name, info.blob_area, {reinterpret_cast<std::byte*>(header.data()), header.size()}));
-  FERRY_ASSIGN_OR_RETURN(auto entries,
-                         repo::ParsePackHeader(sealer, id, header, info.blob_area, name));
-  for (const auto& e : entries) info.entries.emplace(e.id, e);
-  info.valid = true;
-  return info;
-}
 
 }  // namespace
 
@@ -61,13 +39,15 @@ Result<CheckReport> Check(Repository& repository, const CheckOptions& options) {
       continue;
     }
     ++report.packs;
-    auto info = ReadPackHeader(t, *sealer, *id, name);
-    if (!info) {
-      report.errors.push_back(info.error().message());
-      packs[*id] = PackInfo{};
+    auto header = ReadPackHeader(t, *sealer, *id);
+    PackInfo& info = packs[*id];
+    if (!header) {
+      report.errors.push_back(header.error().message());
       continue;
     }
-    packs[*id] = std::move(*info);
+    info.size = header->size;
+    for (const auto& e : header->entries) info.entries.emplace(e.id, e);
+    info.valid = true;
   }
 
   // 2. Index entries against the pack headers.

@@ -96,16 +96,39 @@ Result<std::unique_ptr<codec::ChunkIdHasher>> Repository::NewHasher() const {
   return codec::ChunkIdHasher::Create(key_.id_key());
 }
 
-Status Repository::LoadIndex() {
-  FERRY_ASSIGN_OR_RETURN(auto names, transport_->List("index"));
+Status Repository::LoadIndex(const std::set<repo::ObjectId>& avoid_packs, Avoid mode) {
   FERRY_ASSIGN_OR_RETURN(auto sealer, NewSealer());
   index_.clear();
-  for (const std::string& name : names) {
-    FERRY_ASSIGN_OR_RETURN(repo::ObjectId id,
-                           repo::ParseObjectId(name.substr(name.rfind('/') + 1)));
-    FERRY_ASSIGN_OR_RETURN(std::string sealed, transport_->Get(name));
-    FERRY_ASSIGN_OR_RETURN(auto entries, repo::DecodeIndex(*sealer, id, sealed, name));
-    for (const auto& e : entries) AddToIndex(e);
+  std::set<std::string> loaded;
+  // A prune replaces an index object by writing the new one first and then deleting the old:
+  // when one vanishes under us, its replacement is in a fresh listing.
+  for (bool vanished = true; vanished;) {
+    vanished = false;
+    FERRY_ASSIGN_OR_RETURN(auto names, transport_->List("index"));
+    for (const std::string& name : names) {
+      if (!loaded.insert(name).second) continue;
+      FERRY_ASSIGN_OR_RETURN(repo::ObjectId id,
+                             repo::ParseObjectId(name.substr(name.rfind('/') + 1)));
+      auto sealed = transport_->Get(name);
+      if (!sealed && sealed.error().IsNotFound()) {
+        vanished = true;
+        continue;
+      }
+      if (!sealed) return sealed.error();
+      FERRY_ASSIGN_OR_RETURN(auto entries, repo::DecodeIndex(*sealer, id, *sealed, name));
+      for (const auto& e : entries) {
+        if (avoid_packs.count(e.pack) == 0) {
+          // A copy outside the avoided packs wins over one inside.
+          auto [it, inserted] = index_.try_emplace(
+              e.id, ChunkLocation{e.pack, e.type, e.offset, e.stored_size, e.raw_size});
+          if (!inserted && avoid_packs.count(it->second.pack) != 0) {
+            it->second = ChunkLocation{e.pack, e.type, e.offset, e.stored_size, e.raw_size};
+          }
+        } else if (mode == Avoid::kPreferOthers) {
+          AddToIndex(e);
+        }
+      }
+    }
   }
   return Status();
 }
@@ -132,8 +155,11 @@ Result<std::vector<repo::Snapshot>> Repository::ListSnapshots() {
   for (const std::string& name : names) {
     FERRY_ASSIGN_OR_RETURN(repo::ObjectId id,
                            repo::ParseObjectId(name.substr(name.rfind('/') + 1)));
-    FERRY_ASSIGN_OR_RETURN(repo::Snapshot s, LoadSnapshot(id));
-    out.push_back(std::move(s));
+    auto s = LoadSnapshot(id);
+    // Forgotten since the listing.
+    if (!s && s.error().IsNotFound()) continue;
+    if (!s) return Err(s.error());
+    out.push_back(std::move(*s));
   }
   std::sort(out.begin(), out.end(), [](const repo::Snapshot& a, const repo::Snapshot& b) {
     return a.time != b.time ? a.time < b.time : a.id < b.id;

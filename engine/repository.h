@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -72,9 +73,16 @@ class Repository {
   Result<std::unique_ptr<repo::Sealer>> NewSealer() const;
   Result<std::unique_ptr<codec::ChunkIdHasher>> NewHasher() const;
 
+  // What to do with index entries in packs a prune is about to delete (docs/FORMAT.md §14.2).
+  enum class Avoid {
+    kExclude,       // Leave them out (a backup must not dedup against them).
+    kPreferOthers,  // Keep one only where the chunk is in no other pack (readers).
+  };
   // Rebuilds the in-memory index from every index object (what AddToIndex added is dropped; it
-  // is on storage too once its backup finished). Errors: kCorruption naming the index.
-  Status LoadIndex();
+  // is on storage too once its backup finished). An index object replaced by a prune while this
+  // runs is followed to its replacement. Errors: kCorruption naming the index.
+  Status LoadIndex(const std::set<repo::ObjectId>& avoid_packs = {},
+                   Avoid mode = Avoid::kPreferOthers);
   const ChunkLocation* Find(const codec::ChunkId& id) const;
   size_t index_size() const { return index_.size(); }
   void AddToIndex(const repo::IndexEntry& e);

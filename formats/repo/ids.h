@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,14 @@ struct ObjectId {
     return ferry::ToHex({reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()});
   }
   ByteView view() const { return {reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()}; }
+};
+
+struct ObjectIdHash {
+  size_t operator()(const ObjectId& id) const noexcept {
+    size_t h;
+    std::memcpy(&h, id.bytes.data(), sizeof(h));
+    return h;
+  }
 };
 
 // A fresh random id. Errors: kIoError if the random generator fails.

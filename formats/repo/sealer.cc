@@ -28,6 +28,12 @@ std::string ChunkAad(ByteView id) { return Aad("ferry-chunk", id); }
 std::string PackHeaderAad(ByteView id) { return Aad("ferry-pack", id); }
 std::string IndexAad(ByteView id) { return Aad("ferry-index", id); }
 std::string SnapshotAad(ByteView id) { return Aad("ferry-snapshot", id); }
+std::string PruneRecordAad(ByteView id) { return Aad("ferry-prune", id); }
+std::string LockAad(ByteView session, uint32_t generation) {
+  std::string out = Aad("ferry-lock", session);
+  PutFixed32(&out, generation);
+  return out;
+}
 
 Result<std::unique_ptr<Sealer>> Sealer::Create(ByteView data_key) {
   if (data_key.empty()) return std::unique_ptr<Sealer>(new Sealer(nullptr));

@@ -46,5 +46,7 @@ std::string ChunkAad(ByteView chunk_id);
 std::string PackHeaderAad(ByteView pack_id);
 std::string IndexAad(ByteView index_id);
 std::string SnapshotAad(ByteView snapshot_id);
+std::string PruneRecordAad(ByteView record_id);
+std::string LockAad(ByteView session_id, uint32_t generation);
 
 }  // namespace ferry::repo

@@ -1,0 +1,429 @@
+#include "engine/prune.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "common/origin.h"
+
+#include "engine/chunk_filter.h"
+#include "engine/pack_reader.h"
+#include "formats/repo/index_file.h"
+#include "formats/repo/prune_record.h"
+#include "formats/repo/volume_map.h"
+
+namespace ferry {
+
+namespace {
+
+using ChunkSet = std::unordered_set<codec::ChunkId, ChunkIdHash>;
+using PageLocations = std::unordered_map<codec::ChunkId, ChunkLocation, ChunkIdHash>;
+using IndexVisitor = std::function<Status(const std::string& name, const repo::ObjectId& id,
+                                          std::vector<repo::IndexEntry>& entries)>;
+
+repo::ObjectId IdOfName(const std::string& name) {
+  auto id = repo::ParseObjectId(name.substr(name.rfind('/') + 1));
+  return id ? *id : repo::ObjectId{};
+}
+
+// Streams every index object through `visit`, one at a time. The caller holds the exclusive
+// lock, so only backups add objects meanwhile and nobody deletes one.
+Status ForEachIndex(Repository& repository, repo::Sealer& sealer, const IndexVisitor& visit) {
+  Transport& t = repository.transport();
+  FERRY_ASSIGN_OR_RETURN(auto names, t.List("index"));
+  for (const std::string& name : names) {
+    FERRY_ASSIGN_OR_RETURN(repo::ObjectId id,
+                           repo::ParseObjectId(name.substr(name.rfind('/') + 1)));
+    FERRY_ASSIGN_OR_RETURN(std::string sealed, t.Get(name));
+    FERRY_ASSIGN_OR_RETURN(auto entries, repo::DecodeIndex(sealer, id, sealed, name));
+    FERRY_RETURN_IF_ERROR(visit(name, id, entries));
+  }
+  return Status();
+}
+
+// Visits every chunk a snapshot uses: its map pages, block-hash pages and data chunks. Map pages
+// are found through `pages` (prune never loads the whole index); one read before is not read
+// again, since its chunks were visited then.
+class SnapshotWalker {
+ public:
+  SnapshotWalker(Repository& repository, const PageLocations& pages)
+      : repository_(repository), pages_(pages) {}
+
+  Status Walk(const repo::Snapshot& snap, const std::function<void(const codec::ChunkId&)>& use) {
+    if (!sealer_) {
+      FERRY_ASSIGN_OR_RETURN(sealer_, repository_.NewSealer());
+      FERRY_ASSIGN_OR_RETURN(hasher_, repository_.NewHasher());
+    }
+    for (const repo::SnapshotVolume& vol : snap.volumes) {
+      for (const codec::ChunkId& id : vol.hash_pages) use(id);
+      for (const repo::MapPageRef& ref : vol.pages) {
+        use(ref.id);
+        if (!walked_.insert(ref.id).second) continue;
+        const std::string what =
+            fmt::format("snapshot {} volume {}: map page {}", snap.id.ToHex().substr(0, 8),
+                        vol.name, ref.id.ToHex().substr(0, 16));
+        auto loc = pages_.find(ref.id);
+        if (loc == pages_.end()) {
+          return Status::Corruption(what +
+                                    " is not in the index, so prune cannot tell what the "
+                                    "snapshot uses; run `ferry check` and `ferry repair index`");
+        }
+        FERRY_RETURN_IF_ERROR(
+            repository_.ReadChunk(ref.id, loc->second, *sealer_, dec_, *hasher_, &page_));
+        FERRY_ASSIGN_OR_RETURN(auto extents, repo::DecodeMapPage(page_, what));
+        for (const repo::Extent& e : extents) {
+          if (e.kind == repo::ExtentKind::kChunk) use(e.id);
+        }
+      }
+    }
+    return Status();
+  }
+
+ private:
+  Repository& repository_;
+  const PageLocations& pages_;
+  std::unique_ptr<repo::Sealer> sealer_;
+  std::unique_ptr<codec::ChunkIdHasher> hasher_;
+  codec::ZstdDecompressor dec_;
+  std::string page_;
+  ChunkSet walked_;
+};
+
+void AddPage(PageLocations& pages, const repo::IndexEntry& e) {
+  if (e.type == repo::BlobType::kMapPage) {
+    pages.try_emplace(e.id, ChunkLocation{e.pack, e.type, e.offset, e.stored_size, e.raw_size});
+  }
+}
+
+// Writes repacked blobs into new packs, each indexed as soon as it is published, so a prune
+// killed midway leaves at worst an unindexed pack (garbage for the next prune).
+class PackCopier {
+ public:
+  PackCopier(Repository& repository, repo::Sealer& sealer)
+      : repository_(repository), sealer_(sealer) {}
+
+  Status Add(const repo::PackEntry& e, std::string_view sealed_blob) {
+    if (!writer_) {
+      FERRY_ASSIGN_OR_RETURN(repo::ObjectId id, repo::NewObjectId());
+      builder_.emplace(id);
+      FERRY_ASSIGN_OR_RETURN(writer_, repository_.transport().Create(
+                                          repo::PackName(id), repository_.config().pack_size));
+    }
+    FERRY_RETURN_IF_ERROR(writer_->Append(AsBytes(sealed_blob)));
+    builder_->Add(e.type, e.id, e.stored_size, e.raw_size);
+    if (builder_->size() >= repository_.config().pack_size) return Close();
+    return Status();
+  }
+
+  Status Close() {
+    if (!writer_) return Status();
+    FERRY_ASSIGN_OR_RETURN(std::string tail, builder_->Finish(sealer_));
+    FERRY_RETURN_IF_ERROR(writer_->Append(AsBytes(tail)));
+    FERRY_RETURN_IF_ERROR(writer_->Commit());
+    std::vector<repo::IndexEntry> entries;
+    for (const repo::PackEntry& p : builder_->entries()) {
+      entries.push_back({p.id, builder_->id(), p.type, p.offset, p.stored_size, p.raw_size});
+    }
+    FERRY_ASSIGN_OR_RETURN(repo::ObjectId index_id, repo::NewObjectId());
+    FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodeIndex(sealer_, index_id, entries));
+    FERRY_RETURN_IF_ERROR(
+        repository_.transport().Put("index/" + index_id.ToHex(), AsBytes(sealed), true));
+    writer_.reset();
+    builder_.reset();
+    return Status();
+  }
+
+ private:
+  Repository& repository_;
+  repo::Sealer& sealer_;
+  std::optional<repo::PackBuilder> builder_;
+  std::unique_ptr<ObjectWriter> writer_;
+};
+
+struct PackUse {
+  uint64_t bytes = 0;
+  uint64_t used_bytes = 0;
+};
+
+class Pruner {
+ public:
+  Pruner(Repository& repository, const PruneOptions& options, RepoLock& lock)
+      : repository_(repository), t_(repository.transport()), options_(options), lock_(lock) {}
+
+  Result<PruneReport> Run() {
+    FERRY_ASSIGN_OR_RETURN(sealer_, repository_.NewSealer());
+    std::vector<repo::PruneRecord> pending = lock_.honoured();
+    if (!options_.dry_run) {
+      // Earlier records first, so their packs are gone (or revived) before marking.
+      std::vector<repo::PruneRecord> still;
+      for (const auto& r : pending) {
+        FERRY_ASSIGN_OR_RETURN(bool done, FinishRecord(r));
+        if (!done) still.push_back(r);
+      }
+      pending = std::move(still);
+    }
+    std::set<repo::ObjectId> pending_packs;
+    for (const auto& r : pending) pending_packs.insert(r.packs.begin(), r.packs.end());
+
+    FERRY_ASSIGN_OR_RETURN(std::optional<repo::PruneRecord> record, Mark(pending_packs));
+    if (record && !options_.dry_run) {
+      FERRY_ASSIGN_OR_RETURN(bool done, FinishRecord(*record));
+      if (!done) pending.push_back(*record);
+    }
+    report_.records_pending = pending.size();
+    for (std::string& m : lock_.TakeMessages()) report_.messages.push_back(std::move(m));
+    return std::move(report_);
+  }
+
+ private:
+  Status Cancelled() const {
+    if (options_.cancel != nullptr && options_.cancel->cancelled()) {
+      return Status::Cancelled("prune was cancelled");
+    }
+    return Status();
+  }
+
+  // Phase 1: marks, repacks, and writes a record of the candidates (none if there are none).
+  Result<std::optional<repo::PruneRecord>> Mark(const std::set<repo::ObjectId>& pending_packs) {
+    repo::PruneRecord record;
+    FERRY_ASSIGN_OR_RETURN(auto snapshots, repository_.ListSnapshots());
+    report_.snapshots = snapshots.size();
+    for (const auto& s : snapshots) record.snapshots.push_back(s.id);
+
+    // Pass 1: where the map pages are, and how many entries the filter must hold.
+    PageLocations pages;
+    uint64_t entries = 0;
+    FERRY_RETURN_IF_ERROR(ForEachIndex(
+        repository_, *sealer_,
+        [&](const std::string&, const repo::ObjectId&, std::vector<repo::IndexEntry>& list) {
+          entries += list.size();
+          for (const auto& e : list) AddPage(pages, e);
+          return Status();
+        }));
+    ChunkFilter used(entries);
+    report_.filter_bytes = used.memory_bytes();
+    SnapshotWalker walker(repository_, pages);
+    for (const auto& s : snapshots) {
+      FERRY_RETURN_IF_ERROR(Cancelled());
+      FERRY_RETURN_IF_ERROR(walker.Walk(s, [&](const codec::ChunkId& id) { used.Add(id); }));
+    }
+    pages = {};
+
+    // Pass 2: how much of each pack is used.
+    std::unordered_map<repo::ObjectId, PackUse, repo::ObjectIdHash> use;
+    FERRY_RETURN_IF_ERROR(ForEachIndex(
+        repository_, *sealer_,
+        [&](const std::string&, const repo::ObjectId&, std::vector<repo::IndexEntry>& list) {
+          for (const auto& e : list) {
+            PackUse& u = use[e.pack];
+            u.bytes += e.stored_size;
+            if (used.MayContain(e.id)) u.used_bytes += e.stored_size;
+          }
+          return Status();
+        }));
+
+    FERRY_ASSIGN_OR_RETURN(auto pack_names, t_.List("data"));
+    std::vector<repo::ObjectId> repack;
+    for (const std::string& name : pack_names) {
+      const repo::ObjectId id = IdOfName(name);
+      if (id == repo::ObjectId{} || pending_packs.count(id) != 0) continue;
+      ++report_.packs;
+      auto u = use.find(id);
+      if (u == use.end() || u->second.used_bytes == 0) {
+        // Unused, or never indexed (left by a killed backup, or being written by a running one:
+        // phase 2 waits for those).
+        ++report_.packs_unused;
+        record.packs.push_back(id);
+      } else if (u->second.bytes - u->second.used_bytes >=
+                 static_cast<uint64_t>(options_.repack_unused *
+                                       static_cast<double>(u->second.bytes))) {
+        repack.push_back(id);
+      }
+    }
+    use = {};
+
+    if (options_.dry_run) {
+      report_.packs_repacked = repack.size();
+      return std::optional<repo::PruneRecord>();
+    }
+    FERRY_RETURN_IF_ERROR(Repack(repack, used, &record.packs));
+    if (record.packs.empty()) return std::optional<repo::PruneRecord>();
+
+    FERRY_ASSIGN_OR_RETURN(record.id, repo::NewObjectId());
+    record.time = NowRfc3339();
+    record.hostname = LocalHostname();
+    FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodePruneRecord(*sealer_, record));
+    FERRY_RETURN_IF_ERROR(t_.Put(repo::PruneRecordName(record.id), AsBytes(sealed), true));
+    return std::optional<repo::PruneRecord>(std::move(record));
+  }
+
+  // Copies the used blobs of `packs` into new indexed packs; each pack copied becomes a
+  // candidate. A pack that cannot be read whole is left alone, with a message.
+  Status Repack(const std::vector<repo::ObjectId>& packs, const ChunkFilter& used,
+                std::vector<repo::ObjectId>* candidates) {
+    PackCopier copier(repository_, *sealer_);
+    ProgressTicker ticker;
+    std::string plain;
+    for (const repo::ObjectId& id : packs) {
+      FERRY_RETURN_IF_ERROR(Cancelled());
+      const std::string name = repo::PackName(id);
+      auto header = ReadPackHeader(t_, *sealer_, id);
+      if (!header) {
+        report_.messages.push_back("not repacked: " + header.error().message());
+        continue;
+      }
+      FERRY_ASSIGN_OR_RETURN(std::string bytes, t_.Get(name));
+      // Check every blob to be copied first: a damaged one stays where check can report it.
+      bool intact = true;
+      for (const repo::PackEntry& e : header->entries) {
+        if (!used.MayContain(e.id)) continue;
+        const std::string_view blob = std::string_view(bytes).substr(e.offset, e.stored_size);
+        Status s = sealer_->Open(AsBytes(repo::ChunkAad(e.id.view())), AsBytes(blob), &plain,
+                                 name + " chunk " + e.id.ToHex().substr(0, 16));
+        if (!s.ok()) {
+          report_.messages.push_back("not repacked: " + s.message());
+          intact = false;
+          break;
+        }
+      }
+      if (!intact) continue;
+      for (const repo::PackEntry& e : header->entries) {
+        if (!used.MayContain(e.id)) continue;
+        FERRY_RETURN_IF_ERROR(
+            copier.Add(e, std::string_view(bytes).substr(e.offset, e.stored_size)));
+        ++report_.chunks_repacked;
+        report_.bytes_repacked += e.stored_size;
+      }
+      // The copies must be indexed before a record names this pack.
+      FERRY_RETURN_IF_ERROR(copier.Close());
+      ++report_.packs_repacked;
+      candidates->push_back(id);
+      if (options_.progress && ticker.Due()) {
+        options_.progress({report_.bytes_repacked, 0, ticker.seconds(), false});
+      }
+    }
+    return copier.Close();
+  }
+
+  // Phase 2 of `record`. Returns false if a job that has not honoured it still runs.
+  Result<bool> FinishRecord(const repo::PruneRecord& record) {
+    std::vector<std::string> problems;
+    FERRY_ASSIGN_OR_RETURN(auto locks, ListLocks(repository_, options_.lock_timing, &problems));
+    for (std::string& p : problems) report_.messages.push_back(std::move(p));
+    bool blocked = false;
+    for (const LockView& l : locks) {
+      if (l.record.session == lock_.session()) continue;
+      if (l.stale) {
+        for (const std::string& name : l.names) FERRY_RETURN_IF_ERROR(t_.Remove(name));
+        report_.messages.push_back(
+            fmt::format("removed a stale {} ({})", l.Describe(), l.stale_reason));
+        continue;
+      }
+      const auto& seen = l.record.seen;
+      if (std::find(seen.begin(), seen.end(), record.id) == seen.end()) {
+        report_.waiting.push_back(
+            fmt::format("{} packs wait for the {} to finish (it started before prune chose them)",
+                        record.packs.size(), l.Describe()));
+        blocked = true;
+      }
+    }
+    if (blocked) return false;
+
+    // Snapshots written since the record revive the candidates they use.
+    const std::set<repo::ObjectId> candidates(record.packs.begin(), record.packs.end());
+    const std::set<repo::ObjectId> marked(record.snapshots.begin(), record.snapshots.end());
+    FERRY_ASSIGN_OR_RETURN(auto snapshots, repository_.ListSnapshots());
+    std::unordered_map<codec::ChunkId, std::vector<repo::ObjectId>, ChunkIdHash> in_candidates;
+    std::set<std::string> touched;  // Index objects naming a candidate.
+    PageLocations pages;
+    FERRY_RETURN_IF_ERROR(ForEachIndex(
+        repository_, *sealer_,
+        [&](const std::string& name, const repo::ObjectId&, std::vector<repo::IndexEntry>& list) {
+          for (const auto& e : list) {
+            AddPage(pages, e);
+            if (candidates.count(e.pack) != 0) {
+              in_candidates[e.id].push_back(e.pack);
+              touched.insert(name);
+            }
+          }
+          return Status();
+        }));
+    std::set<repo::ObjectId> revived;
+    SnapshotWalker walker(repository_, pages);
+    for (const auto& s : snapshots) {
+      if (marked.count(s.id) != 0) continue;
+      FERRY_RETURN_IF_ERROR(Cancelled());
+      FERRY_RETURN_IF_ERROR(walker.Walk(s, [&](const codec::ChunkId& id) {
+        if (auto it = in_candidates.find(id); it != in_candidates.end()) {
+          revived.insert(it->second.begin(), it->second.end());
+        }
+      }));
+    }
+    std::set<repo::ObjectId> deletions;
+    for (const auto& p : candidates) {
+      if (revived.count(p) == 0) deletions.insert(p);
+    }
+    report_.packs_revived += revived.size();
+
+    // New index objects before the old ones go, and no index names a pack when it goes.
+    for (const std::string& name : touched) {
+      FERRY_RETURN_IF_ERROR(Cancelled());
+      const repo::ObjectId old_id = IdOfName(name);
+      FERRY_ASSIGN_OR_RETURN(std::string sealed, t_.Get(name));
+      FERRY_ASSIGN_OR_RETURN(auto entries, repo::DecodeIndex(*sealer_, old_id, sealed, name));
+      std::vector<repo::IndexEntry> kept;
+      for (const auto& e : entries) {
+        if (deletions.count(e.pack) == 0) kept.push_back(e);
+      }
+      if (kept.size() == entries.size()) continue;
+      if (!kept.empty()) {
+        FERRY_ASSIGN_OR_RETURN(repo::ObjectId id, repo::NewObjectId());
+        FERRY_ASSIGN_OR_RETURN(std::string fresh, repo::EncodeIndex(*sealer_, id, kept));
+        FERRY_RETURN_IF_ERROR(t_.Put("index/" + id.ToHex(), AsBytes(fresh), true));
+      }
+      FERRY_RETURN_IF_ERROR(t_.Remove(name));
+      ++report_.index_objects_rewritten;
+    }
+    for (const auto& p : deletions) {
+      FERRY_RETURN_IF_ERROR(Cancelled());
+      const std::string name = repo::PackName(p);
+      auto size = t_.Size(name);
+      if (!size && size.error().IsNotFound()) continue;  // An earlier run got this far.
+      if (!size) return Err(size.error());
+      FERRY_RETURN_IF_ERROR(t_.Remove(name));
+      ++report_.packs_deleted;
+      report_.bytes_deleted += *size;
+    }
+    FERRY_RETURN_IF_ERROR(t_.Remove(repo::PruneRecordName(record.id)));
+    ++report_.records_finished;
+    return true;
+  }
+
+  Repository& repository_;
+  Transport& t_;
+  const PruneOptions& options_;
+  RepoLock& lock_;
+  std::unique_ptr<repo::Sealer> sealer_;
+  PruneReport report_;
+};
+
+}  // namespace
+
+Result<PruneReport> Prune(Repository& repository, const PruneOptions& options) {
+  if (!(options.repack_unused > 0 && options.repack_unused <= 1)) {
+    return Err(Status::InvalidArgument("the repack threshold must be above 0% and at most 100%"));
+  }
+  FERRY_ASSIGN_OR_RETURN(
+      auto lock, RepoLock::Acquire(repository, repo::LockKind::kExclusive, options.lock_timing));
+  Pruner pruner(repository, options, *lock);
+  FERRY_ASSIGN_OR_RETURN(PruneReport report, pruner.Run());
+  FERRY_RETURN_IF_ERROR(lock->Release());
+  return report;
+}
+
+}  // namespace ferry
