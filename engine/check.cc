@@ -1,12 +1,17 @@
 #include "engine/check.h"
 
+#include <algorithm>
+#include <cmath>
 #include <map>
+#include <random>
 #include <set>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "engine/block_hasher.h"
 #include "engine/pack_reader.h"
+#include "engine/repo_lock.h"
 #include "engine/restore.h"
 #include "formats/repo/pack.h"
 
@@ -20,145 +25,270 @@ struct PackInfo {
   bool valid = false;
 };
 
-}  // namespace
+std::string Short(const codec::ChunkId& id) { return id.ToHex().substr(0, 16); }
 
-Result<CheckReport> Check(Repository& repository, const CheckOptions& options) {
-  CheckReport report;
-  Transport& t = repository.transport();
-  FERRY_ASSIGN_OR_RETURN(auto sealer, repository.NewSealer());
-  auto cancelled = [&] { return options.cancel != nullptr && options.cancel->cancelled(); };
+class Checker {
+ public:
+  Checker(Repository& repository, const CheckOptions& options)
+      : repository_(repository), t_(repository.transport()), options_(options) {}
 
-  // 1. Pack headers.
-  std::map<repo::ObjectId, PackInfo> packs;
-  FERRY_ASSIGN_OR_RETURN(auto pack_names, t.List("data"));
-  for (const std::string& name : pack_names) {
-    if (cancelled()) return Err(Status::Cancelled("check was cancelled"));
-    auto id = repo::ParseObjectId(name.substr(name.rfind('/') + 1));
-    if (!id) {
-      report.warnings.push_back(name + ": not a pack name; ignored");
-      continue;
-    }
-    ++report.packs;
-    auto header = ReadPackHeader(t, *sealer, *id);
-    PackInfo& info = packs[*id];
-    if (!header) {
-      report.errors.push_back(header.error().message());
-      continue;
-    }
-    info.size = header->size;
-    for (const auto& e : header->entries) info.entries.emplace(e.id, e);
-    info.valid = true;
+  Result<CheckReport> Run() {
+    FERRY_ASSIGN_OR_RETURN(sealer_, repository_.NewSealer());
+    FERRY_ASSIGN_OR_RETURN(auto lock, RepoLock::Acquire(repository_, repo::LockKind::kRead));
+    FERRY_RETURN_IF_ERROR(ReadPackHeaders());
+    Status loaded = repository_.LoadIndex(lock->candidate_packs());
+    if (!loaded.ok()) report_.errors.push_back(loaded.message());
+    CompareIndexWithPacks();
+    FERRY_RETURN_IF_ERROR(CheckCoordinationObjects());
+    if (options_.read_data) FERRY_RETURN_IF_ERROR(ReadData());
+    FERRY_RETURN_IF_ERROR(CheckSnapshots());
+    ReportDamage();
+    for (std::string& m : lock->TakeMessages()) report_.warnings.push_back(std::move(m));
+    FERRY_RETURN_IF_ERROR(lock->Release());
+    return std::move(report_);
   }
 
-  // 2. Index entries against the pack headers.
-  Status loaded = repository.LoadIndex();
-  if (!loaded.ok()) report.errors.push_back(loaded.message());
-  std::set<repo::ObjectId> indexed_packs;
-  for (const auto& [id, loc] : repository.index()) {
-    ++report.indexed_chunks;
-    indexed_packs.insert(loc.pack);
-    const std::string pack_name = repo::PackName(loc.pack);
-    auto p = packs.find(loc.pack);
-    if (p == packs.end()) {
-      report.errors.push_back(fmt::format("index names chunk {} in {}, which does not exist",
-                                          id.ToHex().substr(0, 16), pack_name));
-      continue;
+ private:
+  Status Cancelled() const {
+    if (options_.cancel != nullptr && options_.cancel->cancelled()) {
+      return Status::Cancelled("check was cancelled");
     }
-    if (!p->second.valid) continue;  // Already reported.
-    auto e = p->second.entries.find(id);
-    if (e == p->second.entries.end() || e->second.offset != loc.offset ||
-        e->second.stored_size != loc.stored_size || e->second.raw_size != loc.raw_size) {
-      report.errors.push_back(fmt::format("{}: header does not match the index for chunk {}",
-                                          pack_name, id.ToHex().substr(0, 16)));
-    }
-  }
-  for (const auto& [id, info] : packs) {
-    if (info.valid && indexed_packs.count(id) == 0) {
-      report.warnings.push_back(repo::PackName(id) +
-                                ": not indexed (left by an interrupted backup; harmless)");
-    }
+    return Status();
   }
 
-  // 3. Snapshots: every map page and chunk resolves.
-  FERRY_ASSIGN_OR_RETURN(auto snap_names, t.List("snapshots"));
-  for (const std::string& name : snap_names) {
-    if (cancelled()) return Err(Status::Cancelled("check was cancelled"));
-    ++report.snapshots;
-    auto id = repo::ParseObjectId(name.substr(name.rfind('/') + 1));
-    if (!id) {
-      report.errors.push_back(name + ": not a snapshot name");
-      continue;
-    }
-    auto snap = repository.LoadSnapshot(*id);
-    if (!snap) {
-      report.errors.push_back(snap.error().message());
-      continue;
-    }
-    for (const auto& vol : snap->volumes) {
-      auto hashes = LoadBlockHashes(repository, vol);
-      if (!hashes) {
-        report.errors.push_back(
-            fmt::format("snapshot {}: {}", id->ToHex().substr(0, 8), hashes.error().message()));
-      }
-      auto extents = LoadVolumeMap(repository, vol);
-      if (!extents) {
-        report.errors.push_back(
-            fmt::format("snapshot {}: {}", id->ToHex().substr(0, 8), extents.error().message()));
+  void Damage(const codec::ChunkId& id, const std::string& pack, const std::string& problem) {
+    damaged_.try_emplace(id, DamagedChunk{pack, id.ToHex(), problem, {}});
+  }
+
+  Status ReadPackHeaders() {
+    FERRY_ASSIGN_OR_RETURN(auto names, t_.List("data"));
+    for (const std::string& name : names) {
+      FERRY_RETURN_IF_ERROR(Cancelled());
+      auto id = repo::ParseObjectId(name.substr(name.rfind('/') + 1));
+      if (!id) {
+        report_.warnings.push_back(name + ": not a pack name; ignored");
         continue;
       }
-      for (const auto& e : *extents) {
-        if (e.kind == repo::ExtentKind::kChunk && repository.Find(e.id) == nullptr) {
-          report.errors.push_back(fmt::format(
-              "snapshot {} volume {}: chunk {} at offset {} is "
-              "not in the index",
-              id->ToHex().substr(0, 8), vol.name, e.id.ToHex().substr(0, 16), e.offset));
-          break;
-        }
+      ++report_.packs;
+      auto header = ReadPackHeader(t_, *sealer_, *id);
+      PackInfo& info = packs_[*id];
+      if (!header) {
+        report_.errors.push_back(header.error().message());
+        continue;
+      }
+      info.size = header->size;
+      for (const auto& e : header->entries) info.entries.emplace(e.id, e);
+      info.valid = true;
+    }
+    return Status();
+  }
+
+  void CompareIndexWithPacks() {
+    std::set<repo::ObjectId> indexed_packs;
+    for (const auto& [id, loc] : repository_.index()) {
+      ++report_.indexed_chunks;
+      indexed_packs.insert(loc.pack);
+      const std::string pack_name = repo::PackName(loc.pack);
+      auto p = packs_.find(loc.pack);
+      if (p == packs_.end()) {
+        report_.errors.push_back(
+            fmt::format("index names chunk {} in {}, which does not exist", Short(id), pack_name));
+        Damage(id, pack_name, "its pack does not exist");
+        continue;
+      }
+      if (!p->second.valid) {
+        Damage(id, pack_name, "its pack's header cannot be read");
+        continue;
+      }
+      auto e = p->second.entries.find(id);
+      if (e == p->second.entries.end() || e->second.offset != loc.offset ||
+          e->second.stored_size != loc.stored_size || e->second.raw_size != loc.raw_size) {
+        report_.errors.push_back(
+            fmt::format("{}: header does not match the index for chunk {}", pack_name, Short(id)));
+      }
+    }
+    for (const auto& [id, info] : packs_) {
+      if (info.valid && indexed_packs.count(id) == 0) {
+        report_.warnings.push_back(repo::PackName(id) +
+                                   ": not indexed (left by an interrupted backup or prune, or "
+                                   "being written; a prune removes it)");
       }
     }
   }
 
-  // 4. Every blob, decrypted, decompressed and re-hashed.
-  if (options.read_data) {
-    auto hasher = repository.NewHasher();
-    if (!hasher) return Err(hasher.error());
+  // Prune records must be readable (every job honours them); damaged locks are only ignored.
+  Status CheckCoordinationObjects() {
+    auto records = ListPruneRecords(repository_);
+    if (!records) {
+      report_.errors.push_back(records.error().message());
+    } else if (!records->empty()) {
+      report_.warnings.push_back(
+          fmt::format("{} prune record(s) wait for running jobs; the next prune finishes them",
+                      records->size()));
+    }
+    std::vector<std::string> problems;
+    FERRY_ASSIGN_OR_RETURN(auto locks,
+                           ListLocks(repository_, LockTiming::FromEnvironment(), &problems));
+    for (const std::string& p : problems) report_.warnings.push_back(p);
+    for (const LockView& l : locks) {
+      if (l.stale) {
+        report_.warnings.push_back(
+            fmt::format("stale {} ({}); the next prune removes it", l.Describe(), l.stale_reason));
+      }
+    }
+    return Status();
+  }
+
+  // Opens, decodes and re-hashes every blob of the chosen packs.
+  Status ReadData() {
+    std::vector<const std::pair<const repo::ObjectId, PackInfo>*> chosen;
+    for (const auto& p : packs_) {
+      if (p.second.valid) chosen.push_back(&p);
+    }
+    if (options_.read_data_percent < 100) {
+      const auto keep = static_cast<size_t>(
+          std::ceil(static_cast<double>(chosen.size()) * options_.read_data_percent / 100.0));
+      std::shuffle(chosen.begin(), chosen.end(), std::mt19937_64(std::random_device{}()));
+      chosen.resize(std::min(keep, chosen.size()));
+    }
+    FERRY_ASSIGN_OR_RETURN(auto hasher, repository_.NewHasher());
     codec::ZstdDecompressor dec;
     ProgressTicker ticker;
     uint64_t done_bytes = 0, total_bytes = 0;
-    for (const auto& [id, info] : packs) total_bytes += info.size;
-    std::string pack, plain, chunk;
-    for (const auto& [id, info] : packs) {
-      if (cancelled()) return Err(Status::Cancelled("check was cancelled"));
-      if (!info.valid) continue;
+    for (const auto* p : chosen) total_bytes += p->second.size;
+    std::string plain, chunk;
+    for (const auto* p : chosen) {
+      FERRY_RETURN_IF_ERROR(Cancelled());
+      const auto& [id, info] = *p;
       const std::string name = repo::PackName(id);
-      auto bytes = t.Get(name);
+      ++report_.packs_read;
+      auto bytes = t_.Get(name);
       if (!bytes) {
-        report.errors.push_back(bytes.error().message());
+        report_.errors.push_back(bytes.error().message());
+        for (const auto& [cid, e] : info.entries) Damage(cid, name, bytes.error().message());
         continue;
       }
       for (const auto& [cid, e] : info.entries) {
-        const std::string what = fmt::format("{} chunk {}", name, cid.ToHex().substr(0, 16));
-        Status s = sealer->Open(AsBytes(repo::ChunkAad(cid.view())),
-                                AsBytes(std::string_view(*bytes).substr(e.offset, e.stored_size)),
-                                &plain, what);
+        const std::string what = fmt::format("{} chunk {}", name, Short(cid));
+        Status s = sealer_->Open(AsBytes(repo::ChunkAad(cid.view())),
+                                 AsBytes(std::string_view(*bytes).substr(e.offset, e.stored_size)),
+                                 &plain, what);
         if (s.ok()) {
           auto decoded =
-              Repository::DecodeChunkPayload(plain, e.raw_size, cid, dec, **hasher, &chunk, what);
+              Repository::DecodeChunkPayload(plain, e.raw_size, cid, dec, *hasher, &chunk, what);
           if (!decoded) s = decoded.error();
         }
         if (!s.ok()) {
-          report.errors.push_back(s.message());
+          Damage(cid, name, s.message());
         } else {
-          ++report.chunks_verified;
+          ++report_.chunks_verified;
         }
       }
       done_bytes += info.size;
-      if (options.progress && ticker.Due()) {
-        options.progress({done_bytes, total_bytes, ticker.seconds(), false});
+      if (options_.progress && ticker.Due()) {
+        options_.progress({done_bytes, total_bytes, ticker.seconds(), false});
       }
     }
+    return Status();
   }
-  return report;
+
+  // Every map page and chunk of every snapshot resolves; the users of damaged chunks are noted.
+  Status CheckSnapshots() {
+    FERRY_ASSIGN_OR_RETURN(auto names, t_.List("snapshots"));
+    for (const std::string& name : names) {
+      FERRY_RETURN_IF_ERROR(Cancelled());
+      ++report_.snapshots;
+      auto id = repo::ParseObjectId(name.substr(name.rfind('/') + 1));
+      if (!id) {
+        report_.errors.push_back(name + ": not a snapshot name");
+        continue;
+      }
+      auto snap = repository_.LoadSnapshot(*id);
+      if (!snap && snap.error().IsNotFound()) {  // Forgotten meanwhile.
+        --report_.snapshots;
+        continue;
+      }
+      if (!snap) {
+        report_.errors.push_back(snap.error().message());
+        continue;
+      }
+      const std::string sid = id->ToHex();
+      auto uses = [&](const codec::ChunkId& chunk) {
+        if (auto d = damaged_.find(chunk); d != damaged_.end()) {
+          auto& users = d->second.snapshots;
+          if (users.empty() || users.back() != sid) users.push_back(sid);
+        }
+      };
+      for (const auto& vol : snap->volumes) {
+        for (const auto& page : vol.pages) uses(page.id);
+        for (const auto& page : vol.hash_pages) uses(page);
+        auto hashes = LoadBlockHashes(repository_, vol);
+        if (!hashes) {
+          report_.errors.push_back(
+              fmt::format("snapshot {}: {}", sid.substr(0, 8), hashes.error().message()));
+        }
+        auto extents = LoadVolumeMap(repository_, vol);
+        if (!extents) {
+          report_.errors.push_back(
+              fmt::format("snapshot {}: {}", sid.substr(0, 8), extents.error().message()));
+          continue;
+        }
+        bool missing = false;
+        for (const auto& e : *extents) {
+          if (e.kind != repo::ExtentKind::kChunk) continue;
+          uses(e.id);
+          if (!missing && repository_.Find(e.id) == nullptr) {
+            report_.errors.push_back(
+                fmt::format("snapshot {} volume {}: chunk {} at offset {} is not in the index",
+                            sid.substr(0, 8), vol.name, Short(e.id), e.offset));
+            missing = true;
+          }
+        }
+      }
+    }
+    return Status();
+  }
+
+  void ReportDamage() {
+    for (auto& [id, d] : damaged_) {
+      std::string users = "no snapshot uses it";
+      if (!d.snapshots.empty()) {
+        users = "used by snapshot";
+        if (d.snapshots.size() > 1) users += "s";
+        for (size_t i = 0; i < d.snapshots.size(); ++i) {
+          users += (i == 0 ? " " : ", ") + d.snapshots[i].substr(0, 8);
+        }
+      }
+      // Damage in a pack whose header or existence is already an error is reported once there.
+      if (d.problem.find("cannot be read") == std::string::npos &&
+          d.problem.find("does not exist") == std::string::npos) {
+        report_.errors.push_back(fmt::format("{} ({})", d.problem, users));
+      } else if (!d.snapshots.empty()) {
+        report_.errors.push_back(
+            fmt::format("{} chunk {}: {} ({})", d.pack, Short(id), d.problem, users));
+      }
+      report_.damaged.push_back(std::move(d));
+    }
+  }
+
+  Repository& repository_;
+  Transport& t_;
+  const CheckOptions& options_;
+  std::unique_ptr<repo::Sealer> sealer_;
+  std::map<repo::ObjectId, PackInfo> packs_;
+  std::map<codec::ChunkId, DamagedChunk> damaged_;
+  CheckReport report_;
+};
+
+}  // namespace
+
+Result<CheckReport> Check(Repository& repository, const CheckOptions& options) {
+  if (options.read_data_percent <= 0 || options.read_data_percent > 100) {
+    return Err(
+        Status::InvalidArgument("the share of packs to read must be above 0% and at most 100%"));
+  }
+  Checker checker(repository, options);
+  return checker.Run();
 }
 
 }  // namespace ferry

@@ -9,6 +9,7 @@
 // Thread-safety: none; fill it from one thread.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -19,9 +20,11 @@ namespace ferry {
 
 class ChunkFilter {
  public:
-  // Sized for `expected` ids with `bits_per_id` bits each (at least 64 bits in all).
-  explicit ChunkFilter(uint64_t expected, unsigned bits_per_id = 10)
-      : bits_(std::max<uint64_t>(64, expected * bits_per_id)), words_((bits_ + 63) / 64, 0) {}
+  // Sized for `expected` ids with `bits_per_id` bits each, and at least `min_bytes` in all (so
+  // that small repositories, where memory does not matter, see next to no false answers).
+  explicit ChunkFilter(uint64_t expected, unsigned bits_per_id = 10, uint64_t min_bytes = 1 << 20)
+      : bits_(std::max<uint64_t>(min_bytes * 8, expected * bits_per_id)),
+        words_((bits_ + 63) / 64, 0) {}
 
   void Add(const codec::ChunkId& id) {
     uint64_t h1, h2;

@@ -22,5 +22,6 @@ void PrintError(const std::string& message);
 void RegisterChunkCommand(CLI::App& app, int* exit_code);
 void RegisterChangesCommand(CLI::App& app, int* exit_code);
 void RegisterRepoCommands(CLI::App& app, int* exit_code);
+void RegisterMaintenanceCommands(CLI::App& app, int* exit_code);
 
 }  // namespace ferry::cli

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   RegisterChunkCommand(app, &exit_code);
   RegisterChangesCommand(app, &exit_code);
   RegisterRepoCommands(app, &exit_code);
+  RegisterMaintenanceCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

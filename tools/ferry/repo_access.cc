@@ -111,4 +111,10 @@ Result<std::unique_ptr<Repository>> OpenRepository(const RepoArgs& args, bool lo
   return repo;
 }
 
+Result<std::unique_ptr<RepoLock>> LockAndLoadIndex(Repository& repository) {
+  FERRY_ASSIGN_OR_RETURN(auto lock, RepoLock::Acquire(repository, repo::LockKind::kRead));
+  FERRY_RETURN_IF_ERROR(repository.LoadIndex(lock->candidate_packs()));
+  return lock;
+}
+
 }  // namespace ferry::cli

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "engine/repo_lock.h"
 #include "engine/repository.h"
 
 namespace ferry::cli {
@@ -26,7 +27,12 @@ Result<std::unique_ptr<Transport>> OpenTransport(const RepoArgs& args, bool crea
 // twice. Errors: kInvalidArgument when there is no source and no terminal to ask on.
 Result<std::string> ReadPassphrase(const RepoArgs& args, bool confirm);
 
-// Opens the repository (asking for the passphrase only if it is encrypted) and loads its index.
-Result<std::unique_ptr<Repository>> OpenRepository(const RepoArgs& args, bool load_index = true);
+// Opens the repository (asking for the passphrase only if it is encrypted).
+Result<std::unique_ptr<Repository>> OpenRepository(const RepoArgs& args, bool load_index = false);
+
+// Announces a reader (restore, stats) with a read lock, so no prune deletes what it reads, and
+// loads the index preferring packs no prune is deleting (docs/FORMAT.md §14.2). Keep the lock
+// until done; destroy it before the repository.
+Result<std::unique_ptr<RepoLock>> LockAndLoadIndex(Repository& repository);
 
 }  // namespace ferry::cli

@@ -68,15 +68,35 @@ struct RestoreArgs {
   uint64_t cluster_size = 65536;
 };
 
+struct PruneArgs {
+  RepoArgs repo;
+  double repack_unused_percent = 25;
+  bool dry_run = false;
+  bool json = false;
+};
+
 struct ForgetArgs {
   RepoArgs repo;
   std::vector<std::string> snapshots;  // SNAPSHOT[:VOLUME]
+  // A policy instead of names (the deduplicated layout).
+  unsigned keep_last = 0, keep_hourly = 0, keep_daily = 0, keep_weekly = 0, keep_monthly = 0,
+           keep_yearly = 0;
+  std::vector<std::string> keep_tags;
+  std::string group_by = "host,volumes";
+  bool dry_run = false;
+  bool prune = false;
+  PruneArgs prune_args;
   bool json = false;
+  bool policy_given() const {
+    return keep_last + keep_hourly + keep_daily + keep_weekly + keep_monthly + keep_yearly != 0 ||
+           !keep_tags.empty();
+  }
 };
 
 struct CheckArgs {
   RepoArgs repo;
   bool read_data = false;
+  std::string read_data_subset;  // "N%"
   bool json = false;
 };
 
@@ -90,6 +110,9 @@ Result<std::optional<Qcow2ExportOptions>> Qcow2Options(const RestoreArgs& a);
 
 // Prints the error and returns the exit code for it (usage errors: 2, cancelled: 130, else 1).
 int Fail(const Status& s);
+// "25%" or "25" as 25; `flag` names the option in errors. Errors: kInvalidArgument unless
+// 0 < value <= 100.
+Result<double> ParsePercent(const std::string& text, const std::string& flag);
 void PrintJson(const nlohmann::json& j);
 // The first 8 hex digits of an id, as listings show it.
 std::string Short(const repo::ObjectId& id);

@@ -1,6 +1,7 @@
 // ferry init | backup | snapshots | restore | check | stats: thin shells over engine jobs.
 #include <bit>
 #include <cstdio>
+#include <cstdlib>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -22,6 +23,18 @@ int Fail(const Status& s) {
   PrintError(s.message());
   if (s.IsCancelled()) return kExitCancelled;
   return s.IsInvalidArgument() ? kExitUsage : kExitFailure;
+}
+
+Result<double> ParsePercent(const std::string& text, const std::string& flag) {
+  std::string number = text;
+  if (!number.empty() && number.back() == '%') number.pop_back();
+  char* end = nullptr;
+  const double v = std::strtod(number.c_str(), &end);
+  if (number.empty() || *end != '\0' || !(v > 0 && v <= 100)) {
+    return Err(Status::InvalidArgument(
+        fmt::format("{} {}: expected a percentage above 0 and at most 100", flag, text)));
+  }
+  return v;
 }
 
 void PrintJson(const nlohmann::json& j) { std::printf("%s\n", j.dump(2).c_str()); }
@@ -125,7 +138,7 @@ int RunBackup(const BackupArgs& a) {
   }
   auto format = qcow2::ParseImageFormat(a.source_format);
   if (!format) return Fail(format.error());
-  auto repo = OpenRepository(a.repo);
+  auto repo = OpenRepository(a.repo, false);  // Backup reads the index under its own lock.
   if (!repo) return Fail(repo.error());
   std::vector<BackupSource> sources;
   for (const auto& s : a.sources) {
@@ -305,8 +318,10 @@ int RunRestore(const RestoreArgs& a) {
   if (IsQcow2Layout(a.repo)) return RunLayoutRestore(a);
   auto qcow2 = Qcow2Options(a);
   if (!qcow2) return Fail(qcow2.error());
-  auto repo = OpenRepository(a.repo);
+  auto repo = OpenRepository(a.repo, false);
   if (!repo) return Fail(repo.error());
+  auto lock = LockAndLoadIndex(**repo);
+  if (!lock) return Fail(lock.error());
   std::string spec = a.what, volume;
   if (auto colon = spec.find(':'); colon != std::string::npos) {
     volume = spec.substr(colon + 1);
@@ -384,15 +399,29 @@ int RunCheck(const CheckArgs& a) {
   auto repo = OpenRepository(a.repo, false);
   if (!repo) return Fail(repo.error());
   CheckOptions o;
-  o.read_data = a.read_data;
+  o.read_data = a.read_data || !a.read_data_subset.empty();
+  if (!a.read_data_subset.empty()) {
+    auto percent = ParsePercent(a.read_data_subset, "--read-data-subset");
+    if (!percent) return Fail(percent.error());
+    o.read_data_percent = *percent;
+  }
   o.cancel = &GlobalCancel();
   ProgressLine line;
   o.progress = [&](const Progress& p) { line.Update(p); };
   auto r = Check(**repo, o);
   if (!r) return Fail(r.error());
   if (a.json) {
+    json damaged = json::array();
+    for (const DamagedChunk& d : r->damaged) {
+      damaged.push_back({{"pack", d.pack},
+                         {"chunk", d.chunk},
+                         {"problem", d.problem},
+                         {"snapshots", d.snapshots}});
+    }
     PrintJson({{"ok", r->ok()},
                {"packs", r->packs},
+               {"packs_read", r->packs_read},
+               {"damaged", damaged},
                {"indexed_chunks", r->indexed_chunks},
                {"snapshots", r->snapshots},
                {"chunks_verified", r->chunks_verified},
@@ -405,52 +434,22 @@ int RunCheck(const CheckArgs& a) {
                 r->ok() ? "no errors" : fmt::format("{} error(s)", r->errors.size()).c_str(),
                 static_cast<unsigned long>(r->packs), static_cast<unsigned long>(r->indexed_chunks),
                 static_cast<unsigned long>(r->snapshots),
-                a.read_data
-                    ? fmt::format(", {} chunks read and verified", r->chunks_verified).c_str()
-                    : "");
+                o.read_data ? fmt::format(", {} chunks in {} packs read and verified",
+                                          r->chunks_verified, r->packs_read)
+                                  .c_str()
+                            : "");
   }
   return r->ok() ? kExitOk : kExitFailure;
-}
-
-// --- forget ---------------------------------------------------------------------------
-
-int RunForget(const ForgetArgs& a) {
-  if (IsQcow2Layout(a.repo)) return RunLayoutForget(a);
-  if (a.snapshots.empty()) return Fail(Status::InvalidArgument("name the snapshots to forget"));
-  auto repo = OpenRepository(a.repo, false);
-  if (!repo) return Fail(repo.error());
-  // Everything named is resolved before anything is forgotten.
-  std::vector<repo::Snapshot> snaps;
-  for (const std::string& what : a.snapshots) {
-    if (what.find(':') != std::string::npos) {
-      return Fail(Status::InvalidArgument(
-          what + ": the deduplicated layout forgets whole snapshots (no :VOLUME)"));
-    }
-    auto snap = (*repo)->ResolveSnapshot(what);
-    if (!snap) return Fail(snap.error());
-    snaps.push_back(std::move(*snap));
-  }
-  std::vector<std::string> forgotten;
-  for (const repo::Snapshot& s : snaps) {
-    if (Status st = (*repo)->ForgetSnapshot(s.id); !st.ok()) return Fail(st);
-    forgotten.push_back(s.id.ToHex());
-  }
-  if (a.json) {
-    PrintJson({{"forgotten", forgotten}});
-  } else {
-    for (const std::string& f : forgotten) std::printf("forgot %s\n", f.c_str());
-    std::printf("%zu snapshot(s) forgotten; their data stays in the packs until a prune\n",
-                forgotten.size());
-  }
-  return kExitOk;
 }
 
 // --- stats ------------------------------------------------------------------------------
 
 int RunStats(const ListArgs& a) {
   if (IsQcow2Layout(a.repo)) return RunLayoutStats(a);
-  auto repo = OpenRepository(a.repo);
+  auto repo = OpenRepository(a.repo, false);
   if (!repo) return Fail(repo.error());
+  auto lock = LockAndLoadIndex(**repo);
+  if (!lock) return Fail(lock.error());
   auto list = (*repo)->ListSnapshots();
   if (!list) return Fail(list.error());
   auto packs = (*repo)->transport().List("data");
@@ -575,19 +574,10 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     CLI::App* c = app.add_subcommand("check", "Verify the repository");
     AddRepoOptions(c, &a->repo);
     c->add_flag("--read-data", a->read_data, "Also read, decrypt and verify every chunk");
+    c->add_option("--read-data-subset", a->read_data_subset,
+                  "Read and verify a random N% of the packs (implies --read-data)");
     c->add_flag("--json", a->json, "Print JSON");
     c->callback([a, exit_code] { *exit_code = RunCheck(*a); });
-  }
-  {
-    auto a = std::make_shared<ForgetArgs>();
-    CLI::App* c = app.add_subcommand(
-        "forget", "Forget snapshots: SNAPSHOT[:VOLUME]… (qcow2 layout: merges into successors)");
-    AddRepoOptions(c, &a->repo);
-    c->add_option("snapshots", a->snapshots,
-                  "Snapshot ids, unique prefixes or latest; qcow2 layout: [:VOLUME], and none "
-                  "to finish interrupted work");
-    c->add_flag("--json", a->json, "Print JSON");
-    c->callback([a, exit_code] { *exit_code = RunForget(*a); });
   }
   {
     auto a = std::make_shared<ListArgs>();
