@@ -353,16 +353,31 @@ class Pruner {
           }
           return Status();
         }));
-    std::set<repo::ObjectId> revived;
+    // Chunks of those snapshots that are in candidates. Usually another copy exists (a backup
+    // that honoured the record stored its own): then the candidate is not needed.
+    ChunkSet needed;
     SnapshotWalker walker(repository_, pages);
     for (const auto& s : snapshots) {
       if (marked.count(s.id) != 0) continue;
       FERRY_RETURN_IF_ERROR(Cancelled());
       FERRY_RETURN_IF_ERROR(walker.Walk(s, [&](const codec::ChunkId& id) {
-        if (auto it = in_candidates.find(id); it != in_candidates.end()) {
-          revived.insert(it->second.begin(), it->second.end());
-        }
+        if (in_candidates.count(id) != 0) needed.insert(id);
       }));
+    }
+    if (!needed.empty()) {
+      FERRY_RETURN_IF_ERROR(ForEachIndex(
+          repository_, *sealer_,
+          [&](const std::string&, const repo::ObjectId&, std::vector<repo::IndexEntry>& list) {
+            for (const auto& e : list) {
+              if (candidates.count(e.pack) == 0) needed.erase(e.id);
+            }
+            return Status();
+          }));
+    }
+    std::set<repo::ObjectId> revived;
+    for (const auto& id : needed) {
+      const auto& packs = in_candidates.at(id);
+      revived.insert(packs.begin(), packs.end());
     }
     std::set<repo::ObjectId> deletions;
     for (const auto& p : candidates) {

@@ -1,0 +1,294 @@
+// Garbage collection through the library (docs/FORMAT.md §13-14): retention decisions, the
+// compact mark filter, locks, and prune's two phases with jobs that started before it.
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "common/origin.h"
+
+#include "engine/check.h"
+#include "engine/chunk_filter.h"
+#include "engine/prune.h"
+#include "engine/repo_fixture.h"
+#include "engine/repo_lock.h"
+#include "engine/retention.h"
+#include "tests/testutil/testutil.h"
+
+namespace ferry {
+namespace {
+
+namespace fs = std::filesystem;
+
+// --- ChunkFilter ---------------------------------------------------------------------------
+
+codec::ChunkId IdFromSeed(uint64_t seed) {
+  const std::string bytes = testing::RandomBytes(32, seed);
+  codec::ChunkId id;
+  std::memcpy(id.bytes.data(), bytes.data(), 32);
+  return id;
+}
+
+TEST(ChunkFilterTest, NeverForgetsAnIdAndRarelyClaimsOne) {
+  constexpr int kIds = 50'000;
+  ChunkFilter f(kIds, 10, /*min_bytes=*/0);
+  for (int i = 0; i < kIds; ++i) f.Add(IdFromSeed(static_cast<uint64_t>(i)));
+  for (int i = 0; i < kIds; ++i) ASSERT_TRUE(f.MayContain(IdFromSeed(static_cast<uint64_t>(i))));
+  int false_positives = 0;
+  for (int i = kIds; i < 2 * kIds; ++i) {
+    false_positives += f.MayContain(IdFromSeed(static_cast<uint64_t>(i))) ? 1 : 0;
+  }
+  EXPECT_LT(false_positives, kIds * 2 / 100);  // About 1% expected at 10 bits per id.
+  EXPECT_LE(f.memory_bytes(), kIds * 10 / 8 + 8);
+}
+
+// --- Retention -----------------------------------------------------------------------------
+
+repo::Snapshot At(const std::string& time, const std::string& host = "h",
+                  std::vector<std::string> tags = {}) {
+  repo::Snapshot s;
+  s.id = repo::NewObjectId().value();
+  s.time = time;
+  s.hostname = host;
+  s.tags = std::move(tags);
+  s.volumes.push_back({});
+  s.volumes.back().name = "disk0";
+  return s;
+}
+
+std::vector<std::string> KeptTimes(const RetentionGroup& g) {
+  std::vector<std::string> out;
+  for (const auto& d : g.decisions) {
+    if (d.keep) out.push_back(d.snapshot.time);
+  }
+  return out;
+}
+
+TEST(RetentionTest, CalendarBucketsKeepTheNewestOfEachRecentPeriod) {
+  std::vector<repo::Snapshot> snaps;
+  // Two a day, 1-10 November 2026 (a Sunday is the 1st; ISO weeks 44 and 45 and 46).
+  for (int day = 1; day <= 10; ++day) {
+    snaps.push_back(At(fmt::format("2026-11-{:02}T03:00:00.000000Z", day)));
+    snaps.push_back(At(fmt::format("2026-11-{:02}T15:00:00.000000Z", day)));
+  }
+  RetentionPolicy daily;
+  daily.daily = 3;
+  auto g = ApplyRetention(snaps, daily, GroupBy{});
+  ASSERT_TRUE(g.has_value()) << g.error().ToString();
+  ASSERT_EQ(g->size(), 1u);
+  EXPECT_EQ(KeptTimes(g->at(0)),
+            (std::vector<std::string>{"2026-11-10T15:00:00.000000Z", "2026-11-09T15:00:00.000000Z",
+                                      "2026-11-08T15:00:00.000000Z"}));
+
+  RetentionPolicy weekly;
+  weekly.weekly = 2;
+  weekly.last = 1;
+  g = ApplyRetention(snaps, weekly, GroupBy{});
+  ASSERT_TRUE(g.has_value());
+  // The 10th (last, week 46) and the newest of week 45 (Sunday the 8th); week 44 is not kept.
+  EXPECT_EQ(KeptTimes(g->at(0)), (std::vector<std::string>{"2026-11-10T15:00:00.000000Z",
+                                                           "2026-11-08T15:00:00.000000Z"}));
+  EXPECT_EQ(g->at(0).decisions.at(0).reasons,
+            (std::vector<std::string>{"last", "weekly 2026-W46"}));
+}
+
+TEST(RetentionTest, TagsAndGroupsAndRefusals) {
+  std::vector<repo::Snapshot> snaps = {
+      At("2026-11-01T00:00:00.000000Z", "a", {"monthly"}), At("2026-11-02T00:00:00.000000Z", "a"),
+      At("2026-11-03T00:00:00.000000Z", "a"), At("2026-11-01T00:00:00.000000Z", "b"),
+      At("2026-11-02T00:00:00.000000Z", "b")};
+  RetentionPolicy p;
+  p.last = 1;
+  p.tags = {"monthly"};
+  auto g = ApplyRetention(snaps, p, GroupBy{});
+  ASSERT_TRUE(g.has_value());
+  ASSERT_EQ(g->size(), 2u);  // host=a and host=b.
+  EXPECT_EQ(g->at(0).key, "host=a volumes=disk0");
+  EXPECT_EQ(KeptTimes(g->at(0)), (std::vector<std::string>{"2026-11-03T00:00:00.000000Z",
+                                                           "2026-11-01T00:00:00.000000Z"}));
+  EXPECT_EQ(g->at(0).decisions.at(2).reasons, std::vector<std::string>{"tag monthly"});
+  EXPECT_EQ(KeptTimes(g->at(1)), std::vector<std::string>{"2026-11-02T00:00:00.000000Z"});
+
+  auto one_group = ApplyRetention(snaps, p, ParseGroupBy("").value());
+  ASSERT_TRUE(one_group.has_value());
+  EXPECT_EQ(one_group->size(), 1u);
+
+  auto none = ApplyRetention(snaps, RetentionPolicy{}, GroupBy{});
+  ASSERT_FALSE(none.has_value());
+  EXPECT_NE(none.error().message().find("no --keep-* option"), std::string::npos);
+  auto bad = ParseGroupBy("host,planet");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message().find("'planet'"), std::string::npos);
+}
+
+TEST(Rfc3339Test, ParsesWhatSnapshotsRecord) {
+  const std::string now = NowRfc3339();
+  auto parsed = ParseRfc3339(now);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_LT(std::chrono::abs(std::chrono::system_clock::now() - *parsed), std::chrono::seconds(5));
+  EXPECT_FALSE(ParseRfc3339("2026-13-01T00:00:00Z").has_value());
+  EXPECT_FALSE(ParseRfc3339("yesterday").has_value());
+  EXPECT_TRUE(ParseRfc3339("2026-11-22T03:04:05Z").has_value());
+}
+
+// --- Locks and prune -------------------------------------------------------------------------
+
+class GcTest : public testing::RepoFixture {
+ protected:
+  size_t Packs() const {
+    size_t n = 0;
+    for (const auto& e : fs::recursive_directory_iterator(dir_.path() / "repo" / "data")) {
+      if (e.is_regular_file()) ++n;
+    }
+    return n;
+  }
+
+  void ExpectCheckPasses(Repository& repo) {
+    CheckOptions o;
+    o.read_data = true;
+    auto r = Check(repo, o);
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    EXPECT_TRUE(r->ok()) << (r->errors.empty() ? "" : r->errors.front());
+  }
+};
+
+TEST_F(GcTest, ExclusiveLocksExcludeEachOtherAndStaleLocksAreSeen) {
+  auto repo = InitRepo();
+  auto first = RepoLock::Acquire(*repo, repo::LockKind::kExclusive);
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  auto second = RepoLock::Acquire(*repo, repo::LockKind::kExclusive);
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code(), Status::Code::kUnavailable);
+  EXPECT_NE(second.error().message().find("another prune or repair is running"), std::string::npos);
+  auto pruned = Prune(*repo, {});
+  ASSERT_FALSE(pruned.has_value());  // Prune takes the same lock.
+  ASSERT_TRUE((*first)->Release().ok());
+  EXPECT_TRUE(RepoLock::Acquire(*repo, repo::LockKind::kExclusive).has_value());
+
+  // A lock nobody refreshes goes stale.
+  LockTiming quick{std::chrono::seconds(3600), std::chrono::seconds(1)};
+  auto held = RepoLock::Acquire(*repo, repo::LockKind::kBackup, quick);
+  ASSERT_TRUE(held.has_value());
+  auto fresh = ListLocks(*repo, quick, nullptr);
+  ASSERT_TRUE(fresh.has_value());
+  ASSERT_EQ(fresh->size(), 1u);
+  EXPECT_FALSE(fresh->at(0).stale);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  auto later = ListLocks(*repo, quick, nullptr);
+  ASSERT_TRUE(later.has_value());
+  ASSERT_EQ(later->size(), 1u);
+  EXPECT_TRUE(later->at(0).stale);
+  EXPECT_NE(later->at(0).stale_reason.find("not refreshed for"), std::string::npos);
+}
+
+TEST_F(GcTest, PruneWaitsForJobsThatStartedBeforeItAndFinishesLater) {
+  auto repo = InitRepo();
+  const std::string a = MakeVolume("a.img", 1), b = MakeVolume("b.img", 2);
+  auto snap_a = Run(*repo, {{a, "a"}});
+  auto snap_b = Run(*repo, {{b, "b"}});
+  ASSERT_TRUE(snap_a.has_value() && snap_b.has_value());
+  const size_t packs_before = Packs();
+  ASSERT_TRUE(repo->ForgetSnapshot(snap_a->snapshot.id).ok());
+
+  // A backup that started before the prune and is still running.
+  auto running = RepoLock::Acquire(*repo, repo::LockKind::kBackup);
+  ASSERT_TRUE(running.has_value());
+  auto first = Prune(*repo, {});
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  EXPECT_EQ(first->packs_deleted, 0u);
+  EXPECT_EQ(first->records_pending, 1u);
+  ASSERT_EQ(first->waiting.size(), 1u);
+  EXPECT_NE(first->waiting[0].find("backup lock of host"), std::string::npos);
+  EXPECT_EQ(Packs(), packs_before);
+
+  // A backup that starts now honours the record: it stores a's chunks again rather than
+  // deduplicating against packs about to go.
+  auto again = Run(*repo, {{a, "a"}});
+  ASSERT_TRUE(again.has_value()) << again.error().ToString();
+  EXPECT_GT(again->snapshot.stats.bytes_new, 2u << 20);
+
+  ASSERT_TRUE((*running)->Release().ok());
+  auto second = Prune(*repo, {});
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+  EXPECT_GT(second->packs_deleted, 0u);
+  EXPECT_EQ(second->records_pending, 0u);
+  auto reopened = Reopen();
+  ExpectRestores(*reopened, reopened->ResolveSnapshot(snap_b->snapshot.id.ToHex()).value(), "b", b);
+  ExpectRestores(*reopened, reopened->ResolveSnapshot(again->snapshot.id.ToHex()).value(), "a", a);
+  ExpectCheckPasses(*reopened);
+}
+
+TEST_F(GcTest, ASnapshotWrittenAfterTheRecordRevivesTheCandidatesItUses) {
+  auto repo = InitRepo();
+  const std::string a = MakeVolume("a.img", 3);
+  auto snap_a = Run(*repo, {{a, "a"}});
+  ASSERT_TRUE(snap_a.has_value());
+  ASSERT_TRUE(repo->ForgetSnapshot(snap_a->snapshot.id).ok());
+
+  auto running = RepoLock::Acquire(*repo, repo::LockKind::kBackup);
+  ASSERT_TRUE(running.has_value());
+  auto first = Prune(*repo, {});
+  ASSERT_TRUE(first.has_value());
+  ASSERT_EQ(first->records_pending, 1u);
+
+  // The running backup (which deduplicated against a's chunks before the record existed)
+  // publishes a snapshot that uses them.
+  repo::Snapshot late = snap_a->snapshot;
+  late.id = repo::NewObjectId().value();
+  late.time = NowRfc3339();
+  auto sealer = repo->NewSealer().value();
+  const std::string sealed = repo::EncodeSnapshot(*sealer, late).value();
+  ASSERT_TRUE(repo->transport().Put("snapshots/" + late.id.ToHex(), AsBytes(sealed), true).ok());
+  ASSERT_TRUE((*running)->Release().ok());
+
+  auto second = Prune(*repo, {});
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+  EXPECT_GT(second->packs_revived, 0u);
+  EXPECT_EQ(second->packs_deleted, 0u);
+  auto reopened = Reopen();
+  ExpectRestores(*reopened, reopened->ResolveSnapshot(late.id.ToHex()).value(), "a", a);
+  ExpectCheckPasses(*reopened);
+}
+
+TEST_F(GcTest, ABackupWhoseLockWentStaleRefusesToPublishOverPrunedPacks) {
+  auto repo = InitRepo();
+  const std::string a = MakeVolume("a.img", 4);
+  ASSERT_TRUE(Run(*repo, {{a, "a"}}).has_value());
+  std::set<repo::ObjectId> packs;
+  for (const auto& [id, loc] : repo->index()) packs.insert(loc.pack);
+  ASSERT_FALSE(packs.empty());
+
+  LockTiming quick{std::chrono::seconds(3600), std::chrono::seconds(1)};
+  auto lock = RepoLock::Acquire(*repo, repo::LockKind::kBackup, quick);
+  ASSERT_TRUE(lock.has_value());
+  EXPECT_TRUE((*lock)->ValidateBeforePublish(packs).ok());  // Fresh: nothing to check.
+
+  // Meanwhile a prune that took the lock for dead records one of the packs.
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  repo::PruneRecord record;
+  record.id = repo::NewObjectId().value();
+  record.time = NowRfc3339();
+  record.packs = {*packs.begin()};
+  auto sealer = repo->NewSealer().value();
+  ASSERT_TRUE(repo->transport()
+                  .Put(repo::PruneRecordName(record.id),
+                       AsBytes(repo::EncodePruneRecord(*sealer, record).value()))
+                  .ok());
+  Status s = (*lock)->ValidateBeforePublish(packs);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Status::Code::kUnavailable);
+  EXPECT_NE(s.message().find("is deleting pack " + packs.begin()->ToHex()), std::string::npos);
+
+  // Or already deleted it.
+  ASSERT_TRUE(repo->transport().Remove(repo::PruneRecordName(record.id)).ok());
+  ASSERT_TRUE(repo->transport().Remove(repo::PackName(*packs.begin())).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  s = (*lock)->ValidateBeforePublish(packs);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("was pruned"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ferry
