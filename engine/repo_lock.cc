@@ -133,7 +133,18 @@ Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(Repository& repository, repo
                                                     const LockTiming& timing) {
   std::unique_ptr<RepoLock> lock(new RepoLock(repository, kind, timing));
   FERRY_ASSIGN_OR_RETURN(lock->session_, repo::NewObjectId());
-  FERRY_RETURN_IF_ERROR(lock->Rewrite());  // Generation 1, nothing seen yet.
+  Status announced = lock->Rewrite();  // Generation 1, nothing seen yet.
+  if (!announced.ok() && kind == repo::LockKind::kRead &&
+      (announced.IsNotSupported() || announced.code() == Status::Code::kPermissionDenied)) {
+    // A repository this job may only read (an NFSv4 export, a read-only mount): read without
+    // announcing, still preferring packs no prune is deleting.
+    lock->messages_.push_back("reading without a lock (" + announced.message() +
+                              "): a prune that runs meanwhile may delete what this reads");
+    FERRY_ASSIGN_OR_RETURN(lock->honoured_, ListPruneRecords(repository));
+    for (const auto& r : lock->honoured_) lock->candidates_.insert(r.packs.begin(), r.packs.end());
+    return lock;
+  }
+  FERRY_RETURN_IF_ERROR(announced);
   {
     std::lock_guard g(lock->mu_);
     lock->held_ = true;

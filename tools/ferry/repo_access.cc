@@ -9,6 +9,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "tools/ferry/commands.h"
 #include "transports/local/local_transport.h"
 #include "transports/nfs/nfs_transport.h"
 #include "transports/s3/credentials.h"
@@ -114,6 +115,7 @@ Result<std::unique_ptr<Repository>> OpenRepository(const RepoArgs& args, bool lo
 Result<std::unique_ptr<RepoLock>> LockAndLoadIndex(Repository& repository) {
   FERRY_ASSIGN_OR_RETURN(auto lock, RepoLock::Acquire(repository, repo::LockKind::kRead));
   FERRY_RETURN_IF_ERROR(repository.LoadIndex(lock->candidate_packs()));
+  for (const std::string& m : lock->TakeMessages()) PrintError("warning: " + m);
   return lock;
 }
 
