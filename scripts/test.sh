@@ -29,7 +29,7 @@ echo "== benchmark smoke run"
 
 echo "== fuzz smoke run (libFuzzer, ${FERRY_FUZZ_SECONDS:-20} s per target)"
 bash scripts/build.sh fuzz
-for target in chunker aes_gcm zstd changed_list qcow2 qcow2_layout s3_xml; do
+for target in chunker aes_gcm zstd changed_list qcow2 qcow2_layout s3_xml repo_objects; do
   corpus=$(mktemp -d)
   cp -r "tests/data/fuzz-seeds/$target/." "$corpus/"
   ./build/fuzz/tests/fuzz/${target}_fuzz -max_total_time="${FERRY_FUZZ_SECONDS:-20}" \
