@@ -22,6 +22,9 @@ namespace ferry {
 namespace {
 
 using ChunkSet = std::unordered_set<codec::ChunkId, ChunkIdHash>;
+
+// Used blobs of a pack being repacked that are at most this far apart are read in one request.
+constexpr uint64_t kRepackReadGap = 256 << 10;
 using PageLocations = std::unordered_map<codec::ChunkId, ChunkLocation, ChunkIdHash>;
 using IndexVisitor = std::function<Status(const std::string& name, const repo::ObjectId& id,
                                           std::vector<repo::IndexEntry>& entries)>;
@@ -277,27 +280,53 @@ class Pruner {
         report_.messages.push_back("not repacked: " + header.error().message());
         continue;
       }
-      FERRY_ASSIGN_OR_RETURN(std::string bytes, t_.Get(name));
+      // Read only the used blobs: runs of them that lie close together in one read each.
+      std::vector<repo::PackEntry> keep;
+      for (const repo::PackEntry& e : header->entries) {
+        if (used.MayContain(e.id)) keep.push_back(e);
+      }
+      std::sort(keep.begin(), keep.end(),
+                [](const auto& a, const auto& b) { return a.offset < b.offset; });
+      std::vector<std::pair<size_t, std::string>> runs;  // First entry of the run, its bytes.
+      for (size_t i = 0; i < keep.size();) {
+        size_t j = i + 1;
+        uint64_t end = uint64_t{keep[i].offset} + keep[i].stored_size;
+        while (j < keep.size() && keep[j].offset <= end + kRepackReadGap) {
+          end = std::max<uint64_t>(end, uint64_t{keep[j].offset} + keep[j].stored_size);
+          ++j;
+        }
+        std::string run(end - keep[i].offset, '\0');
+        FERRY_ASSIGN_OR_RETURN(size_t got,
+                               t_.ReadAt(name, keep[i].offset,
+                                         {reinterpret_cast<std::byte*>(run.data()), run.size()}));
+        if (got != run.size()) {
+          return Status::Corruption(fmt::format("{}: shorter than its header says", name));
+        }
+        runs.emplace_back(i, std::move(run));
+        i = j;
+      }
+      auto blob_of = [&](size_t k) {
+        auto run = std::upper_bound(runs.begin(), runs.end(), k,
+                                    [](size_t v, const auto& r) { return v < r.first; }) -
+                   1;
+        return std::string_view(run->second)
+            .substr(keep[k].offset - keep[run->first].offset, keep[k].stored_size);
+      };
       // Check every blob to be copied first: a damaged one stays where check can report it.
       bool intact = true;
-      for (const repo::PackEntry& e : header->entries) {
-        if (!used.MayContain(e.id)) continue;
-        const std::string_view blob = std::string_view(bytes).substr(e.offset, e.stored_size);
-        Status s = sealer_->Open(AsBytes(repo::ChunkAad(e.id.view())), AsBytes(blob), &plain,
-                                 name + " chunk " + e.id.ToHex().substr(0, 16));
+      for (size_t k = 0; k < keep.size() && intact; ++k) {
+        Status s = sealer_->Open(AsBytes(repo::ChunkAad(keep[k].id.view())), AsBytes(blob_of(k)),
+                                 &plain, name + " chunk " + keep[k].id.ToHex().substr(0, 16));
         if (!s.ok()) {
           report_.messages.push_back("not repacked: " + s.message());
           intact = false;
-          break;
         }
       }
       if (!intact) continue;
-      for (const repo::PackEntry& e : header->entries) {
-        if (!used.MayContain(e.id)) continue;
-        FERRY_RETURN_IF_ERROR(
-            copier.Add(e, std::string_view(bytes).substr(e.offset, e.stored_size)));
+      for (size_t k = 0; k < keep.size(); ++k) {
+        FERRY_RETURN_IF_ERROR(copier.Add(keep[k], blob_of(k)));
         ++report_.chunks_repacked;
-        report_.bytes_repacked += e.stored_size;
+        report_.bytes_repacked += keep[k].stored_size;
       }
       // The copies must be indexed before a record names this pack.
       FERRY_RETURN_IF_ERROR(copier.Close());
