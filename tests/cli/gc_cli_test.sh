@@ -82,7 +82,7 @@ check "forget --prune reports deleted packs" grep -q "deleted [1-9][0-9]* pack(s
 check "three snapshots remain" test "$(ids "$repo" | wc -l)" -eq 3
 after=$(du -sb "$repo/data" | cut -f1)
 check "prune freed space ($before -> $after bytes)" test "$after" -lt "$before"
-check "no lock and no prune record is left" test -z "$(ls "$repo/locks" "$repo/prune" 2>/dev/null | grep -v ':$' | grep .)"
+check "no lock and no prune record is left" test -z "$(find "$repo/locks" "$repo/prune" -type f 2>/dev/null)"
 checks_clean "$repo" "after prune"
 verify_all "$repo" "after prune"
 "$ferry" prune -r "$repo" --json >"$tmp/prune2.json" 2>&1
@@ -185,6 +185,22 @@ check "no backup or prune failed during $prunes concurrent prunes" test ! -s "$t
 "$ferry" prune -r "$live" >/dev/null 2>&1  # Finish records the last loop left waiting.
 checks_clean "$live" "after concurrent backups and prunes"
 verify_all "$live" "after concurrent backups and prunes"
+
+# --- a killed job's lock is stale at once on its own host, and prune clears it ------------
+make_volume "$tmp/big" 64 21
+"$ferry" backup -r "$live" "$tmp/big" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do
+  [[ -n "$(ls "$live/locks" 2>/dev/null)" ]] && break
+  sleep 0.02
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+"$ferry" check -r "$live" >"$tmp/out" 2>&1
+check "check warns about the dead backup's lock" grep -q "stale backup lock of host .*process $pid is gone" "$tmp/out"
+"$ferry" prune -r "$live" >"$tmp/out" 2>&1
+check "prune removes it, saying whose it was" grep -q "removed a stale backup lock of host .*(pid $pid,.*process $pid is gone from this host" "$tmp/out"
+check "and nothing waits for it" test -z "$(find "$live/locks" "$live/prune" -type f 2>/dev/null)"
 
 # --- SIGKILL backup and prune at random moments ------------------------------------------
 crash=$tmp/crash
