@@ -38,5 +38,6 @@ check "a bad version is named" grep -q "version" "$tmp/err"
 
 # --- SIGKILL during a backup: nothing earlier is lost ----------------------------------------
 killed_backup "$repo"
+prune_round "$repo" NFS
 
 finish "NFS CLI"

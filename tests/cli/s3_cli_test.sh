@@ -50,5 +50,6 @@ check "a malformed URI is named" grep -q "endpoint 'ftp://h' is not http(s)://HO
 
 # --- SIGKILL during a backup: nothing earlier is lost ----------------------------------------
 killed_backup "$repo"
+prune_round "$repo" S3
 
 finish "S3 CLI"

@@ -47,3 +47,18 @@ killed_backup() {
     "$ferry" restore -r "$repo" latest -t "$tmp/big.out" >/dev/null 2>&1
   check "a new backup after the kill succeeds" cmp -s "$tmp/big.img" "$tmp/big.out"
 }
+
+# prune_round REPO WHERE: forget all but the newest snapshot and prune over the transport (locks
+# and prune records included); the killed backup's lock is cleared, space comes back, and the
+# newest snapshot still restores.
+prune_round() {
+  local repo=$1 where=$2
+  "$ferry" forget -r "$repo" --keep-last 1 --group-by '' --prune >"$tmp/out" 2>&1
+  check "forget --prune on $where deletes packs" grep -q "deleted [1-9][0-9]* pack(s)" "$tmp/out"
+  check "it clears the killed backup's lock on $where" grep -q "removed a stale backup lock" "$tmp/out"
+  "$ferry" check -r "$repo" --read-data >"$tmp/out" 2>&1
+  check "check --read-data passes after prune on $where, nothing left waiting" \
+    test $? -eq 0 -a -z "$(grep -E 'stale|prune record|not indexed' "$tmp/out")"
+  "$ferry" restore -r "$repo" latest -t "$tmp/pruned.img" >/dev/null 2>&1
+  check "the kept snapshot restores byte-exact after prune on $where" cmp -s "$tmp/big.img" "$tmp/pruned.img"
+}
