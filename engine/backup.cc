@@ -577,6 +577,28 @@ std::string VolumeName(const BackupSource& source) {
   return std::filesystem::path(source.path).filename().string();
 }
 
+namespace {
+
+// The packs holding the chunks `snap` uses (its maps read back), for the rare re-validation of
+// a backup whose lock may have gone stale.
+Result<std::set<repo::ObjectId>> PacksUsedBy(Repository& repository, const repo::Snapshot& snap) {
+  std::set<repo::ObjectId> packs;
+  auto use = [&](const codec::ChunkId& id) {
+    if (const ChunkLocation* loc = repository.Find(id)) packs.insert(loc->pack);
+  };
+  for (const repo::SnapshotVolume& vol : snap.volumes) {
+    for (const auto& page : vol.pages) use(page.id);
+    for (const auto& page : vol.hash_pages) use(page);
+    FERRY_ASSIGN_OR_RETURN(auto extents, LoadVolumeMap(repository, vol));
+    for (const Extent& e : extents) {
+      if (e.kind == ExtentKind::kChunk) use(e.id);
+    }
+  }
+  return packs;
+}
+
+}  // namespace
+
 Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSource>& sources,
                             const BackupOptions& options) {
   if (sources.empty()) return Err(Status::InvalidArgument("nothing to back up"));
@@ -672,7 +694,6 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   };
   FERRY_ASSIGN_OR_RETURN(Codecs main_codecs, Codecs::Create(repository));
   uint64_t chunks = 0;
-  std::set<repo::ObjectId> packs_used;
   for (size_t i = 0; i < sources.size(); ++i) {
     VolumeBackup volume(repository, store, options, *readers[i], error, bytes_read);
     if (const auto& inc = sources[i].incremental; inc && !full_read[i]) {
@@ -709,25 +730,13 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
           StoreBlockHashes(volume.block_hashes(), vol.hash_block_size, store, main_codecs));
     }
     for (const std::string& note : volume.notes()) result.warnings.push_back(note);
-    // Packs this snapshot takes chunks from (its own new packs are added below).
-    auto use = [&](const codec::ChunkId& id) {
-      if (const ChunkLocation* loc = repository.Find(id)) packs_used.insert(loc->pack);
-    };
-    for (const Extent& e : extents) {
-      if (e.kind == ExtentKind::kChunk) use(e.id);
-    }
-    for (const auto& page : vol.pages) use(page.id);
-    for (const auto& page : vol.hash_pages) use(page);
     chunks += volume.chunks();
     snap.volumes.push_back(std::move(vol));
   }
   // Everything the snapshot names is durable and indexed before the snapshot exists.
   FERRY_RETURN_IF_ERROR(store.Flush(*main_codecs.sealer));
   // Workers are done: the repository's index may change now (later jobs dedup against it).
-  for (const repo::IndexEntry& e : store.TakePublished()) {
-    repository.AddToIndex(e);
-    packs_used.insert(e.pack);
-  }
+  for (const repo::IndexEntry& e : store.TakePublished()) repository.AddToIndex(e);
   snap.stats.bytes_read = bytes_read.load();
   snap.stats.bytes_new = store.bytes_new();
   snap.stats.bytes_stored = store.bytes_stored();
@@ -736,7 +745,7 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   snap.stats.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodeSnapshot(*main_codecs.sealer, snap));
-  FERRY_RETURN_IF_ERROR(lock->ValidateBeforePublish(packs_used));
+  FERRY_RETURN_IF_ERROR(lock->ValidateBeforePublish([&] { return PacksUsedBy(repository, snap); }));
   FERRY_RETURN_IF_ERROR(
       repository.transport().Put("snapshots/" + snap.id.ToHex(), AsBytes(sealed), true));
   for (std::string& m : lock->TakeMessages()) result.warnings.push_back(std::move(m));

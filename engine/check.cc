@@ -56,8 +56,13 @@ class Checker {
     return Status();
   }
 
-  void Damage(const codec::ChunkId& id, const std::string& pack, const std::string& problem) {
-    damaged_.try_emplace(id, DamagedChunk{pack, id.ToHex(), problem, {}});
+  // Where a problem was found: in one blob (its message names the pack and chunk), or in the
+  // whole pack (already reported once as an error of its own).
+  enum class Scope { kBlob, kPack };
+
+  void Damage(const codec::ChunkId& id, const std::string& pack, const std::string& problem,
+              Scope scope) {
+    damaged_.try_emplace(id, Damaged{DamagedChunk{pack, id.ToHex(), problem, {}}, scope});
   }
 
   Status ReadPackHeaders() {
@@ -93,11 +98,11 @@ class Checker {
       if (p == packs_.end()) {
         report_.errors.push_back(
             fmt::format("index names chunk {} in {}, which does not exist", Short(id), pack_name));
-        Damage(id, pack_name, "its pack does not exist");
+        Damage(id, pack_name, "its pack does not exist", Scope::kPack);
         continue;
       }
       if (!p->second.valid) {
-        Damage(id, pack_name, "its pack's header cannot be read");
+        Damage(id, pack_name, "its pack's header cannot be read", Scope::kPack);
         continue;
       }
       auto e = p->second.entries.find(id);
@@ -165,7 +170,9 @@ class Checker {
       auto bytes = t_.Get(name);
       if (!bytes) {
         report_.errors.push_back(bytes.error().message());
-        for (const auto& [cid, e] : info.entries) Damage(cid, name, bytes.error().message());
+        for (const auto& [cid, e] : info.entries) {
+          Damage(cid, name, bytes.error().message(), Scope::kPack);
+        }
         continue;
       }
       for (const auto& [cid, e] : info.entries) {
@@ -179,7 +186,7 @@ class Checker {
           if (!decoded) s = decoded.error();
         }
         if (!s.ok()) {
-          Damage(cid, name, s.message());
+          Damage(cid, name, s.message(), Scope::kBlob);
         } else {
           ++report_.chunks_verified;
         }
@@ -215,7 +222,7 @@ class Checker {
       const std::string sid = id->ToHex();
       auto uses = [&](const codec::ChunkId& chunk) {
         if (auto d = damaged_.find(chunk); d != damaged_.end()) {
-          auto& users = d->second.snapshots;
+          auto& users = d->second.chunk.snapshots;
           if (users.empty() || users.back() != sid) users.push_back(sid);
         }
       };
@@ -250,7 +257,8 @@ class Checker {
   }
 
   void ReportDamage() {
-    for (auto& [id, d] : damaged_) {
+    for (auto& [id, damaged] : damaged_) {
+      DamagedChunk& d = damaged.chunk;
       std::string users = "no snapshot uses it";
       if (!d.snapshots.empty()) {
         users = "used by snapshot";
@@ -259,9 +267,7 @@ class Checker {
           users += (i == 0 ? " " : ", ") + d.snapshots[i].substr(0, 8);
         }
       }
-      // Damage in a pack whose header or existence is already an error is reported once there.
-      if (d.problem.find("cannot be read") == std::string::npos &&
-          d.problem.find("does not exist") == std::string::npos) {
+      if (damaged.scope == Scope::kBlob) {
         report_.errors.push_back(fmt::format("{} ({})", d.problem, users));
       } else if (!d.snapshots.empty()) {
         report_.errors.push_back(
@@ -276,7 +282,11 @@ class Checker {
   const CheckOptions& options_;
   std::unique_ptr<repo::Sealer> sealer_;
   std::map<repo::ObjectId, PackInfo> packs_;
-  std::map<codec::ChunkId, DamagedChunk> damaged_;
+  struct Damaged {
+    DamagedChunk chunk;
+    Scope scope;
+  };
+  std::map<codec::ChunkId, Damaged> damaged_;
   CheckReport report_;
 };
 

@@ -252,6 +252,18 @@ TEST_F(GcTest, ASnapshotWrittenAfterTheRecordRevivesTheCandidatesItUses) {
   ExpectCheckPasses(*reopened);
 }
 
+TEST_F(GcTest, ABackupThatMayHaveGoneStaleRevalidatesItsOwnMapsAndPublishes) {
+  auto repo = InitRepo();
+  const std::string a = MakeVolume("a.img", 5);
+  BackupOptions o;
+  o.lock_timing = {std::chrono::seconds(3600), std::chrono::seconds(0)};  // Always "stale".
+  ASSERT_TRUE(Run(*repo, {{a, "a"}}, o).has_value());
+  auto second = Run(*repo, {{a, "a"}}, o);  // Takes every chunk from the first one's packs.
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+  auto reopened = Reopen();
+  ExpectRestores(*reopened, reopened->ResolveSnapshot(second->snapshot.id.ToHex()).value(), "a", a);
+}
+
 TEST_F(GcTest, ABackupWhoseLockWentStaleRefusesToPublishOverPrunedPacks) {
   auto repo = InitRepo();
   const std::string a = MakeVolume("a.img", 4);
@@ -260,10 +272,11 @@ TEST_F(GcTest, ABackupWhoseLockWentStaleRefusesToPublishOverPrunedPacks) {
   for (const auto& [id, loc] : repo->index()) packs.insert(loc.pack);
   ASSERT_FALSE(packs.empty());
 
+  const auto used = [&]() -> Result<std::set<repo::ObjectId>> { return packs; };
   LockTiming quick{std::chrono::seconds(3600), std::chrono::seconds(1)};
   auto lock = RepoLock::Acquire(*repo, repo::LockKind::kBackup, quick);
   ASSERT_TRUE(lock.has_value());
-  EXPECT_TRUE((*lock)->ValidateBeforePublish(packs).ok());  // Fresh: nothing to check.
+  EXPECT_TRUE((*lock)->ValidateBeforePublish(used).ok());  // Fresh: nothing to check.
 
   // Meanwhile a prune that took the lock for dead records one of the packs.
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
@@ -276,7 +289,7 @@ TEST_F(GcTest, ABackupWhoseLockWentStaleRefusesToPublishOverPrunedPacks) {
                   .Put(repo::PruneRecordName(record.id),
                        AsBytes(repo::EncodePruneRecord(*sealer, record).value()))
                   .ok());
-  Status s = (*lock)->ValidateBeforePublish(packs);
+  Status s = (*lock)->ValidateBeforePublish(used);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), Status::Code::kUnavailable);
   EXPECT_NE(s.message().find("is deleting pack " + packs.begin()->ToHex()), std::string::npos);
@@ -285,7 +298,7 @@ TEST_F(GcTest, ABackupWhoseLockWentStaleRefusesToPublishOverPrunedPacks) {
   ASSERT_TRUE(repo->transport().Remove(repo::PruneRecordName(record.id)).ok());
   ASSERT_TRUE(repo->transport().Remove(repo::PackName(*packs.begin())).ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
-  s = (*lock)->ValidateBeforePublish(packs);
+  s = (*lock)->ValidateBeforePublish(used);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("was pruned"), std::string::npos);
 }

@@ -266,7 +266,7 @@ class Pruner {
   }
 
   // Copies the used blobs of `packs` into new indexed packs; each pack copied becomes a
-  // candidate. A pack that cannot be read whole is left alone, with a message.
+  // candidate. A pack whose header or a used blob is damaged is left alone, with a message.
   Status Repack(const std::vector<repo::ObjectId>& packs, const ChunkFilter& used,
                 std::vector<repo::ObjectId>* candidates) {
     PackCopier copier(repository_, *sealer_);
@@ -287,7 +287,11 @@ class Pruner {
       }
       std::sort(keep.begin(), keep.end(),
                 [](const auto& a, const auto& b) { return a.offset < b.offset; });
-      std::vector<std::pair<size_t, std::string>> runs;  // First entry of the run, its bytes.
+      // The views in `blobs` point into `runs`, which never reallocates (at most one run per
+      // blob).
+      std::vector<std::string> runs;
+      runs.reserve(keep.size());
+      std::vector<std::string_view> blobs(keep.size());
       for (size_t i = 0; i < keep.size();) {
         size_t j = i + 1;
         uint64_t end = uint64_t{keep[i].offset} + keep[i].stored_size;
@@ -295,27 +299,23 @@ class Pruner {
           end = std::max<uint64_t>(end, uint64_t{keep[j].offset} + keep[j].stored_size);
           ++j;
         }
-        std::string run(end - keep[i].offset, '\0');
+        std::string& run = runs.emplace_back(end - keep[i].offset, '\0');
         FERRY_ASSIGN_OR_RETURN(size_t got,
                                t_.ReadAt(name, keep[i].offset,
                                          {reinterpret_cast<std::byte*>(run.data()), run.size()}));
         if (got != run.size()) {
           return Status::Corruption(fmt::format("{}: shorter than its header says", name));
         }
-        runs.emplace_back(i, std::move(run));
+        for (size_t k = i; k < j; ++k) {
+          blobs[k] =
+              std::string_view(run).substr(keep[k].offset - keep[i].offset, keep[k].stored_size);
+        }
         i = j;
       }
-      auto blob_of = [&](size_t k) {
-        auto run = std::upper_bound(runs.begin(), runs.end(), k,
-                                    [](size_t v, const auto& r) { return v < r.first; }) -
-                   1;
-        return std::string_view(run->second)
-            .substr(keep[k].offset - keep[run->first].offset, keep[k].stored_size);
-      };
       // Check every blob to be copied first: a damaged one stays where check can report it.
       bool intact = true;
       for (size_t k = 0; k < keep.size() && intact; ++k) {
-        Status s = sealer_->Open(AsBytes(repo::ChunkAad(keep[k].id.view())), AsBytes(blob_of(k)),
+        Status s = sealer_->Open(AsBytes(repo::ChunkAad(keep[k].id.view())), AsBytes(blobs[k]),
                                  &plain, name + " chunk " + keep[k].id.ToHex().substr(0, 16));
         if (!s.ok()) {
           report_.messages.push_back("not repacked: " + s.message());
@@ -324,7 +324,7 @@ class Pruner {
       }
       if (!intact) continue;
       for (size_t k = 0; k < keep.size(); ++k) {
-        FERRY_RETURN_IF_ERROR(copier.Add(keep[k], blob_of(k)));
+        FERRY_RETURN_IF_ERROR(copier.Add(keep[k], blobs[k]));
         ++report_.chunks_repacked;
         report_.bytes_repacked += keep[k].stored_size;
       }

@@ -82,22 +82,23 @@ Result<std::vector<LockView>> ListLocks(Repository& repository, const LockTiming
       std::sort(generations.rbegin(), generations.rend());
       LockView view;
       for (const auto& g : generations) view.names.push_back(g.second);
-      bool found = false;
+      bool found = false, undecodable = false;
       for (const auto& [generation, name] : generations) {
         auto sealed = t.Get(name);
-        if (!sealed && sealed.error().IsNotFound()) continue;
+        if (!sealed && sealed.error().IsNotFound()) continue;  // Rewritten meanwhile.
         if (!sealed) return Err(sealed.error());
         auto lock = repo::DecodeLock(*sealer, *sealed, name);
-        if (!lock) {
+        if (lock) {
+          view.record = std::move(*lock);
+          found = true;
+        } else {
+          undecodable = true;
           if (problems != nullptr) problems->push_back(lock.error().message() + "; ignored");
-          break;
         }
-        view.record = std::move(*lock);
-        found = true;
         break;
       }
       if (!found) {
-        vanished = vanished || view.names.size() == generations.size();
+        vanished = vanished || !undecodable;
         continue;
       }
       view.stale_reason = StaleReason(view.record, timing, host);
@@ -249,11 +250,13 @@ bool RepoLock::MayBeStale() const {
   return std::chrono::steady_clock::now() - last_written_ > timing_.stale / 2;
 }
 
-Status RepoLock::ValidateBeforePublish(const std::set<repo::ObjectId>& packs_used) {
+Status RepoLock::ValidateBeforePublish(
+    const std::function<Result<std::set<repo::ObjectId>>()>& packs_used_fn) {
   if (!MayBeStale()) return Status();
   // Others may have taken this job for dead. Announce again first: a prune that lists locks
   // from now on waits for us; one that listed them earlier is caught below.
   FERRY_RETURN_IF_ERROR(Rewrite());
+  FERRY_ASSIGN_OR_RETURN(const std::set<repo::ObjectId> packs_used, packs_used_fn());
   const std::string why =
       "this backup's lock went unrefreshed long enough for a prune to treat it as dead";
   FERRY_ASSIGN_OR_RETURN(auto records, ListPruneRecords(repository_));

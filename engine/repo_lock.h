@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -72,9 +73,10 @@ class RepoLock {
   const std::set<repo::ObjectId>& candidate_packs() const { return candidates_; }
 
   // Before a backup publishes its snapshot (§14.2 step 5): if the lock may have gone stale (not
-  // refreshed for half of `stale`), rewrites it and fails with kUnavailable if a prune record
-  // it did not honour names one of `packs_used`, or if one of them is missing. Cheap otherwise.
-  Status ValidateBeforePublish(const std::set<repo::ObjectId>& packs_used);
+  // refreshed for half of `stale`), rewrites it, asks `packs_used` for the packs the snapshot
+  // takes chunks from, and fails with kUnavailable if a prune record it did not honour names
+  // one of them, or if one is missing. Does nothing otherwise.
+  Status ValidateBeforePublish(const std::function<Result<std::set<repo::ObjectId>>()>& packs_used);
 
   // Things the user should hear (stale locks removed, refresh failures).
   std::vector<std::string> TakeMessages();

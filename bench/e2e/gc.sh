@@ -23,17 +23,7 @@ python3 scripts/make-volume.py "$vol" "$volume_mib" 7
 for i in $(seq 1 "$snapshots"); do
   "$ferry" backup -r "$fr" "$vol" --name volume >/dev/null 2>&1
   restic -r "$rr" backup --compression auto "$vol" >/dev/null 2>&1
-  python3 - "$vol" "$i" <<'PY'
-import random, sys
-path, seed = sys.argv[1], int(sys.argv[2])
-rng = random.Random(seed)
-with open(path, "r+b") as f:
-    f.seek(0, 2)
-    blocks = f.tell() // 65536
-    for _ in range(blocks * 2 // 100):
-        f.seek(rng.randrange(blocks) * 65536)
-        f.write(rng.randbytes(65536))
-PY
+  python3 scripts/evolve-volume.py "$vol" "$i" 2
 done
 size_of() { du -sb "$1" | cut -f1; }
 ferry_before=$(size_of "$fr")

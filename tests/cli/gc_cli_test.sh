@@ -10,19 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 make_volume() { python3 "$here/../../scripts/make-volume.py" "$1" "$2" "${3:-1}"; }
 # evolve FILE SEED: overwrites about 6% of FILE's 64 KiB blocks with other data, in place.
-evolve() {
-  python3 - "$1" "$2" <<'PY'
-import random, sys
-path, seed = sys.argv[1], int(sys.argv[2])
-rng = random.Random(seed)
-with open(path, "r+b") as f:
-    f.seek(0, 2)
-    blocks = f.tell() // 65536
-    for _ in range(max(1, blocks * 6 // 100)):
-        f.seek(rng.randrange(blocks) * 65536)
-        f.write(rng.randbytes(65536))
-PY
-}
+evolve() { python3 "$here/../../scripts/evolve-volume.py" "$1" "$2" 6; }
 ids() { "$ferry" snapshots -r "$1" --json | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]'; }
 # backup_saved REPO FILE [ARGS…]: backs FILE up and keeps a copy under $tmp/versions/<id>.
 mkdir -p "$tmp/versions"

@@ -38,7 +38,7 @@ json PruneJson(const PruneReport& r) {
           {"messages", r.messages}};
 }
 
-// Runs prune on an open repository; prints (unless `quiet_json`, where the caller prints).
+// Runs prune on an open repository with the progress line; the caller prints the report.
 Result<PruneReport> RunPruneOn(Repository& repo, const PruneArgs& a) {
   PruneOptions o;
   o.repack_unused = a.repack_unused_percent / 100.0;
