@@ -37,7 +37,7 @@ check "a missing repository directory is named" grep -q "$FERRY_NFS_URI/backups/
 check "a bad version is named" grep -q "version" "$tmp/err"
 
 # --- SIGKILL during a backup: nothing earlier is lost ----------------------------------------
-killed_backup "$repo"
+killed_backup "$repo" "$FERRY_NFS_EXPORT_DIR"
 prune_round "$repo" NFS
 
 finish "NFS CLI"

@@ -49,7 +49,7 @@ check "an unreachable server is named" grep -q "cannot reach s3://$FERRY_S3_BUCK
 check "a malformed URI is named" grep -q "endpoint 'ftp://h' is not http(s)://HOST\[:PORT\]" "$tmp/err"
 
 # --- SIGKILL during a backup: nothing earlier is lost ----------------------------------------
-killed_backup "$repo"
+killed_backup "$repo" "$FERRY_S3_STATE/data"
 prune_round "$repo" S3
 
 finish "S3 CLI"

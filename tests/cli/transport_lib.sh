@@ -29,16 +29,29 @@ PY
   check "check --read-data passes on $where" test $? -eq 0
 }
 
-# killed_backup REPO: SIGKILL a backup mid-way; check passes, the first snapshot still
-# restores, and a new backup succeeds.
+# killed_backup REPO SERVER_DIR: SIGKILL a backup mid-way — fed through a pipe that stalls after
+# 48 MiB, killed once its lock and a pack of its own are on the server (SERVER_DIR, where the
+# server keeps the objects), so it can neither finish first nor die before it started; check
+# passes, the first snapshot still restores, and a new backup succeeds.
 killed_backup() {
-  local repo=$1 pid
+  local repo=$1 server_dir=$2 pid feeder packs_before
   python3 "$here/../../scripts/make-volume.py" "$tmp/big.img" 160 7
-  "$ferry" backup -r "$repo" "$tmp/big.img" >/dev/null 2>&1 &
+  packs_before=$(find "$server_dir" -path '*/repo/data/*' -type f | wc -l)
+  mkfifo "$tmp/feed"
+  { head -c 48M "$tmp/big.img"; exec sleep 120; } >"$tmp/feed" &
+  feeder=$!
+  "$ferry" backup -r "$repo" - --name big <"$tmp/feed" >/dev/null 2>&1 &
   pid=$!
-  sleep 0.6
+  for _ in $(seq 1 400); do
+    [[ -n "$(find "$server_dir" -path '*/repo/locks/*' -type f)" &&
+      $(find "$server_dir" -path '*/repo/data/*' -type f | wc -l) -gt $packs_before ]] && break
+    sleep 0.05
+  done
   kill -9 $pid 2>/dev/null
   wait $pid 2>/dev/null
+  kill $feeder 2>/dev/null
+  wait $feeder 2>/dev/null
+  rm -f "$tmp/feed"
   "$ferry" check -r "$repo" >/dev/null 2>"$tmp/err"
   check "check passes after a killed backup" test $? -eq 0
   "$ferry" restore -r "$repo" "${first:0:8}" -t "$tmp/first2.img" >/dev/null 2>&1
@@ -53,9 +66,9 @@ killed_backup() {
 # newest snapshot still restores.
 prune_round() {
   local repo=$1 where=$2
-  "$ferry" forget -r "$repo" --keep-last 1 --group-by '' --prune >"$tmp/out" 2>&1
-  check "forget --prune on $where deletes packs" grep -q "deleted [1-9][0-9]* pack(s)" "$tmp/out"
-  check "it clears the killed backup's lock on $where" grep -q "removed a stale backup lock" "$tmp/out"
+  "$ferry" forget -r "$repo" --keep-last 1 --group-by '' --prune >"$tmp/prune.out" 2>&1
+  check "forget --prune on $where deletes packs" grep -q "deleted [1-9][0-9]* pack(s)" "$tmp/prune.out"
+  check "it clears the killed backup's lock on $where" grep -q "removed a stale backup lock" "$tmp/prune.out"
   "$ferry" check -r "$repo" --read-data >"$tmp/out" 2>&1
   check "check --read-data passes after prune on $where, nothing left waiting" \
     test $? -eq 0 -a -z "$(grep -E 'stale|prune record|not indexed' "$tmp/out")"
