@@ -175,15 +175,20 @@ checks_clean "$live" "after concurrent backups and prunes"
 verify_all "$live" "after concurrent backups and prunes"
 
 # --- a killed job's lock is stale at once on its own host, and prune clears it ------------
-make_volume "$tmp/big" 64 21
-"$ferry" backup -r "$live" "$tmp/big" >/dev/null 2>&1 &
+# Fed through a pipe that stalls, so it cannot finish before the kill.
+mkfifo "$tmp/feed"
+{ head -c 8M "$tmp/base"; exec sleep 120; } >"$tmp/feed" &
+feeder=$!
+"$ferry" backup -r "$live" - --name big <"$tmp/feed" >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 200); do
+for _ in $(seq 1 400); do
   [[ -n "$(ls "$live/locks" 2>/dev/null)" ]] && break
-  sleep 0.02
+  sleep 0.05
 done
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
+kill $feeder 2>/dev/null
+wait $feeder 2>/dev/null
 "$ferry" check -r "$live" >"$tmp/out" 2>&1
 check "check warns about the dead backup's lock" grep -q "stale backup lock of host .*process $pid is gone" "$tmp/out"
 "$ferry" prune -r "$live" >"$tmp/out" 2>&1
