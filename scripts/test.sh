@@ -32,6 +32,10 @@ bash scripts/build.sh fuzz
 for target in chunker aes_gcm zstd changed_list qcow2 qcow2_layout s3_xml repo_objects; do
   corpus=$(mktemp -d)
   cp -r "tests/data/fuzz-seeds/$target/." "$corpus/"
+  # Past crashers too: the fuzz build's UBSan catches some (float casts) the ASan preset's does not.
+  if [[ -d tests/data/fuzz-regressions/$target ]]; then
+    cp -r "tests/data/fuzz-regressions/$target/." "$corpus/"
+  fi
   ./build/fuzz/tests/fuzz/${target}_fuzz -max_total_time="${FERRY_FUZZ_SECONDS:-20}" \
     -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="build/fuzz/${target}-" "$corpus" \
     2>"build/fuzz/${target}.log" || { tail -30 "build/fuzz/${target}.log"; exit 1; }

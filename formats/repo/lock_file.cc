@@ -90,7 +90,7 @@ Result<LockRecord> DecodeLock(Sealer& sealer, std::string_view sealed, std::stri
     if (!kind) return Err(Status::Corruption(what + ": " + kind.error().message()));
     lock.kind = *kind;
     lock.hostname = j.at("hostname").get<std::string>();
-    lock.pid = j.at("pid").get<int64_t>();
+    lock.pid = json_fields::Unsigned<int64_t>(j, "pid");
     lock.time = j.at("time").get<std::string>();
     lock.seen = IdListFromJson(j.at("seen"));
   } catch (const std::exception& e) {
