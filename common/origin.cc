@@ -8,18 +8,18 @@
 
 namespace ferry {
 
-std::string NowRfc3339() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  const auto micros =
-      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() %
-      1'000'000;
+std::string Rfc3339(std::chrono::system_clock::time_point when) {
+  const auto since_epoch =
+      std::chrono::duration_cast<std::chrono::microseconds>(when.time_since_epoch()).count();
+  const std::time_t t = static_cast<std::time_t>(since_epoch / 1'000'000);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[40];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:06d}Z", buf, micros);
+  return fmt::format("{}.{:06d}Z", buf, since_epoch % 1'000'000);
 }
+
+std::string NowRfc3339() { return Rfc3339(std::chrono::system_clock::now()); }
 
 std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text) {
   // "YYYY-MM-DDTHH:MM:SS" then an optional ".ffffff" (1-9 digits) then "Z".

@@ -12,6 +12,8 @@ namespace ferry {
 // string order is time order even for backups taken within one second ("latest" must mean the
 // last one).
 std::string NowRfc3339();
+// `when` in that form (times after 1970 only).
+std::string Rfc3339(std::chrono::system_clock::time_point when);
 
 // Parses the form NowRfc3339() writes (the fraction optional); nullopt for anything else.
 std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text);

@@ -14,9 +14,11 @@ packages=(
   zlib1g-dev qemu-utils libnbd-bin libnbd-dev  # QCOW2, NBD; qemu-img, qemu-io, qemu-nbd, nbdinfo check us
   libcurl4-openssl-dev  # the S3 transport
   libnfs-dev nfs-ganesha nfs-ganesha-vfs rpcbind iproute2  # the NFS transport and its test server
+  # S3 Object Lock tests: a one-node Ceph with its S3 gateway; boto3 checks retention independently
+  ceph-mon ceph-osd ceph-common radosgw python3-boto3
 )
 # Servers the tests start themselves, in a private network namespace; never as system services.
-services=(nfs-ganesha rpcbind)
+services=(nfs-ganesha rpcbind ceph-mon ceph-osd radosgw ceph)
 # The S3 tests run s3rver (npm); any Node.js with npm will do, Debian's if there is none.
 if ! command -v npm >/dev/null; then
   packages+=(nodejs npm)

@@ -1,7 +1,8 @@
 // One suite, every backend: what the engine relies on from a Transport (transport.h), checked
 // against the local directory and against real servers (s3rver behind our signature-checking
-// front end; see tests/servers/). A backend whose server is not in the environment is skipped
-// with a message; CTest runs each backend through the script that starts its server.
+// front end, Ceph's radosgw, nfs-ganesha; see tests/servers/). A backend whose server is not in the
+// environment is skipped with a message; CTest runs each backend through the script that starts its
+// server.
 #include <atomic>
 #include <cstdlib>
 #include <functional>
@@ -42,11 +43,15 @@ struct Backend {
   friend void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 };
 
-std::unique_ptr<Transport> OpenS3Styled(std::string* skip, bool virtual_hosted) {
-  const char* endpoint = std::getenv("FERRY_S3_ENDPOINT");
-  const char* bucket = std::getenv("FERRY_S3_BUCKET");
+// The S3 server whose endpoint and bucket are in the environment variables named.
+std::unique_ptr<Transport> OpenS3Styled(std::string* skip, bool virtual_hosted,
+                                        const char* endpoint_variable = "FERRY_S3_ENDPOINT",
+                                        const char* bucket_variable = "FERRY_S3_BUCKET",
+                                        const char* script = "with_s3.sh") {
+  const char* endpoint = std::getenv(endpoint_variable);
+  const char* bucket = std::getenv(bucket_variable);
   if (endpoint == nullptr || bucket == nullptr) {
-    *skip = "no S3 test server: run through tests/servers/with_s3.sh";
+    *skip = fmt::format("no S3 test server: run through tests/servers/{}", script);
     return nullptr;
   }
   S3Location where{.bucket = bucket,
@@ -71,6 +76,12 @@ std::unique_ptr<Transport> OpenS3(const std::string&, std::string* skip) {
 }
 std::unique_ptr<Transport> OpenS3Virtual(const std::string&, std::string* skip) {
   return OpenS3Styled(skip, true);
+}
+
+// Ceph's gateway, a second S3 implementation (one that checks signatures itself), on a bucket
+// with Object Lock (so versioned): removal must still make objects disappear.
+std::unique_ptr<Transport> OpenRgw(const std::string&, std::string* skip) {
+  return OpenS3Styled(skip, false, "FERRY_RGW_ENDPOINT", "FERRY_RGW_LOCKED_BUCKET", "with_rgw.sh");
 }
 
 std::unique_ptr<Transport> OpenNfs(const std::string&, std::string* skip) {
@@ -297,7 +308,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, TransportConformance,
                                                    }},
                                            Backend{"S3", OpenS3},
                                            Backend{"S3Virtual", OpenS3Virtual},
-                                           Backend{"Nfs", OpenNfs}),
+                                           Backend{"Rgw", OpenRgw}, Backend{"Nfs", OpenNfs}),
                          [](const ::testing::TestParamInfo<Backend>& p) { return p.param.name; });
 
 }  // namespace

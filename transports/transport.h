@@ -9,6 +9,7 @@
 // Thread-safety: every method may be called from many threads at once.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -37,11 +38,26 @@ struct TransportCapabilities {
   // Objects are published by renaming a finished temporary file (local, NFS): a crash can leave
   // a stray temporary behind, never a partial object.
   bool atomic_rename = false;
-  // New objects can be made immutable for a retention period (S3 Object Lock).
+  // New objects are made immutable for a retention period (S3 Object Lock): true once
+  // SetObjectLockPolicy() succeeded.
   bool object_lock = false;
   // How many requests are worth keeping in flight at once to fill the link: callers that can
   // work ahead (pack uploads, restore reads) keep about this many going.
   unsigned parallelism = 1;
+};
+
+using SystemTime = std::chrono::system_clock::time_point;
+
+// Object Lock: how long new objects stay immutable, and in which mode. Under kCompliance nobody
+// (not even the account's root) can delete or shorten before the date; under kGovernance a user
+// with the bypass permission can.
+struct ObjectLockPolicy {
+  enum class Mode { kGovernance, kCompliance };
+  Mode mode = Mode::kCompliance;
+  std::chrono::seconds period{0};
+  // Objects whose names start with one of these are written without retention (objects the
+  // repository must be able to replace or delete at any time: locks, prune records, indexes).
+  std::vector<std::string> exempt_prefixes;
 };
 
 class Transport {
@@ -78,8 +94,31 @@ class Transport {
   // A missing prefix lists nothing.
   virtual Result<std::vector<std::string>> List(std::string_view prefix) = 0;
 
-  // Deletes `name`. Deleting what does not exist succeeds.
+  // Deletes `name`. Deleting what does not exist succeeds. Under a retention policy, an object
+  // still retained is not deleted: kPermissionDenied naming it and the date.
   virtual Status Remove(std::string_view name) = 0;
+
+  // Object Lock. From now on every object written (but exempt ones) is retained for
+  // `policy.period` from when it is written. Checks first that the storage can: kNotSupported
+  // naming the transport and why not (the default: only S3 buckets created with Object Lock).
+  virtual Status SetObjectLockPolicy(const ObjectLockPolicy& policy) {
+    (void)policy;
+    return Status::NotSupported(Describe() +
+                                " cannot lock objects: Object Lock needs an S3 bucket created "
+                                "with it");
+  }
+  // Until when `name` is retained: a time in the past (the epoch) when it is not, or when this
+  // transport has no retention. Errors: kNotFound.
+  virtual Result<SystemTime> RetainedUntil(std::string_view name) {
+    (void)name;
+    return SystemTime{};
+  }
+  // Retains `name` until `until` (later than it is now: retention never shortens), in the
+  // policy's mode. Errors: kNotSupported without a policy; kNotFound.
+  virtual Status ExtendRetention(std::string_view name, SystemTime until) {
+    (void)until;
+    return Status::NotSupported(Describe() + " cannot retain " + std::string(name));
+  }
 };
 
 }  // namespace ferry

@@ -22,31 +22,8 @@ access_key=S3RVER  # s3rver knows only its own key id (it never checks secrets)
 secret_key=S3RVER
 bucket=ferry-test
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() {  # PORT PID WHAT
-  for _ in $(seq 1 200); do
-    if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; then
-      return 0
-    fi
-    kill -0 "$2" 2>/dev/null || { echo "s3_server: $3 exited during start-up" >&2; return 1; }
-    sleep 0.05
-  done
-  echo "s3_server: $3 did not open port $1" >&2
-  return 1
-}
-
-stop_pid() {  # FILE
-  [[ -f $1 ]] || return 0
-  local pid
-  pid=$(cat "$1")
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$1"
-}
+# shellcheck source=tests/servers/server_lib.sh
+source "$here/server_lib.sh"
 
 case "${1:-}" in
   start)

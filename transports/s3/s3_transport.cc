@@ -7,12 +7,15 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+
+#include "common/origin.h"
 
 #include "transports/s3/s3_xml.h"
 
@@ -24,15 +27,35 @@ struct Digest {
   std::string base64;
 };
 
+std::string Base64(const unsigned char* raw, size_t size) {
+  std::string out(4 * ((size + 2) / 3) + 1, '\0');
+  const int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), raw, static_cast<int>(size));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
 Digest Sha256Of(ByteView data) {
   unsigned char raw[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), raw);
-  Digest d;
-  d.hex = ToHex({reinterpret_cast<const std::byte*>(raw), sizeof raw});
-  unsigned char b64[4 * ((sizeof raw + 2) / 3) + 1];
-  const int n = EVP_EncodeBlock(b64, raw, sizeof raw);
-  d.base64.assign(reinterpret_cast<const char*>(b64), static_cast<size_t>(n));
-  return d;
+  return {ToHex({reinterpret_cast<const std::byte*>(raw), sizeof raw}), Base64(raw, sizeof raw)};
+}
+
+// Content-MD5: what S3 demands on requests that set Object Lock retention.
+std::string Md5Base64(ByteView data) {
+  unsigned char raw[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), raw, &size, EVP_md5(), nullptr);
+  return Base64(raw, size);
+}
+
+std::string_view ModeName(ObjectLockPolicy::Mode mode) {
+  return mode == ObjectLockPolicy::Mode::kCompliance ? "COMPLIANCE" : "GOVERNANCE";
+}
+
+// S3's dates: RFC 3339 in UTC, whole seconds (AWS rejects more precision in some requests).
+std::string S3Date(SystemTime when) {
+  return Rfc3339(std::chrono::floor<std::chrono::seconds>(when)).substr(0, 19) + "Z";
 }
 
 std::string AmzDateNow() {
@@ -66,6 +89,7 @@ struct S3Transport::Impl {
   std::vector<std::string> pool;  // GUARDED_BY(pool_mu)
   std::mutex rng_mu;
   std::mt19937_64 rng{std::random_device{}()};
+  std::optional<ObjectLockPolicy> retention;  // Set before any write; read-only after.
 
   // Path of `key` as signed and sent (not yet percent-encoded).
   std::string PathOf(std::string_view key) const {
@@ -172,6 +196,12 @@ void S3Transport::ReturnBuffer(std::string buffer) {
   if (impl_->pool.size() < 6) impl_->pool.push_back(std::move(buffer));
 }
 
+TransportCapabilities S3Transport::capabilities() const {
+  return {.atomic_rename = false,
+          .object_lock = impl_->retention.has_value(),
+          .parallelism = options_.parallelism};
+}
+
 uint64_t S3Transport::requests() const { return impl_->requests.load(); }
 uint64_t S3Transport::retries() const { return impl_->retries.load(); }
 
@@ -261,6 +291,7 @@ Status S3Transport::Put(std::string_view name, ByteView data, bool exclusive) {
             .body = data,
             .body_sha256 = digest.hex};
   if (exclusive) call.headers.emplace_back("If-None-Match", "*");
+  AddRetentionHeaders(RetentionFor(name), data, &call.headers);
   FERRY_ASSIGN_OR_RETURN(HttpResponse r, Execute(std::move(call)));
   if (r.status == 412) return Status::AlreadyExists(UriOf(name) + " already exists");
   if (!Is2xx(r.status)) return ErrorOf(r, "put " + UriOf(name));
@@ -339,9 +370,111 @@ Result<std::vector<std::string>> S3Transport::List(std::string_view prefix) {
 }
 
 Status S3Transport::Remove(std::string_view name) {
-  FERRY_ASSIGN_OR_RETURN(HttpResponse r, Execute({.method = "DELETE", .key = KeyOf(name)}));
+  Call call{.method = "DELETE", .key = KeyOf(name)};
+  if (impl_->retention) {
+    // A versioned bucket: find the current version, and leave it alone while it is retained.
+    FERRY_ASSIGN_OR_RETURN(HttpResponse head, Execute({.method = "HEAD", .key = KeyOf(name)}));
+    if (head.status == 404) return Status();
+    if (!Is2xx(head.status)) return ErrorOf(head, "delete " + UriOf(name));
+    const std::string_view until = head.Header("x-amz-object-lock-retain-until-date");
+    const auto when = ParseRfc3339(until);
+    if (!until.empty() && (!when || *when > std::chrono::system_clock::now())) {
+      return Status::PermissionDenied(
+          fmt::format("cannot delete {}: it is under Object Lock ({}) until {}", UriOf(name),
+                      head.Header("x-amz-object-lock-mode"), until));
+    }
+    const std::string_view version = head.Header("x-amz-version-id");
+    if (!version.empty() && version != "null") {
+      call.query.emplace_back("versionId", std::string(version));
+    }
+  }
+  FERRY_ASSIGN_OR_RETURN(HttpResponse r, Execute(std::move(call)));
   if (Is2xx(r.status) || r.status == 404) return Status();
   return ErrorOf(r, "delete " + UriOf(name));
+}
+
+Status S3Transport::SetObjectLockPolicy(const ObjectLockPolicy& policy) {
+  if (policy.period <= std::chrono::seconds(0)) {
+    return Status::InvalidArgument("an Object Lock retention period must be positive");
+  }
+  FERRY_ASSIGN_OR_RETURN(HttpResponse r,
+                         Execute({.method = "GET", .query = {{"object-lock", ""}}}));
+  const std::string bucket = "s3://" + impl_->location.bucket;
+  if (!Is2xx(r.status)) {
+    const ErrorBody e = ParseErrorBody(r.body);
+    if (r.status == 404 && e.code != "NoSuchBucket") {
+      return Status::NotSupported(fmt::format(
+          "{} does not have Object Lock enabled ({}); S3 can enable it only when a bucket is "
+          "created (create-bucket --object-lock-enabled-for-bucket)",
+          bucket, e.code.empty() ? "no configuration" : e.code));
+    }
+    if (r.status == 400 || r.status == 501) {
+      return Status::NotSupported(
+          fmt::format("the S3 server at {} does not implement Object Lock "
+                      "(HTTP {} {})",
+                      impl_->location.endpoint, r.status, e.code));
+    }
+    return ErrorOf(r, "Object Lock configuration of " + bucket);
+  }
+  auto enabled = XmlElement(r.body, "ObjectLockEnabled");
+  if (!enabled.has_value() || *enabled != "Enabled") {
+    // A server that ignores the ?object-lock subresource answers with something else (s3rver
+    // lists the bucket).
+    return Status::NotSupported(fmt::format(
+        "the S3 server at {} did not confirm Object Lock for {} (no ObjectLockEnabled in its "
+        "answer): it does not implement Object Lock, or the bucket was created without it",
+        impl_->location.endpoint, bucket));
+  }
+  impl_->retention = policy;
+  return Status();
+}
+
+std::optional<SystemTime> S3Transport::RetentionFor(std::string_view name) const {
+  const auto& policy = impl_->retention;
+  if (!policy) return std::nullopt;
+  for (const std::string& prefix : policy->exempt_prefixes) {
+    if (name.starts_with(prefix)) return std::nullopt;
+  }
+  return std::chrono::system_clock::now() + policy->period;
+}
+
+void S3Transport::AddRetentionHeaders(
+    std::optional<SystemTime> until, ByteView body,
+    std::vector<std::pair<std::string, std::string>>* headers) const {
+  if (!until) return;
+  headers->emplace_back("x-amz-object-lock-mode", std::string(ModeName(impl_->retention->mode)));
+  headers->emplace_back("x-amz-object-lock-retain-until-date", S3Date(*until));
+  headers->emplace_back("Content-MD5", Md5Base64(body));
+}
+
+Result<SystemTime> S3Transport::RetainedUntil(std::string_view name) {
+  FERRY_ASSIGN_OR_RETURN(HttpResponse r, Execute({.method = "HEAD", .key = KeyOf(name)}));
+  if (r.status == 404) return Err(Status::NotFound(UriOf(name) + " does not exist"));
+  if (!Is2xx(r.status)) return Err(ErrorOf(r, "retention of " + UriOf(name)));
+  const std::string_view until = r.Header("x-amz-object-lock-retain-until-date");
+  if (until.empty()) return SystemTime{};
+  const auto when = ParseRfc3339(until);
+  if (!when) {
+    return Err(Status::IoError(
+        fmt::format("retention of {}: cannot read the date '{}'", UriOf(name), until)));
+  }
+  return *when;
+}
+
+Status S3Transport::ExtendRetention(std::string_view name, SystemTime until) {
+  if (!impl_->retention) return Transport::ExtendRetention(name, until);
+  const std::string xml = fmt::format(
+      "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>{}</Mode>"
+      "<RetainUntilDate>{}</RetainUntilDate></Retention>",
+      ModeName(impl_->retention->mode), S3Date(until));
+  FERRY_ASSIGN_OR_RETURN(HttpResponse r,
+                         Execute({.method = "PUT",
+                                  .key = KeyOf(name),
+                                  .query = {{"retention", ""}},
+                                  .headers = {{"Content-MD5", Md5Base64(AsBytes(xml))}},
+                                  .body = AsBytes(xml)}));
+  if (!Is2xx(r.status)) return ErrorOf(r, "extend the retention of " + UriOf(name));
+  return Status();
 }
 
 namespace {
@@ -411,6 +544,7 @@ class S3ObjectWriter final : public ObjectWriter {
       return t_.ErrorOf(r, "complete upload of " + t_.UriOf(name_));
     }
     committed_ = true;
+    if (retain_until_) return t_.ExtendRetention(name_, *retain_until_);
     return Status();
   }
 
@@ -418,11 +552,13 @@ class S3ObjectWriter final : public ObjectWriter {
 
  private:
   Status StartMultipart() {
-    FERRY_ASSIGN_OR_RETURN(HttpResponse r,
-                           t_.Execute({.method = "POST",
-                                       .key = t_.KeyOf(name_),
-                                       .query = {{"uploads", ""}},
-                                       .headers = {{"x-amz-checksum-algorithm", "SHA256"}}}));
+    S3Transport::Call call{.method = "POST",
+                           .key = t_.KeyOf(name_),
+                           .query = {{"uploads", ""}},
+                           .headers = {{"x-amz-checksum-algorithm", "SHA256"}}};
+    retain_until_ = t_.RetentionFor(name_);
+    t_.AddRetentionHeaders(retain_until_, {}, &call.headers);
+    FERRY_ASSIGN_OR_RETURN(HttpResponse r, t_.Execute(std::move(call)));
     const std::string what = "start upload of " + t_.UriOf(name_);
     if (!(r.status >= 200 && r.status < 300)) return t_.ErrorOf(r, what);
     auto id = XmlElement(r.body, "UploadId");
@@ -447,14 +583,17 @@ class S3ObjectWriter final : public ObjectWriter {
 
   Result<CompletedPart> UploadPart(unsigned number, const std::string& part) {
     const Digest digest = Sha256Of(AsBytes(part));
-    FERRY_ASSIGN_OR_RETURN(
-        HttpResponse r,
-        t_.Execute({.method = "PUT",
-                    .key = t_.KeyOf(name_),
-                    .query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id_}},
-                    .headers = {{"x-amz-checksum-sha256", digest.base64}},
-                    .body = AsBytes(part),
-                    .body_sha256 = digest.hex}));
+    S3Transport::Call call{
+        .method = "PUT",
+        .key = t_.KeyOf(name_),
+        .query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id_}},
+        .headers = {{"x-amz-checksum-sha256", digest.base64}},
+        .body = AsBytes(part),
+        .body_sha256 = digest.hex};
+    if (t_.capabilities().object_lock) {
+      call.headers.emplace_back("Content-MD5", Md5Base64(AsBytes(part)));
+    }
+    FERRY_ASSIGN_OR_RETURN(HttpResponse r, t_.Execute(std::move(call)));
     const std::string what = fmt::format("upload part {} of {}", number, t_.UriOf(name_));
     if (!(r.status >= 200 && r.status < 300)) return Err(t_.ErrorOf(r, what));
     CompletedPart done{number, std::string(r.Header("etag")), digest.base64};
@@ -479,6 +618,7 @@ class S3ObjectWriter final : public ObjectWriter {
   std::string buffer_;
   uint64_t size_ = 0;
   std::string upload_id_;
+  std::optional<SystemTime> retain_until_;  // Of the multipart upload, under Object Lock.
   unsigned next_part_ = 1;
   std::deque<std::future<Result<CompletedPart>>> in_flight_;
   std::vector<CompletedPart> parts_;

@@ -11,6 +11,13 @@
 //   List      ListObjectsV2, page after page.
 //   exclusive Put sends If-None-Match: * (AWS refuses to overwrite) after a HEAD (for servers
 //             that ignore the condition; between the two a racing writer could still win).
+//   Object    with a retention policy, every PUT (or multipart upload) of a name that is not
+//   Lock      exempt carries x-amz-object-lock-mode and -retain-until-date (and Content-MD5,
+//             which AWS demands there); a multipart upload is also given its retention after it
+//             completes (radosgw ignores it on CreateMultipartUpload). The bucket is versioned
+//             (Object Lock implies it), so Remove deletes the object's current version by id — a
+//             plain DELETE would only hide it behind a delete marker and free nothing — and refuses
+//             while the version is retained.
 //
 // Every request is retried with exponential backoff and full jitter on 5xx, 429/SlowDown,
 // RequestTimeout, timeouts and dropped or refused connections; 4xx answers (a wrong key, no
@@ -21,6 +28,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,9 +64,7 @@ class S3Transport final : public Transport {
   ~S3Transport() override;
 
   std::string Describe() const override;
-  TransportCapabilities capabilities() const override {
-    return {.atomic_rename = false, .object_lock = false, .parallelism = options_.parallelism};
-  }
+  TransportCapabilities capabilities() const override;
   Status Put(std::string_view name, ByteView data, bool exclusive = false) override;
   Result<std::unique_ptr<ObjectWriter>> Create(std::string_view name,
                                                uint64_t size_hint = 0) override;
@@ -67,6 +73,11 @@ class S3Transport final : public Transport {
   Result<uint64_t> Size(std::string_view name) override;
   Result<std::vector<std::string>> List(std::string_view prefix) override;
   Status Remove(std::string_view name) override;
+  // Checks with GET ?object-lock that the bucket has Object Lock enabled. Call before writing
+  // anything (not thread-safe with writers).
+  Status SetObjectLockPolicy(const ObjectLockPolicy& policy) override;
+  Result<SystemTime> RetainedUntil(std::string_view name) override;
+  Status ExtendRetention(std::string_view name, SystemTime until) override;
 
   // Requests sent, retries among them (for tests and benchmarks).
   uint64_t requests() const;
@@ -92,6 +103,13 @@ class S3Transport final : public Transport {
   std::string KeyOf(std::string_view name) const;
   std::string UriOf(std::string_view name) const;
   const S3Options& options() const { return options_; }
+  // Until when a new object `name` written now must be retained: nullopt without a retention
+  // policy or for an exempt name.
+  std::optional<SystemTime> RetentionFor(std::string_view name) const;
+  // Adds the Object Lock headers that retain a new object until `until` (if set). `body` is
+  // what goes up in this request (for its MD5).
+  void AddRetentionHeaders(std::optional<SystemTime> until, ByteView body,
+                           std::vector<std::pair<std::string, std::string>>* headers) const;
   // Upload buffers, reused: a pack-sized allocation per pack would make the C library keep
   // freed ones around, and every fresh one costs page faults. Holds a few at most.
   std::string TakeBuffer(size_t capacity);
