@@ -602,6 +602,7 @@ Result<std::set<repo::ObjectId>> PacksUsedBy(Repository& repository, const repo:
 Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSource>& sources,
                             const BackupOptions& options) {
   if (sources.empty()) return Err(Status::InvalidArgument("nothing to back up"));
+  FERRY_RETURN_IF_ERROR(repository.CheckWritable());
   const auto start = std::chrono::steady_clock::now();
   const unsigned threads =
       options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());

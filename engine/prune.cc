@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "common/origin.h"
+#include "common/parallel_for.h"
 
 #include "engine/chunk_filter.h"
 #include "engine/pack_reader.h"
@@ -156,7 +157,12 @@ struct PackUse {
 class Pruner {
  public:
   Pruner(Repository& repository, const PruneOptions& options, RepoLock& lock)
-      : repository_(repository), t_(repository.transport()), options_(options), lock_(lock) {}
+      : repository_(repository),
+        t_(repository.transport()),
+        options_(options),
+        lock_(lock),
+        object_lock_(repository.config().object_lock.enabled()),
+        parallelism_(std::max(1u, t_.capabilities().parallelism)) {}
 
   Result<PruneReport> Run() {
     FERRY_ASSIGN_OR_RETURN(sealer_, repository_.NewSealer());
@@ -179,6 +185,12 @@ class Pruner {
       if (!done) pending.push_back(*record);
     }
     report_.records_pending = pending.size();
+    if (report_.packs_retained > 0) {
+      report_.messages.push_back(fmt::format(
+          "{} pack(s) no snapshot needs (or to repack) stay under Object Lock until {} at the "
+          "latest; a later prune deletes them",
+          report_.packs_retained, Rfc3339(latest_retained_).substr(0, 19) + "Z"));
+    }
     for (std::string& m : lock_.TakeMessages()) report_.messages.push_back(std::move(m));
     return std::move(report_);
   }
@@ -232,6 +244,7 @@ class Pruner {
 
     FERRY_ASSIGN_OR_RETURN(auto pack_names, t_.List("data"));
     std::vector<repo::ObjectId> repack;
+    std::vector<repo::ObjectId> live;  // Packs that stay as they are.
     for (const std::string& name : pack_names) {
       const repo::ObjectId id = IdOfName(name);
       if (id == repo::ObjectId{} || pending_packs.count(id) != 0) continue;
@@ -246,13 +259,31 @@ class Pruner {
                  static_cast<uint64_t>(options_.repack_unused *
                                        static_cast<double>(u->second.bytes))) {
         repack.push_back(id);
+      } else {
+        live.push_back(id);
       }
     }
     use = {};
+    if (object_lock_) {
+      // Packs still retained cannot go (docs/FORMAT.md §15): a later prune takes them.
+      FERRY_ASSIGN_OR_RETURN(auto retained, DropRetained(&record.packs));
+      report_.packs_retained += retained.size();
+      FERRY_ASSIGN_OR_RETURN(retained, DropRetained(&repack));
+      report_.packs_retained += retained.size();
+      live.insert(live.end(), retained.begin(), retained.end());
+    }
 
     if (options_.dry_run) {
       report_.packs_repacked = repack.size();
       return std::optional<repo::PruneRecord>();
+    }
+    if (object_lock_) {
+      std::vector<std::string> names = {"config"};
+      FERRY_ASSIGN_OR_RETURN(auto keys, t_.List("keys"));
+      names.insert(names.end(), keys.begin(), keys.end());
+      for (const auto& s : snapshots) names.push_back("snapshots/" + s.id.ToHex());
+      for (const auto& id : live) names.push_back(repo::PackName(id));
+      FERRY_RETURN_IF_ERROR(ExtendRetention(names));
     }
     FERRY_RETURN_IF_ERROR(Repack(repack, used, &record.packs));
     if (record.packs.empty()) return std::optional<repo::PruneRecord>();
@@ -263,6 +294,47 @@ class Pruner {
     FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodePruneRecord(*sealer_, record));
     FERRY_RETURN_IF_ERROR(t_.Put(repo::PruneRecordName(record.id), AsBytes(sealed), true));
     return std::optional<repo::PruneRecord>(std::move(record));
+  }
+
+  // Takes the packs still under Object Lock out of `packs` and returns them.
+  Result<std::vector<repo::ObjectId>> DropRetained(std::vector<repo::ObjectId>* packs) {
+    std::vector<SystemTime> until(packs->size());
+    FERRY_RETURN_IF_ERROR(ParallelFor(packs->size(), parallelism_, [&](size_t i) {
+      auto r = t_.RetainedUntil(repo::PackName((*packs)[i]));
+      if (!r && !r.error().IsNotFound()) return r.error();
+      until[i] = r.value_or(SystemTime{});
+      return Status();
+    }));
+    const SystemTime now = std::chrono::system_clock::now();
+    std::vector<repo::ObjectId> kept, retained;
+    for (size_t i = 0; i < packs->size(); ++i) {
+      if (until[i] > now) {
+        retained.push_back((*packs)[i]);
+        latest_retained_ = std::max(latest_retained_, until[i]);
+      } else {
+        kept.push_back((*packs)[i]);
+      }
+    }
+    *packs = std::move(kept);
+    return retained;
+  }
+
+  // Keeps what the repository still needs retained for at least half the Object Lock period
+  // more: objects written long ago that live snapshots still use would otherwise fall out of
+  // their lock while those snapshots are younger than the period.
+  Status ExtendRetention(const std::vector<std::string>& names) {
+    const auto period = repository_.object_lock_policy().period;
+    const SystemTime now = std::chrono::system_clock::now();
+    std::atomic<uint64_t> extended{0};
+    FERRY_RETURN_IF_ERROR(ParallelFor(names.size(), parallelism_, [&](size_t i) {
+      auto until = t_.RetainedUntil(names[i]);
+      if (!until) return until.error().IsNotFound() ? Status() : until.error();
+      if (*until >= now + period / 2) return Status();
+      extended.fetch_add(1, std::memory_order_relaxed);
+      return t_.ExtendRetention(names[i], now + period);
+    }));
+    report_.retention_extended += extended.load();
+    return Status();
   }
 
   // Copies the used blobs of `packs` into new indexed packs; each pack copied becomes a
@@ -454,6 +526,9 @@ class Pruner {
   RepoLock& lock_;
   std::unique_ptr<repo::Sealer> sealer_;
   PruneReport report_;
+  const bool object_lock_;
+  const unsigned parallelism_;    // Requests worth keeping in flight.
+  SystemTime latest_retained_{};  // Of the packs left for their Object Lock.
 };
 
 }  // namespace
@@ -462,6 +537,7 @@ Result<PruneReport> Prune(Repository& repository, const PruneOptions& options) {
   if (!(options.repack_unused > 0 && options.repack_unused <= 1)) {
     return Err(Status::InvalidArgument("the repack threshold must be above 0% and at most 100%"));
   }
+  FERRY_RETURN_IF_ERROR(repository.CheckWritable());
   FERRY_ASSIGN_OR_RETURN(
       auto lock, RepoLock::Acquire(repository, repo::LockKind::kExclusive, options.lock_timing));
   Pruner pruner(repository, options, *lock);

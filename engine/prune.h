@@ -44,6 +44,8 @@ struct PruneReport {
   uint64_t bytes_deleted = 0;
   uint64_t packs_revived = 0;  // Candidates a snapshot newer than their record uses.
   uint64_t index_objects_rewritten = 0;
+  uint64_t packs_retained = 0;      // Unused or to repack, but still under Object Lock.
+  uint64_t retention_extended = 0;  // Objects whose Object Lock was extended.
   uint64_t records_finished = 0;
   uint64_t records_pending = 0;       // Left for a later run.
   uint64_t filter_bytes = 0;          // Memory of the mark filter.

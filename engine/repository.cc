@@ -13,6 +13,15 @@ namespace {
 constexpr char kConfigName[] = "config";
 }
 
+ObjectLockPolicy Repository::object_lock_policy() const {
+  const repo::ObjectLockSettings& lock = config_.object_lock;
+  // Locks, prune records and indexes must stay replaceable and deletable (docs/FORMAT.md §15).
+  return {.mode = lock.governance ? ObjectLockPolicy::Mode::kGovernance
+                                  : ObjectLockPolicy::Mode::kCompliance,
+          .period = std::chrono::days(lock.days),
+          .exempt_prefixes = {"locks/", "prune/", "index/"}};
+}
+
 Result<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<Transport> transport,
                                                      const InitOptions& options) {
   if (options.encrypted && options.passphrase.empty()) {
@@ -31,17 +40,33 @@ Result<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<Transport> 
   config.compression_level = options.compression_level;
   config.chunker = options.chunker;
   config.pack_size = options.pack_size;
-  const std::string config_bytes = repo::EncodeConfig(config);
+  config.object_lock = options.object_lock;
+  if (config.object_lock.days > repo::kMaxObjectLockDays) {
+    return Err(Status::InvalidArgument(
+        fmt::format("Object Lock can retain for at most {} days", repo::kMaxObjectLockDays)));
+  }
+  std::unique_ptr<Repository> repository(
+      new Repository(std::move(transport), std::move(config), repo::MasterKey{}));
+  if (repository->config_.object_lock.enabled()) {
+    FERRY_RETURN_IF_ERROR(
+        repository->transport_->SetObjectLockPolicy(repository->object_lock_policy()));
+  }
+  FERRY_RETURN_IF_ERROR(repository->WriteNew(options));
+  return repository;
+}
+
+// The key goes first: a config without a key would be an unopenable repository.
+Status Repository::WriteNew(const InitOptions& options) {
+  const std::string config_bytes = repo::EncodeConfig(config_);
   FERRY_ASSIGN_OR_RETURN(repo::MasterKey key, repo::NewMasterKey());
   FERRY_ASSIGN_OR_RETURN(std::string key_file,
                          repo::EncodeKeyFile(key, config_bytes, options.encrypted,
                                              options.passphrase, options.scrypt));
   FERRY_ASSIGN_OR_RETURN(repo::ObjectId key_id, repo::NewObjectId());
-  // The key goes first: a config without a key would be an unopenable repository.
-  FERRY_RETURN_IF_ERROR(transport->Put("keys/" + key_id.ToHex(), AsBytes(key_file), true));
-  FERRY_RETURN_IF_ERROR(transport->Put(kConfigName, AsBytes(config_bytes), true));
-  return std::unique_ptr<Repository>(
-      new Repository(std::move(transport), std::move(config), std::move(key)));
+  FERRY_RETURN_IF_ERROR(transport_->Put("keys/" + key_id.ToHex(), AsBytes(key_file), true));
+  FERRY_RETURN_IF_ERROR(transport_->Put(kConfigName, AsBytes(config_bytes), true));
+  key_ = std::move(key);
+  return Status();
 }
 
 namespace {
@@ -77,8 +102,20 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Transport> 
     FERRY_ASSIGN_OR_RETURN(std::string key_file, transport->Get(name));
     auto key = repo::DecodeKeyFile(key_file, config_bytes, passphrase);
     if (key) {
-      return std::unique_ptr<Repository>(
+      std::unique_ptr<Repository> repository(
           new Repository(std::move(transport), std::move(config), std::move(*key)));
+      if (repository->config_.object_lock.enabled()) {
+        const Status s =
+            repository->transport_->SetObjectLockPolicy(repository->object_lock_policy());
+        if (!s.ok()) {
+          repository->writable_ = Status::NotSupported(fmt::format(
+              "this repository keeps what it writes under Object Lock ({} days), which {} "
+              "cannot do: {}",
+              repository->config_.object_lock.days, repository->transport_->Describe(),
+              s.message()));
+        }
+      }
+      return repository;
     }
     last = key.error().WithContext(name);
     if (key.error().code() == Status::Code::kPermissionDenied) {

@@ -33,6 +33,9 @@ struct InitOptions {
   chunker::Params chunker = repo::RepoConfig{}.chunker;
   uint32_t pack_size = repo::kDefaultPackSize;
   codec::ScryptParams scrypt;  // Cost of the passphrase key derivation.
+  // S3 Object Lock for every object written from now on (docs/FORMAT.md §15); the transport
+  // must be able to (an S3 bucket created with Object Lock).
+  repo::ObjectLockSettings object_lock;
 };
 
 struct ChunkLocation {
@@ -54,12 +57,15 @@ struct ChunkIdHash {
 class Repository {
  public:
   // Creates a repository in the (empty) namespace of `transport`. Errors: kAlreadyExists if a
-  // config is there; kInvalidArgument for bad options.
+  // config is there; kInvalidArgument for bad options; kNotSupported when Object Lock is asked
+  // for and the transport cannot (nothing is written then).
   static Result<std::unique_ptr<Repository>> Init(std::unique_ptr<Transport> transport,
                                                   const InitOptions& options);
   // Opens an existing repository. Errors: kNotFound "no ferry repository at …";
   // kNotSupported for another format or version; kPermissionDenied "wrong passphrase";
-  // kCorruption for a damaged config or key.
+  // kCorruption for a damaged config or key. A repository under Object Lock opens on a
+  // transport that cannot lock (a copy on a local disk, say) for reading: CheckWritable() says
+  // why it cannot be written.
   static Result<std::unique_ptr<Repository>> Open(std::unique_ptr<Transport> transport,
                                                   std::string_view passphrase);
   // True if opening needs a passphrase (the repository is encrypted). Errors as Open().
@@ -68,6 +74,12 @@ class Repository {
   Transport& transport() { return *transport_; }
   const repo::RepoConfig& config() const { return config_; }
   const repo::MasterKey& key() const { return key_; }
+
+  // OK if jobs may write: always, unless the config asks for Object Lock and the transport could
+  // not set it up (kNotSupported, naming both). Jobs that write new data check this first.
+  Status CheckWritable() const { return writable_; }
+  // The Object Lock policy of this repository's config (period 0 when it has none).
+  ObjectLockPolicy object_lock_policy() const;
 
   // Per-thread helpers keyed for this repository.
   Result<std::unique_ptr<repo::Sealer>> NewSealer() const;
@@ -121,10 +133,13 @@ class Repository {
  private:
   Repository(std::unique_ptr<Transport> t, repo::RepoConfig c, repo::MasterKey k)
       : transport_(std::move(t)), config_(std::move(c)), key_(std::move(k)) {}
+  // Writes the key file and config of a new repository (Init).
+  Status WriteNew(const InitOptions& options);
 
   std::unique_ptr<Transport> transport_;
   repo::RepoConfig config_;
   repo::MasterKey key_;
+  Status writable_;
   std::unordered_map<codec::ChunkId, ChunkLocation, ChunkIdHash> index_;
 };
 

@@ -25,6 +25,10 @@ std::string EncodeConfig(const RepoConfig& c) {
         {"level", c.chunker.level}}},
       {"pack_size", c.pack_size},
   };
+  if (c.object_lock.enabled()) {
+    j["object_lock"] = {{"mode", c.object_lock.governance ? "governance" : "compliance"},
+                        {"days", c.object_lock.days}};
+  }
   return j.dump(2) + "\n";
 }
 
@@ -33,7 +37,8 @@ Result<RepoConfig> DecodeConfig(std::string_view text) {
   if (j.is_discarded() || !j.is_object()) {
     return Err(Status::Corruption("config is not valid JSON"));
   }
-  if (j.value("format", "") != "ferry-repository") {
+  const auto format = j.find("format");
+  if (format == j.end() || !format->is_string() || *format != "ferry-repository") {
     return Err(Status::NotSupported("not a ferry repository (config has no ferry format tag)"));
   }
   if (!j.contains("version") || !j["version"].is_number_integer() ||
@@ -61,6 +66,19 @@ Result<RepoConfig> DecodeConfig(std::string_view text) {
     c.chunker.max_size = json_fields::Unsigned<uint32_t>(ch, "max_size");
     c.chunker.level = json_fields::Unsigned<int>(ch, "level");
     c.pack_size = json_fields::Unsigned<uint32_t>(j, "pack_size");
+    if (j.contains("object_lock")) {
+      const json& lock = j.at("object_lock");
+      const std::string mode = lock.at("mode").get<std::string>();
+      if (mode != "compliance" && mode != "governance") {
+        return Err(Status::NotSupported("unknown Object Lock mode '" + mode + "' in config"));
+      }
+      c.object_lock.governance = mode == "governance";
+      c.object_lock.days = json_fields::Unsigned<uint32_t>(lock, "days");
+      if (c.object_lock.days == 0 || c.object_lock.days > kMaxObjectLockDays) {
+        return Err(Status::Corruption(
+            fmt::format("config: object_lock days {} is out of range", c.object_lock.days)));
+      }
+    }
   } catch (const std::exception& e) {
     return Err(Status::Corruption(std::string("config: ") + e.what()));
   }

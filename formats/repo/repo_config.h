@@ -17,6 +17,15 @@ inline constexpr int kFormatVersion = 1;
 inline constexpr uint32_t kDefaultPackSize = 16u << 20;
 inline constexpr uint32_t kMaxPackSize = 128u << 20;
 
+// S3 Object Lock (docs/FORMAT.md §15): every object but locks, prune records and indexes is
+// retained for `days` from when it is written.
+struct ObjectLockSettings {
+  uint32_t days = 0;        // 0: off.
+  bool governance = false;  // Else compliance mode.
+  bool enabled() const { return days != 0; }
+};
+inline constexpr uint32_t kMaxObjectLockDays = 36500;
+
 struct RepoConfig {
   ObjectId id;
   bool encrypted = true;
@@ -24,6 +33,7 @@ struct RepoConfig {
   // 256 KiB average: chosen by bench/e2e/chunk_sizes.sh (docs/chunking.md, "Defaults").
   chunker::Params chunker{chunker::Algorithm::kFastCdc2020, 64u << 10, 256u << 10, 1u << 20, 1, 0};
   uint32_t pack_size = kDefaultPackSize;
+  ObjectLockSettings object_lock;
 };
 
 // Canonical JSON bytes of `config` (what is stored and hashed).

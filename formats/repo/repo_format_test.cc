@@ -38,6 +38,30 @@ TEST(RepoConfigTest, RoundTripsAndRejectsForeignOrNewer) {
   EXPECT_EQ(DecodeConfig("{\"format\":\"ferry-repository\",\"version\":2}").error().message(),
             "repository format version 2 is not supported (this ferry reads version 1)");
   EXPECT_TRUE(DecodeConfig("garbage").error().IsCorruption());
+  // A format tag of the wrong type is not a ferry repository either (the fuzzer found a throw).
+  EXPECT_TRUE(DecodeConfig("{\"format\": 3}").error().IsNotSupported());
+}
+
+TEST(RepoConfigTest, ObjectLockIsOptionalAndChecked) {
+  RepoConfig c;
+  c.id = NewObjectId().value();
+  EXPECT_EQ(EncodeConfig(c).find("object_lock"), std::string::npos);  // Absent when off.
+  EXPECT_FALSE(DecodeConfig(EncodeConfig(c)).value().object_lock.enabled());
+  c.object_lock = {.days = 30, .governance = true};
+  const RepoConfig back = DecodeConfig(EncodeConfig(c)).value();
+  EXPECT_EQ(back.object_lock.days, 30u);
+  EXPECT_TRUE(back.object_lock.governance);
+  c.object_lock.governance = false;
+  EXPECT_FALSE(DecodeConfig(EncodeConfig(c)).value().object_lock.governance);
+
+  std::string text = EncodeConfig(c);
+  const std::string zero = std::string(text).replace(text.find("\"days\": 30"), 11, "\"days\": 0");
+  EXPECT_TRUE(DecodeConfig(zero).error().IsCorruption());
+  const size_t mode = text.find("compliance");
+  const std::string odd = text.replace(mode, 10, "relaxed");
+  auto r = DecodeConfig(odd);
+  EXPECT_TRUE(r.error().IsNotSupported()) << r.error().ToString();
+  EXPECT_NE(r.error().message().find("relaxed"), std::string::npos);
 }
 
 TEST(KeyFileTest, OpensWithThePassphraseOnly) {

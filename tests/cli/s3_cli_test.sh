@@ -45,6 +45,10 @@ env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_SHARED_CREDENTIALS_FILE=$t
 check "missing credentials are named" grep -q "AWS_ACCESS_KEY_ID" "$tmp/err"
 "$ferry" snapshots -r "s3://$FERRY_S3_BUCKET/x?endpoint=http://127.0.0.1:9" >/dev/null 2>"$tmp/err"
 check "an unreachable server is named" grep -q "cannot reach s3://$FERRY_S3_BUCKET/x at http://127.0.0.1:9" "$tmp/err"
+"$ferry" init -r "s3://$FERRY_S3_BUCKET/cli-$$/locked?endpoint=$FERRY_S3_ENDPOINT" --object-lock-days 7 >/dev/null 2>"$tmp/err"
+check "Object Lock on a server without it is refused" grep -q "does not implement Object Lock\|does not have Object Lock enabled" "$tmp/err"
+"$ferry" snapshots -r "s3://$FERRY_S3_BUCKET/cli-$$/locked?endpoint=$FERRY_S3_ENDPOINT" >/dev/null 2>"$tmp/err"
+check "... and nothing is written" grep -q "no ferry repository at" "$tmp/err"
 "$ferry" snapshots -r "s3://$FERRY_S3_BUCKET/x?endpoint=ftp://h" >/dev/null 2>"$tmp/err"
 check "a malformed URI is named" grep -q "endpoint 'ftp://h' is not http(s)://HOST\[:PORT\]" "$tmp/err"
 

@@ -1,8 +1,9 @@
-// Repository objects fuzz target: locks, prune records, snapshots, index objects and pack headers
-// are read from storage anyone with write access may have damaged. The input's first byte picks
-// the object; the rest is sealed (unencrypted, so the checksum matches) and decoded, so the
-// fuzzer reaches the parsers rather than stopping at authentication. Any bytes must fail cleanly;
-// a lock or prune record that decodes must encode and decode to itself.
+// Repository objects fuzz target: locks, prune records, snapshots, index objects, pack headers
+// and the config are read from storage anyone with write access may have damaged. The input's first
+// byte picks the object; the rest is sealed (unencrypted, so the checksum matches) and decoded, so
+// the fuzzer reaches the parsers rather than stopping at authentication. Any bytes must fail
+// cleanly; a lock, prune record or config that decodes must encode and decode to itself. (The
+// config is plaintext, authenticated through the key file, so it goes to its parser as it is.)
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -12,6 +13,7 @@
 #include "formats/repo/lock_file.h"
 #include "formats/repo/pack.h"
 #include "formats/repo/prune_record.h"
+#include "formats/repo/repo_config.h"
 #include "formats/repo/snapshot.h"
 
 namespace repo = ferry::repo;
@@ -39,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   repo::Sealer& s = **sealer;
   const std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
   const repo::ObjectId id = FixedId();
-  switch (data[0] % 5) {
+  switch (data[0] % 6) {
     case 0: {
       const std::string name = repo::LockName(id, 7);
       if (auto lock = repo::DecodeLock(s, Seal(s, repo::LockAad(id.view(), 7), body), name)) {
@@ -73,6 +75,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 4:
       (void)repo::ParsePackHeader(s, id, Seal(s, repo::PackHeaderAad(id.view()), body), 1u << 20,
                                   "pack");
+      break;
+    case 5:
+      if (auto c = repo::DecodeConfig(body)) {
+        auto again = repo::DecodeConfig(repo::EncodeConfig(*c));
+        if (!again || again->id != c->id || again->pack_size != c->pack_size ||
+            again->object_lock.days != c->object_lock.days ||
+            again->object_lock.governance != c->object_lock.governance ||
+            again->chunker.avg_size != c->chunker.avg_size) {
+          std::abort();
+        }
+      }
       break;
   }
   return 0;

@@ -31,6 +31,8 @@ json PruneJson(const PruneReport& r) {
           {"bytes_deleted", r.bytes_deleted},
           {"packs_revived", r.packs_revived},
           {"index_objects_rewritten", r.index_objects_rewritten},
+          {"packs_retained", r.packs_retained},
+          {"retention_extended", r.retention_extended},
           {"records_finished", r.records_finished},
           {"records_pending", r.records_pending},
           {"filter_bytes", r.filter_bytes},
@@ -69,6 +71,10 @@ void PrintPrune(const PruneReport& r, bool dry_run) {
                 static_cast<unsigned long>(r.records_pending));
   }
   std::printf("\n");
+  if (r.retention_extended > 0) {
+    std::printf("extended the Object Lock of %lu object(s) live snapshots use\n",
+                static_cast<unsigned long>(r.retention_extended));
+  }
 }
 
 int RunPrune(const PruneArgs& a) {
@@ -139,23 +145,34 @@ int RunForget(const ForgetArgs& a) {
   }
 
   std::vector<std::string> forgotten;
+  std::vector<std::string> retained;  // Under Object Lock: cannot be forgotten yet.
   json out_groups = json::array();
   for (const RetentionGroup& g : groups) {
     json decisions = json::array();
     if (!a.json && !g.key.empty()) std::printf("%s\n", g.key.c_str());
-    for (const RetentionDecision& d : g.decisions) {
+    for (RetentionDecision d : g.decisions) {
       const std::string id = d.snapshot.id.ToHex();
-      if (!d.keep) {
-        if (!a.dry_run) {
-          if (Status st = (*repo)->ForgetSnapshot(d.snapshot.id); !st.ok()) return Fail(st);
+      bool locked = false;
+      if (!d.keep && !a.dry_run) {
+        Status st = (*repo)->ForgetSnapshot(d.snapshot.id);
+        // Object Lock outranks the policy: the snapshot stays until its lock ends.
+        locked =
+            st.code() == Status::Code::kPermissionDenied && (*repo)->config().object_lock.enabled();
+        if (!st.ok() && !locked) return Fail(st);
+        if (locked) {
+          d.keep = true;
+          d.reasons.push_back(st.message());
+          retained.push_back(id);
         }
-        forgotten.push_back(id);
       }
+      if (!d.keep) forgotten.push_back(id);
       decisions.push_back(
           {{"id", id}, {"time", d.snapshot.time}, {"keep", d.keep}, {"reasons", d.reasons}});
       if (!a.json) {
         std::printf("  %s %s  %s  %s\n",
-                    d.keep ? "keep        " : (a.dry_run ? "would forget" : "forget      "),
+                    locked   ? "locked      "
+                    : d.keep ? "keep        "
+                             : (a.dry_run ? "would forget" : "forget      "),
                     Short(d.snapshot.id).c_str(), d.snapshot.time.c_str(),
                     fmt::format("{}", fmt::join(d.reasons, ", ")).c_str());
       }
@@ -164,10 +181,19 @@ int RunForget(const ForgetArgs& a) {
   }
   json out = {{"groups", out_groups},
               {a.dry_run ? "would_forget" : "forgotten", forgotten},
+              {"retained", retained},
               {"dry_run", a.dry_run}};
   if (!a.json) {
     std::printf("%zu snapshot(s) %s\n", forgotten.size(),
                 a.dry_run ? "would be forgotten (dry run)" : "forgotten");
+    if (!retained.empty()) {
+      std::printf("%zu snapshot(s) kept: still under Object Lock\n", retained.size());
+    }
+  }
+  if (!a.policy_given() && !retained.empty()) {
+    if (a.json) PrintJson(out);
+    return Fail(Status::PermissionDenied(fmt::format(
+        "{} of the named snapshot(s) are still under Object Lock and stay", retained.size())));
   }
   if (a.prune && !a.dry_run) {
     auto r = RunPruneOn(**repo, a.prune_args);

@@ -27,6 +27,8 @@ struct InitArgs {
   ChunkerFlags chunker;
   int compression = 3;
   uint32_t pack_size_mib = repo::kDefaultPackSize >> 20;
+  uint32_t object_lock_days = 0;  // 0: no Object Lock.
+  std::string object_lock_mode = "compliance";
   bool dedup_options_given = false;
   // The qcow2 layout's.
   uint64_t cluster_size = 65536;

@@ -68,6 +68,10 @@ int RunInit(const InitArgs& a) {
   if (a.pack_size_mib < 4 || a.pack_size_mib > 128) {
     return Fail(Status::InvalidArgument("--pack-size must be 4 to 128 MiB"));
   }
+  if (a.object_lock_mode != "compliance" && a.object_lock_mode != "governance") {
+    return Fail(Status::InvalidArgument("--object-lock-mode must be compliance or governance"));
+  }
+  o.object_lock = {.days = a.object_lock_days, .governance = a.object_lock_mode == "governance"};
   if (o.encrypted) {
     auto pass = ReadPassphrase(a.repo, true);
     if (!pass) return Fail(pass.error());
@@ -81,6 +85,14 @@ int RunInit(const InitArgs& a) {
   std::fprintf(stderr, "ferry: created repository %s at %s (%s, %s %u KiB average)\n",
                Short((*repo)->config().id).c_str(), a.repo.repo.c_str(), a.encryption.c_str(),
                a.chunker.algorithm.c_str(), o.chunker.avg_size >> 10);
+  if (o.object_lock.enabled()) {
+    std::fprintf(stderr,
+                 "ferry: everything but locks, prune records and indexes is kept under S3 "
+                 "Object Lock (%s) for %u days from when it is written; run `ferry prune` at "
+                 "least every %u days to keep what live snapshots use locked\n",
+                 a.object_lock_mode.c_str(), o.object_lock.days,
+                 std::max(1u, o.object_lock.days / 2));
+  }
   return kExitOk;
 }
 
@@ -493,6 +505,13 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     AddChunkerFlags(c, "--chunker", "262144", &a->chunker);
     c->add_option("--compression", a->compression, "zstd level 1-19, 0 for none (default 3)");
     c->add_option("--pack-size", a->pack_size_mib, "Target pack size in MiB (default 16)");
+    c->add_option("--object-lock-days", a->object_lock_days,
+                  "S3 only: keep every object written under Object Lock for N days (the bucket "
+                  "must have been created with Object Lock)")
+        ->check(CLI::Range(1u, repo::kMaxObjectLockDays));
+    c->add_option("--object-lock-mode", a->object_lock_mode,
+                  "compliance (default: nobody can delete early) or governance (users with "
+                  "the bypass permission can)");
     c->add_option("--layout", a->layout,
                   "dedup (default: deduplicated, compressed, encrypted packs) or qcow2 (each "
                   "backup a plain QCOW2 overlay of the one before, readable by qemu-img)");
@@ -501,8 +520,9 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     c->callback([a, c, exit_code] {
       for (const CLI::Option* opt : c->get_options()) {
         const std::string name = opt->get_name();
-        if (opt->count() > 0 && (name == "--encryption" || name == "--compression" ||
-                                 name == "--pack-size" || name.rfind("--chunker", 0) == 0)) {
+        if (opt->count() > 0 &&
+            (name == "--encryption" || name == "--compression" || name == "--pack-size" ||
+             name.rfind("--chunker", 0) == 0 || name.rfind("--object-lock", 0) == 0)) {
           a->dedup_options_given = true;
         }
       }
