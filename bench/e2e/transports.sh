@@ -4,6 +4,8 @@
 #   local      a directory on the same disk as the servers' data
 #   s3         s3rver on 127.0.0.1 (the transport alone)
 #   s3-signed  the same through our SigV4-checking front end (tests/servers/s3_front.py)
+#   rgw        Ceph's radosgw (C++) on a one-node cluster, its OSD on BlueStore in a file on the
+#              same disk (tests/servers/rgw_server.sh): an S3 server built for throughput
 #   nfs        nfs-ganesha (VFS) on 127.0.0.2, NFSv3 through libnfs; the whole benchmark runs in
 #              the private network namespace tests/servers/with_nfs.sh makes
 # Every restore is compared with the image. Also prints the CPU the S3 server used: on a small
@@ -21,35 +23,50 @@ source bench/e2e/lib.sh
 : >"$work/times"
 export FERRY_PASSWORD=bench
 state=$work/s3-server
-rm -rf "$state" "$work"/repo-local
+rgw_state=$work/rgw-server
+rm -rf "$state" "$rgw_state" "$work"/repo-local
 bash tests/servers/s3_server.sh start "$state" >/dev/null
-trap 'bash tests/servers/s3_server.sh stop "$state"' EXIT
+trap 'bash tests/servers/s3_server.sh stop "$state"; bash tests/servers/rgw_server.sh stop "$rgw_state"' EXIT
+FERRY_RGW_STORE=bluestore bash tests/servers/rgw_server.sh start "$rgw_state" >/dev/null
 set -a
+source "$rgw_state/env"  # Its keys first: the S3 server's env sets the same variables after.
+rgw_key=$AWS_ACCESS_KEY_ID rgw_secret=$AWS_SECRET_ACCESS_KEY
 source "$state/env"
 set +a
+FERRY_S3_ACCESS_KEY=$AWS_ACCESS_KEY_ID FERRY_S3_SECRET_KEY=$AWS_SECRET_ACCESS_KEY
 node_pid=$(cat "$state/s3rver.pid")
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rgw_pids="$(cat "$rgw_state/rgw.pid") $(cat "$rgw_state/osd.pid") $(cat "$rgw_state/mon.pid")"
+cpu_ticks() { local p t=0; for p in "$@"; do t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat") )); done; echo $t; }
 
-backends=(local s3 s3-signed nfs)
+backends=(local s3 s3-signed rgw nfs)
 for round in 1 2; do
   # A fresh repository per run: every backup is a first, full one.
   declare -A repo=(
     [local]=$work/repo-local
     [s3]="s3://$FERRY_S3_BUCKET/bench-$round?endpoint=$FERRY_S3_DIRECT_ENDPOINT"
     [s3-signed]="s3://$FERRY_S3_BUCKET/bench-signed-$round?endpoint=$FERRY_S3_ENDPOINT"
+    [rgw]="s3://$FERRY_RGW_PLAIN_BUCKET/bench-$round?endpoint=$FERRY_RGW_ENDPOINT"
     [nfs]="$FERRY_NFS_URI/bench-$round"
   )
   for b in "${backends[@]}"; do
     rm -rf "$work/repo-local"
+    export AWS_ACCESS_KEY_ID=$FERRY_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$FERRY_S3_SECRET_KEY
+    server_pids=$node_pid
+    case $b in
+      nfs) server_pids=$FERRY_NFS_SERVER_PID ;;
+      rgw) server_pids=$rgw_pids
+           export AWS_ACCESS_KEY_ID=$rgw_key AWS_SECRET_ACCESS_KEY=$rgw_secret ;;
+    esac
     "$ferry" init -r "${repo[$b]}" >/dev/null
-    server_pid=$node_pid
-    [[ $b == nfs ]] && server_pid=$FERRY_NFS_SERVER_PID
-    t0=$(cpu_ticks "$server_pid")
+    # shellcheck disable=SC2086
+    t0=$(cpu_ticks $server_pids)
     run "$b-backup-$round" "$ferry" backup -r "${repo[$b]}" --name disk "$image"
-    t1=$(cpu_ticks "$server_pid")
+    # shellcheck disable=SC2086
+    t1=$(cpu_ticks $server_pids)
     rm -f "$work/restored.img"
     run "$b-restore-$round" "$ferry" restore -r "${repo[$b]}" latest --target "$work/restored.img"
-    t2=$(cpu_ticks "$server_pid")
+    # shellcheck disable=SC2086
+    t2=$(cpu_ticks $server_pids)
     cmp "$image" "$work/restored.img"
     grep -q "new 1\.[0-9]* GiB" "$work/log.$b-backup-$round" || { echo "not a full backup:"; cat "$work/log.$b-backup-$round"; exit 1; }
     echo "$b-server-cpu-$round $(( t1 - t0 )) $(( t2 - t1 ))" >>"$work/times"

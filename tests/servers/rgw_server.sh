@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Starts and stops a one-node Ceph cluster with its S3 gateway (radosgw, Debian's Ceph 16) on
 # 127.0.0.1: the real S3 server we have that implements Object Lock, which s3rver does not.
-# One monitor, one in-memory OSD (memstore), no manager, cephx off (the S3 side still checks
-# every SigV4 signature); everything lives in STATE_DIR and is stopped by PID.
+# One monitor, one OSD, no manager, cephx off (the S3 side still checks every SigV4 signature);
+# everything lives in STATE_DIR and is stopped by PID. The OSD keeps objects in memory
+# (memstore), or with FERRY_RGW_STORE=bluestore on a sparse file in STATE_DIR (benchmarks, so
+# that the data sits on the same disk as the other targets').
 #
 #   rgw_server.sh start STATE_DIR   prints the endpoint, buckets and credentials as VAR=value
 #                                   lines and writes them to STATE_DIR/env
@@ -54,8 +56,14 @@ admin socket = $state/run/\$name.asok
 log file = $state/log/\$name.log
 mon data = $state/mon
 osd data = $state/osd\$id
-osd objectstore = memstore
-memstore device bytes = 4294967296
+$(if [[ ${FERRY_RGW_STORE:-memstore} == bluestore ]]; then
+  echo "osd objectstore = bluestore"
+  echo "bluestore block create = true"
+  echo "bluestore block size = 34359738368"
+else
+  echo "osd objectstore = memstore"
+  echo "memstore device bytes = 4294967296"
+fi)
 osd pool default size = 1
 osd pool default min size = 1
 osd pool default pg num = 8

@@ -74,8 +74,9 @@ bool IsQcow2Layout(const RepoArgs& args) {
 int RunLayoutInit(const InitArgs& a) {
   if (a.dedup_options_given) {
     return Fail(Status::InvalidArgument(
-        "--layout qcow2 keeps plain QCOW2 images: --encryption, --chunker*, --compression and "
-        "--pack-size belong to the deduplicated layout (use --compress and --cluster-size)"));
+        "--layout qcow2 keeps plain QCOW2 images: --encryption, --chunker*, --compression, "
+        "--pack-size and --object-lock-* belong to the deduplicated layout (use --compress and "
+        "--cluster-size)"));
   }
   qcow2_layout::LayoutConfig config;
   auto compression = ParseQcow2Compression(a.compress);
