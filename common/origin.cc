@@ -19,6 +19,10 @@ std::string Rfc3339(std::chrono::system_clock::time_point when) {
   return fmt::format("{}.{:06d}Z", buf, since_epoch % 1'000'000);
 }
 
+std::string Rfc3339Seconds(std::chrono::system_clock::time_point when) {
+  return Rfc3339(when).substr(0, 19) + "Z";
+}
+
 std::string NowRfc3339() { return Rfc3339(std::chrono::system_clock::now()); }
 
 std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text) {

@@ -14,6 +14,8 @@ namespace ferry {
 std::string NowRfc3339();
 // `when` in that form (times after 1970 only).
 std::string Rfc3339(std::chrono::system_clock::time_point when);
+// `when` to the second, as S3 dates are and as messages read best ("2026-11-22T03:04:05Z").
+std::string Rfc3339Seconds(std::chrono::system_clock::time_point when);
 
 // Parses the form NowRfc3339() writes (the fraction optional); nullopt for anything else.
 std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text);

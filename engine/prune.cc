@@ -189,7 +189,7 @@ class Pruner {
       report_.messages.push_back(fmt::format(
           "{} pack(s) no snapshot needs (or to repack) stay under Object Lock until {} at the "
           "latest; a later prune deletes them",
-          report_.packs_retained, Rfc3339(latest_retained_).substr(0, 19) + "Z"));
+          report_.packs_retained, Rfc3339Seconds(latest_retained_)));
     }
     for (std::string& m : lock_.TakeMessages()) report_.messages.push_back(std::move(m));
     return std::move(report_);

@@ -231,6 +231,13 @@ Status Repository::ForgetSnapshot(const repo::ObjectId& id) {
   return transport_->Remove("snapshots/" + id.ToHex());
 }
 
+Result<std::optional<SystemTime>> Repository::SnapshotLockedUntil(const repo::ObjectId& id) {
+  if (!config_.object_lock.enabled()) return std::optional<SystemTime>();
+  FERRY_ASSIGN_OR_RETURN(SystemTime until, transport_->RetainedUntil("snapshots/" + id.ToHex()));
+  if (until <= std::chrono::system_clock::now()) return std::optional<SystemTime>();
+  return std::optional<SystemTime>(until);
+}
+
 Result<ByteView> Repository::DecodeChunkPayload(std::string_view plaintext, uint32_t raw_size,
                                                 const codec::ChunkId& id,
                                                 codec::ZstdDecompressor& dec,

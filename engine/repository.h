@@ -111,6 +111,9 @@ class Repository {
   // Deletes the snapshot object: the backup is gone, its data stays until a prune (issue #7)
   // removes what no snapshot uses. Errors: kIoError naming the object.
   Status ForgetSnapshot(const repo::ObjectId& id);
+  // Until when the snapshot object is under Object Lock, so cannot be forgotten yet; nullopt
+  // when it is not (or the repository has no Object Lock). Errors: the transport's.
+  Result<std::optional<SystemTime>> SnapshotLockedUntil(const repo::ObjectId& id);
 
   // Reads one chunk blob at `loc`, opens, decodes and verifies it against `id`.
   // Errors: kCorruption naming the pack and chunk; kNotFound if the pack is missing.

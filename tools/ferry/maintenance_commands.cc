@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/origin.h"
+
 #include "engine/prune.h"
 #include "engine/repair_index.h"
 #include "engine/retention.h"
@@ -154,15 +156,16 @@ int RunForget(const ForgetArgs& a) {
       const std::string id = d.snapshot.id.ToHex();
       bool locked = false;
       if (!d.keep && !a.dry_run) {
-        Status st = (*repo)->ForgetSnapshot(d.snapshot.id);
         // Object Lock outranks the policy: the snapshot stays until its lock ends.
-        locked =
-            st.code() == Status::Code::kPermissionDenied && (*repo)->config().object_lock.enabled();
-        if (!st.ok() && !locked) return Fail(st);
+        auto until = (*repo)->SnapshotLockedUntil(d.snapshot.id);
+        if (!until) return Fail(until.error());
+        locked = until->has_value();
         if (locked) {
           d.keep = true;
-          d.reasons.push_back(st.message());
+          d.reasons.push_back("under Object Lock until " + Rfc3339Seconds(**until));
           retained.push_back(id);
+        } else if (Status st = (*repo)->ForgetSnapshot(d.snapshot.id); !st.ok()) {
+          return Fail(st);
         }
       }
       if (!d.keep) forgotten.push_back(id);

@@ -53,9 +53,16 @@ std::string_view ModeName(ObjectLockPolicy::Mode mode) {
   return mode == ObjectLockPolicy::Mode::kCompliance ? "COMPLIANCE" : "GOVERNANCE";
 }
 
-// S3's dates: RFC 3339 in UTC, whole seconds (AWS rejects more precision in some requests).
-std::string S3Date(SystemTime when) {
-  return Rfc3339(std::chrono::floor<std::chrono::seconds>(when)).substr(0, 19) + "Z";
+// The retention date a HEAD answer carries: the epoch when there is none.
+Result<SystemTime> RetainUntilOf(const HttpResponse& head, const std::string& uri) {
+  const std::string_view until = head.Header("x-amz-object-lock-retain-until-date");
+  if (until.empty()) return SystemTime{};
+  const auto when = ParseRfc3339(until);
+  if (!when) {
+    return Err(
+        Status::IoError(fmt::format("retention of {}: cannot read the date '{}'", uri, until)));
+  }
+  return *when;
 }
 
 std::string AmzDateNow() {
@@ -376,12 +383,11 @@ Status S3Transport::Remove(std::string_view name) {
     FERRY_ASSIGN_OR_RETURN(HttpResponse head, Execute({.method = "HEAD", .key = KeyOf(name)}));
     if (head.status == 404) return Status();
     if (!Is2xx(head.status)) return ErrorOf(head, "delete " + UriOf(name));
-    const std::string_view until = head.Header("x-amz-object-lock-retain-until-date");
-    const auto when = ParseRfc3339(until);
-    if (!until.empty() && (!when || *when > std::chrono::system_clock::now())) {
+    FERRY_ASSIGN_OR_RETURN(SystemTime until, RetainUntilOf(head, UriOf(name)));
+    if (until > std::chrono::system_clock::now()) {
       return Status::PermissionDenied(
           fmt::format("cannot delete {}: it is under Object Lock ({}) until {}", UriOf(name),
-                      head.Header("x-amz-object-lock-mode"), until));
+                      head.Header("x-amz-object-lock-mode"), Rfc3339Seconds(until)));
     }
     const std::string_view version = head.Header("x-amz-version-id");
     if (!version.empty() && version != "null") {
@@ -443,7 +449,7 @@ void S3Transport::AddRetentionHeaders(
     std::vector<std::pair<std::string, std::string>>* headers) const {
   if (!until) return;
   headers->emplace_back("x-amz-object-lock-mode", std::string(ModeName(impl_->retention->mode)));
-  headers->emplace_back("x-amz-object-lock-retain-until-date", S3Date(*until));
+  headers->emplace_back("x-amz-object-lock-retain-until-date", Rfc3339Seconds(*until));
   headers->emplace_back("Content-MD5", Md5Base64(body));
 }
 
@@ -451,14 +457,7 @@ Result<SystemTime> S3Transport::RetainedUntil(std::string_view name) {
   FERRY_ASSIGN_OR_RETURN(HttpResponse r, Execute({.method = "HEAD", .key = KeyOf(name)}));
   if (r.status == 404) return Err(Status::NotFound(UriOf(name) + " does not exist"));
   if (!Is2xx(r.status)) return Err(ErrorOf(r, "retention of " + UriOf(name)));
-  const std::string_view until = r.Header("x-amz-object-lock-retain-until-date");
-  if (until.empty()) return SystemTime{};
-  const auto when = ParseRfc3339(until);
-  if (!when) {
-    return Err(Status::IoError(
-        fmt::format("retention of {}: cannot read the date '{}'", UriOf(name), until)));
-  }
-  return *when;
+  return RetainUntilOf(r, UriOf(name));
 }
 
 Status S3Transport::ExtendRetention(std::string_view name, SystemTime until) {
@@ -466,7 +465,7 @@ Status S3Transport::ExtendRetention(std::string_view name, SystemTime until) {
   const std::string xml = fmt::format(
       "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>{}</Mode>"
       "<RetainUntilDate>{}</RetainUntilDate></Retention>",
-      ModeName(impl_->retention->mode), S3Date(until));
+      ModeName(impl_->retention->mode), Rfc3339Seconds(until));
   FERRY_ASSIGN_OR_RETURN(HttpResponse r,
                          Execute({.method = "PUT",
                                   .key = KeyOf(name),
@@ -590,9 +589,7 @@ class S3ObjectWriter final : public ObjectWriter {
         .headers = {{"x-amz-checksum-sha256", digest.base64}},
         .body = AsBytes(part),
         .body_sha256 = digest.hex};
-    if (t_.capabilities().object_lock) {
-      call.headers.emplace_back("Content-MD5", Md5Base64(AsBytes(part)));
-    }
+    if (retain_until_) call.headers.emplace_back("Content-MD5", Md5Base64(AsBytes(part)));
     FERRY_ASSIGN_OR_RETURN(HttpResponse r, t_.Execute(std::move(call)));
     const std::string what = fmt::format("upload part {} of {}", number, t_.UriOf(name_));
     if (!(r.status >= 200 && r.status < 300)) return Err(t_.ErrorOf(r, what));
