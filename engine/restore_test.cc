@@ -7,6 +7,8 @@
 
 #include "engine/repo_fixture.h"
 #include "formats/qcow2/image.h"
+#include "formats/repo/pack.h"
+#include "formats/repo/sealer.h"
 
 namespace ferry {
 namespace {
@@ -57,6 +59,50 @@ TEST_F(RestoreTest, AnyWindowSizeAndThreadCountRestoresExactlyAndKeepsHoles) {
   auto r = Restore(*repo, backup->snapshot, "v", (dir_.path() / "x").string(), bad);
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message().find("multiple of 4096"), std::string::npos);
+}
+
+// A blob that opens cleanly (its seal is intact) but holds other bytes than its chunk id names:
+// only the id check can catch it, whether the chunk is verified with the rest of its window or
+// alone because it straddles windows.
+TEST_F(RestoreTest, AChunkWhoseContentDoesNotMatchItsIdFailsTheRestoreNamingIt) {
+  auto repo = InitRepo(/*encrypted=*/false);
+  const std::string vol = MakeVolume("vol.img", 22);
+  auto backup = Run(*repo, {{vol, "v"}});
+  ASSERT_TRUE(backup.has_value()) << backup.error().ToString();
+  // Reseal a stored-raw chunk (random data) with one byte changed, in place in its pack.
+  auto sealer = repo::Sealer::Create({}).value();
+  std::string forged_pack;
+  for (const auto& [id, loc] : repo->index()) {
+    const std::string pack = (dir_.path() / "repo" / repo::PackName(loc.pack)).string();
+    std::string bytes = testing::ReadFileOrDie(pack);
+    std::string plain;
+    const std::string aad = repo::ChunkAad(id.view());
+    ASSERT_TRUE(sealer
+                    ->Open(AsBytes(aad), AsBytes(bytes).subspan(loc.offset, loc.stored_size),
+                           &plain, "blob")
+                    .ok());
+    if (plain[0] != 0) continue;  // Compressed: a changed byte could fail decompression first.
+    plain[plain.size() / 2] ^= 1;
+    std::string resealed;
+    ASSERT_TRUE(sealer->Seal(AsBytes(aad), AsBytes(plain), &resealed).ok());
+    ASSERT_EQ(resealed.size(), loc.stored_size);
+    Overwrite(pack, loc.offset, resealed);
+    forged_pack = repo::PackName(loc.pack);
+    break;
+  }
+  ASSERT_FALSE(forged_pack.empty()) << "no chunk was stored raw";
+  auto reopened = Reopen();
+  for (size_t window : {size_t{4} << 20, size_t{4096}}) {
+    RestoreOptions o;
+    o.overwrite = true;
+    o.window = window;
+    auto r = Restore(*reopened, backup->snapshot, "v", (dir_.path() / "out.img").string(), o);
+    ASSERT_FALSE(r.has_value()) << "window " << window;
+    EXPECT_EQ(r.error().code(), Status::Code::kCorruption);
+    EXPECT_NE(r.error().message().find("content does not match its id"), std::string::npos)
+        << r.error().message();
+    EXPECT_NE(r.error().message().find(forged_pack), std::string::npos) << r.error().message();
+  }
 }
 
 TEST_F(RestoreTest, DeltaRestoreRollsBackAChangedVolumeWritingOnlyWhatDiffers) {
