@@ -1,8 +1,9 @@
-// Per-chunk primitives on one core: HMAC-SHA-256 ids, XXH3, zstd levels 1 and 3 (both
-// directions, on text), AES-256-GCM seal and open. Argument: bytes per call.
+// Per-chunk primitives on one core: HMAC-SHA-256 ids (one at a time and in batches), XXH3, zstd
+// levels 1 and 3 (both directions, on text), AES-256-GCM seal and open. Argument: bytes per call.
 #include <benchmark/benchmark.h>
 
 #include "bench/bench_data.h"
+#include "chunker/chunker.h"
 #include "formats/codec/aes_gcm.h"
 #include "formats/codec/chunk_id.h"
 #include "formats/codec/xxh3.h"
@@ -20,6 +21,50 @@ void BM_HmacSha256(benchmark::State& state) {
   const ByteView in = Slice(RandomData(), state.range(0));
   for (auto _ : state) benchmark::DoNotOptimize(hasher->Hash(in));
   state.SetBytesProcessed(state.iterations() * state.range(0));
+}
+
+// The chunks of RandomData() at the default FastCDC parameters (256 KiB average): the lengths
+// a restore window hands to HashMany.
+std::vector<ByteView> DefaultChunks() {
+  chunker::Params p;
+  p.algorithm = chunker::Algorithm::kFastCdc2020;
+  p.avg_size = 256 << 10;
+  p.min_size = p.avg_size / 4;
+  p.max_size = p.avg_size * 4;
+  auto c = chunker::MakeChunker(p).value();
+  std::vector<uint64_t> cuts;
+  c->Update(AsBytes(RandomData()), &cuts);
+  c->Finish(&cuts);
+  std::vector<ByteView> chunks;
+  uint64_t begin = 0;
+  for (uint64_t end : cuts) {
+    chunks.push_back(AsBytes(std::string_view(RandomData()).substr(begin, end - begin)));
+    begin = end;
+  }
+  return chunks;
+}
+
+// Ids of default-sized chunks, `batch` at a time (16 is about a 4 MiB restore window), through
+// HashMany (paired:1) or one Hash call each (paired:0).
+void BM_ChunkIdBatch(benchmark::State& state) {
+  auto hasher = codec::ChunkIdHasher::Create(AsBytes(std::string(32, 'k'))).value();
+  static const std::vector<ByteView> chunks = DefaultChunks();
+  const size_t batch = static_cast<size_t>(state.range(0));
+  std::vector<codec::ChunkId> ids(chunks.size());
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    for (size_t first = 0; first + batch <= chunks.size(); first += batch) {
+      const std::span<const ByteView> in(chunks.data() + first, batch);
+      if (state.range(1) != 0) {
+        hasher->HashMany(in, {ids.data() + first, batch});
+      } else {
+        for (size_t i = 0; i < batch; ++i) ids[first + i] = hasher->Hash(in[i]);
+      }
+      for (const ByteView& c : in) bytes += static_cast<int64_t>(c.size());
+    }
+    benchmark::DoNotOptimize(ids.data());
+  }
+  state.SetBytesProcessed(bytes);
 }
 
 void BM_Xxh3_64(benchmark::State& state) {
@@ -92,6 +137,10 @@ void BM_AesGcmOpen(benchmark::State& state) {
 }
 
 BENCHMARK(BM_HmacSha256)->ArgName("bytes")->Arg(16 << 10)->Arg(256 << 10)->Arg(1 << 20);
+BENCHMARK(BM_ChunkIdBatch)
+    ->ArgNames({"batch", "paired"})
+    ->ArgsProduct({{2, 4, 16, 64}, {0, 1}})
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Xxh3_64)->ArgName("bytes")->Arg(4 << 10)->Arg(256 << 10);
 BENCHMARK(BM_Xxh3_128)->ArgName("bytes")->Arg(4 << 10)->Arg(256 << 10);
 BENCHMARK(BM_ZstdCompress)

@@ -268,9 +268,8 @@ Result<ByteView> Repository::DecodeChunkPayload(std::string_view plaintext, uint
   return chunk;
 }
 
-Status Repository::DecodeChunkInto(std::string_view plaintext, const codec::ChunkId& id,
-                                   codec::ZstdDecompressor& dec, codec::ChunkIdHasher& hasher,
-                                   MutableByteView dest, const std::string& what) {
+Status Repository::DecodeChunkUnverified(std::string_view plaintext, codec::ZstdDecompressor& dec,
+                                         MutableByteView dest, const std::string& what) {
   if (plaintext.empty()) return Status::Corruption(what + ": empty blob");
   const uint8_t encoding = static_cast<uint8_t>(plaintext[0]);
   const std::string_view payload = plaintext.substr(1);
@@ -286,6 +285,13 @@ Status Repository::DecodeChunkInto(std::string_view plaintext, const codec::Chun
   } else {
     return Status::Corruption(fmt::format("{}: unknown chunk encoding {}", what, encoding));
   }
+  return Status();
+}
+
+Status Repository::DecodeChunkInto(std::string_view plaintext, const codec::ChunkId& id,
+                                   codec::ZstdDecompressor& dec, codec::ChunkIdHasher& hasher,
+                                   MutableByteView dest, const std::string& what) {
+  FERRY_RETURN_IF_ERROR(DecodeChunkUnverified(plaintext, dec, dest, what));
   if (hasher.Hash(dest) != id) return Status::Corruption(what + ": content does not match its id");
   return Status();
 }

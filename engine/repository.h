@@ -132,6 +132,10 @@ class Repository {
   static Status DecodeChunkInto(std::string_view plaintext, const codec::ChunkId& id,
                                 codec::ZstdDecompressor& dec, codec::ChunkIdHasher& hasher,
                                 MutableByteView dest, const std::string& what);
+  // DecodeChunkInto without the id check, for a caller that verifies many chunks at once
+  // (ChunkIdHasher::HashMany) before it lets any of them out.
+  static Status DecodeChunkUnverified(std::string_view plaintext, codec::ZstdDecompressor& dec,
+                                      MutableByteView dest, const std::string& what);
 
  private:
   Repository(std::unique_ptr<Transport> t, repo::RepoConfig c, repo::MasterKey k)

@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "common/bytes.h"
@@ -39,6 +40,11 @@ class ChunkIdHasher {
 
   // HMAC-SHA-256(key, data). Never allocates after Create(); never blocks.
   ChunkId Hash(ByteView data);
+
+  // ids[i] = Hash(data[i]) for every i, computed several messages at a time where the CPU
+  // allows (sha256_pair.h): nearly twice Hash()'s throughput with SHA-NI.
+  // `ids` must be as long as `data`. Never allocates; never blocks.
+  void HashMany(std::span<const ByteView> data, std::span<ChunkId> ids);
 
  private:
   struct Impl;
