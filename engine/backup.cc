@@ -475,21 +475,40 @@ class VolumeBackup {
       return;
     }
     std::vector<Extent> local;
+    // Up to two chunks at a time, so their ids are hashed together (HashMany): a second one is
+    // taken only if it is already queued, never waited for.
+    std::vector<ChunkJob> jobs;
+    std::vector<ByteView> to_hash;
+    std::vector<size_t> hashed;  // Indices into `jobs` of the chunks in `to_hash`.
+    codec::ChunkId ids[2];
     while (auto job = queue.Pop()) {
       if (error_.failed()) continue;  // Drain so the reader never blocks forever.
-      const ByteView data = AsBytes(job->data);
-      Extent e{job->offset, static_cast<uint32_t>(data.size()), ExtentKind::kZeros, {}};
-      if (!IsAllZero(data)) {
-        e.kind = ExtentKind::kChunk;
-        e.id = codecs->hasher->Hash(data);
-        Status s = store_.StoreIfNew(BlobType::kData, e.id, data, *codecs);
+      jobs.clear();
+      jobs.push_back(std::move(*job));
+      if (auto second = queue.TryPop()) jobs.push_back(std::move(*second));
+      to_hash.clear();
+      hashed.clear();
+      for (size_t i = 0; i < jobs.size(); ++i) {
+        const ByteView data = AsBytes(jobs[i].data);
+        if (IsAllZero(data)) {
+          local.push_back(
+              {jobs[i].offset, static_cast<uint32_t>(data.size()), ExtentKind::kZeros, {}});
+          continue;
+        }
+        to_hash.push_back(data);
+        hashed.push_back(i);
+      }
+      codecs->hasher->HashMany(to_hash, {ids, to_hash.size()});
+      for (size_t k = 0; k < to_hash.size(); ++k) {
+        Status s = store_.StoreIfNew(BlobType::kData, ids[k], to_hash[k], *codecs);
         if (!s.ok()) {
           error_.Set(s);
           queue.Close();
-          continue;
+          break;
         }
+        local.push_back({jobs[hashed[k]].offset, static_cast<uint32_t>(to_hash[k].size()),
+                         ExtentKind::kChunk, ids[k]});
       }
-      local.push_back(e);
     }
     std::lock_guard lock(extents_mu_);
     extents_.insert(extents_.end(), local.begin(), local.end());

@@ -38,6 +38,16 @@ class BoundedQueue {
     return item;
   }
 
+  // Pop() that never waits: nullopt when nothing is queued right now.
+  std::optional<T> TryPop() {
+    std::lock_guard lock(mu_);
+    if (items_.empty()) return std::nullopt;
+    T item = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return item;
+  }
+
   void Close() {
     std::lock_guard lock(mu_);
     closed_ = true;
