@@ -478,36 +478,34 @@ class VolumeBackup {
     // Up to two chunks at a time, so their ids are hashed together (HashMany): a second one is
     // taken only if it is already queued, never waited for.
     std::vector<ChunkJob> jobs;
-    std::vector<ByteView> to_hash;
-    std::vector<size_t> hashed;  // Indices into `jobs` of the chunks in `to_hash`.
+    ByteView data[2];     // The chunks of `jobs` that are not all zeros...
+    uint64_t offsets[2];  // ...and where they are.
     codec::ChunkId ids[2];
     while (auto job = queue.Pop()) {
       if (error_.failed()) continue;  // Drain so the reader never blocks forever.
       jobs.clear();
       jobs.push_back(std::move(*job));
       if (auto second = queue.TryPop()) jobs.push_back(std::move(*second));
-      to_hash.clear();
-      hashed.clear();
-      for (size_t i = 0; i < jobs.size(); ++i) {
-        const ByteView data = AsBytes(jobs[i].data);
-        if (IsAllZero(data)) {
-          local.push_back(
-              {jobs[i].offset, static_cast<uint32_t>(data.size()), ExtentKind::kZeros, {}});
-          continue;
+      size_t n = 0;
+      for (const ChunkJob& j : jobs) {
+        const ByteView bytes = AsBytes(j.data);
+        if (IsAllZero(bytes)) {
+          local.push_back({j.offset, static_cast<uint32_t>(bytes.size()), ExtentKind::kZeros, {}});
+        } else {
+          data[n] = bytes;
+          offsets[n++] = j.offset;
         }
-        to_hash.push_back(data);
-        hashed.push_back(i);
       }
-      codecs->hasher->HashMany(to_hash, {ids, to_hash.size()});
-      for (size_t k = 0; k < to_hash.size(); ++k) {
-        Status s = store_.StoreIfNew(BlobType::kData, ids[k], to_hash[k], *codecs);
+      codecs->hasher->HashMany({data, n}, {ids, n});
+      for (size_t k = 0; k < n; ++k) {
+        Status s = store_.StoreIfNew(BlobType::kData, ids[k], data[k], *codecs);
         if (!s.ok()) {
           error_.Set(s);
           queue.Close();
           break;
         }
-        local.push_back({jobs[hashed[k]].offset, static_cast<uint32_t>(to_hash[k].size()),
-                         ExtentKind::kChunk, ids[k]});
+        local.push_back(
+            {offsets[k], static_cast<uint32_t>(data[k].size()), ExtentKind::kChunk, ids[k]});
       }
     }
     std::lock_guard lock(extents_mu_);

@@ -244,6 +244,7 @@ class WindowRestorer {
     }
     if (needed_.empty()) return Status();
     unverified_.clear();
+    views_.clear();
     for (const PackRead& read : PlanReads()) {
       if (o.cancel != nullptr && o.cancel->cancelled()) {
         return Status::Cancelled("restore was cancelled");
@@ -257,8 +258,6 @@ class WindowRestorer {
   // hashes two chunks at once where the CPU allows (sha256_pair.h), and a window's chunks are
   // exactly such a batch. Nothing of the window is written before this passes.
   Status VerifyDecoded() {
-    views_.clear();
-    for (const Unverified& u : unverified_) views_.push_back(u.bytes);
     ids_.resize(views_.size());
     codecs_->hasher->HashMany(views_, ids_);
     for (size_t i = 0; i < unverified_.size(); ++i) {
@@ -336,7 +335,8 @@ class WindowRestorer {
       if (b == e.offset && f == e.offset + e.length) {
         const MutableByteView dest = buf.subspan(e.offset - start, e.length);
         FERRY_RETURN_IF_ERROR(Repository::DecodeChunkUnverified(plain_, codecs_->dec, dest, what));
-        unverified_.push_back({{dest.data(), dest.size()}, i, read.pack});
+        views_.push_back({dest.data(), dest.size()});
+        unverified_.push_back({i, read.pack});
       } else {
         // Straddles the window: decode whole (to verify it), keep this window's part.
         scratch_.resize(e.length);
@@ -351,9 +351,9 @@ class WindowRestorer {
     return Status();
   }
 
-  // A chunk decoded into the window whose id VerifyDecoded has yet to check.
+  // A chunk decoded into the window whose id VerifyDecoded has yet to check; its bytes are the
+  // same entry of views_.
   struct Unverified {
-    ByteView bytes;
     size_t extent;  // Index into job_.extents.
     repo::ObjectId pack;
   };

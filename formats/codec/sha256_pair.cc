@@ -7,6 +7,8 @@
 #include <cpuid.h>
 #include <immintrin.h>
 
+#include "common/coding.h"
+
 namespace ferry::codec::sha256 {
 namespace {
 
@@ -23,16 +25,12 @@ alignas(64) constexpr uint32_t kRound[64] = {
 
 inline uint32_t Rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
-inline uint32_t LoadBigEndian32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-}
-
 }  // namespace
 
 void detail::CompressPortable(State& state, const uint8_t* blocks, size_t count) {
   for (; count > 0; --count, blocks += kBlockSize) {
     uint32_t w[64];
-    for (int t = 0; t < 16; ++t) w[t] = LoadBigEndian32(blocks + 4 * t);
+    for (int t = 0; t < 16; ++t) w[t] = DecodeBig32(blocks + 4 * t);
     for (int t = 16; t < 64; ++t) {
       const uint32_t s0 = Rotr(w[t - 15], 7) ^ Rotr(w[t - 15], 18) ^ (w[t - 15] >> 3);
       const uint32_t s1 = Rotr(w[t - 2], 17) ^ Rotr(w[t - 2], 19) ^ (w[t - 2] >> 10);
@@ -152,10 +150,7 @@ class BlockCursor {
     std::memset(tail_, 0, sizeof(tail_));
     if (rest > 0) std::memcpy(tail_, m.data + whole_ * kBlockSize, rest);
     tail_[rest] = 0x80;
-    uint64_t bits = (m.prefix_bytes + m.size) * 8;
-    for (size_t i = tail_blocks_ * kBlockSize; i-- > tail_blocks_ * kBlockSize - 8; bits >>= 8) {
-      tail_[i] = static_cast<uint8_t>(bits);
-    }
+    EncodeBig64(tail_ + tail_blocks_ * kBlockSize - 8, (m.prefix_bytes + m.size) * 8);
   }
 
   size_t remaining() const { return whole_ + tail_blocks_ - next_; }
@@ -183,12 +178,7 @@ class BlockCursor {
 
 Digest ToDigest(const State& state) {
   Digest d;
-  for (size_t i = 0; i < 8; ++i) {
-    d[4 * i] = static_cast<uint8_t>(state[i] >> 24);
-    d[4 * i + 1] = static_cast<uint8_t>(state[i] >> 16);
-    d[4 * i + 2] = static_cast<uint8_t>(state[i] >> 8);
-    d[4 * i + 3] = static_cast<uint8_t>(state[i]);
-  }
+  for (size_t i = 0; i < 8; ++i) EncodeBig32(d.data() + 4 * i, state[i]);
   return d;
 }
 
