@@ -48,6 +48,11 @@ check "stdin backup round trip" cmp -s "$tmp/stream.bin" "$tmp/stream.out"
 check "check --read-data passes" grep -q "^no errors:" "$tmp/out"
 "$ferry" stats -r "$repo" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["snapshots"]==3, d' 2>/dev/null
 check "stats counts snapshots" test $? -eq 0
+# libcurl and libnbd (and their ~30 dependencies) load only for S3 and NBD: a local repository
+# never maps them (common/shared_library.h).
+LD_DEBUG=libs "$ferry" snapshots -r "$repo" >/dev/null 2>"$tmp/libs"
+check "a local repository loads neither libcurl nor libnbd" \
+  bash -c "grep -q 'calling init: .*libcrypto' '$tmp/libs' && ! grep -q 'libcurl\|libnbd' '$tmp/libs'"
 
 # --- bad input: clear message, non-zero exit ---------------------------------------------
 FERRY_PASSWORD=wrong "$ferry" snapshots -r "$repo" >/dev/null 2>"$tmp/err"

@@ -1,7 +1,8 @@
 #include "transports/nbd/nbd_client.h"
 
 #include <fmt/format.h>
-#include <libnbd.h>
+
+#include "transports/nbd/nbd_library.h"
 
 namespace ferry::nbd {
 
@@ -15,36 +16,37 @@ std::string DirtyBitmapContext(std::string_view bitmap) {
 }
 
 Status NbdClient::Error(std::string_view what) const {
-  const char* message = nbd_get_error();
+  const char* message = lib_.get_error();
   return Status::IoError(fmt::format("{} {}: {}", what, uri_, message ? message : "unknown error"));
 }
 
 Result<std::unique_ptr<NbdClient>> NbdClient::Connect(const std::string& uri,
                                                       const std::vector<std::string>& contexts) {
-  nbd_handle* h = nbd_create();
-  if (h == nullptr) return Err(Status::IoError(fmt::format("libnbd: {}", nbd_get_error())));
-  std::unique_ptr<NbdClient> client(new NbdClient(uri, h));
+  FERRY_ASSIGN_OR_RETURN(const NbdLibrary* lib, LoadNbd());
+  nbd_handle* h = lib->create();
+  if (h == nullptr) return Err(Status::IoError(fmt::format("libnbd: {}", lib->get_error())));
+  std::unique_ptr<NbdClient> client(new NbdClient(*lib, uri, h));
   for (const std::string& c : contexts) {
-    if (nbd_add_meta_context(h, c.c_str()) == -1) return Err(client->Error("NBD context for"));
+    if (lib->add_meta_context(h, c.c_str()) == -1) return Err(client->Error("NBD context for"));
   }
-  if (nbd_connect_uri(h, uri.c_str()) == -1) {
-    const int err = nbd_get_errno();
-    const char* message = nbd_get_error();
+  if (lib->connect_uri(h, uri.c_str()) == -1) {
+    const int err = lib->get_errno();
+    const char* message = lib->get_error();
     const std::string text = fmt::format("connect to {}: {}", uri, message ? message : "failed");
     return Err(err == EINVAL ? Status::InvalidArgument(text) : Status::Unavailable(text));
   }
-  const int64_t size = nbd_get_size(h);
+  const int64_t size = lib->get_size(h);
   if (size < 0) return Err(client->Error("size of"));
   client->size_ = static_cast<uint64_t>(size);
   for (const std::string& c : contexts) {
-    if (nbd_can_meta_context(h, c.c_str()) == 1) client->contexts_.push_back(c);
+    if (lib->can_meta_context(h, c.c_str()) == 1) client->contexts_.push_back(c);
   }
   return client;
 }
 
 NbdClient::~NbdClient() {
-  nbd_shutdown(handle_, 0);
-  nbd_close(handle_);
+  lib_.shutdown(handle_, 0);
+  lib_.close(handle_);
 }
 
 bool NbdClient::HasContext(std::string_view context) const {
@@ -59,7 +61,7 @@ Status NbdClient::Read(MutableByteView out, uint64_t offset) {
   constexpr size_t kMaxRequest = 4u << 20;
   for (size_t done = 0; done < out.size();) {
     const size_t n = std::min(kMaxRequest, out.size() - done);
-    if (nbd_pread(handle_, out.data() + done, n, offset + done, 0) == -1) {
+    if (lib_.pread(handle_, out.data() + done, n, offset + done, 0) == -1) {
       return Error(fmt::format("read at offset {} of", offset + done));
     }
     done += n;
@@ -105,7 +107,7 @@ Result<cbt::ExtentList> NbdClient::RangesWhere(std::string_view context,
   for (uint64_t at = 0; at < size_;) {
     collect.reached = at;
     const uint64_t n = std::min(kMaxQuery, size_ - at);
-    if (nbd_block_status(handle_, n, at, nbd_extent_callback{OnExtents, &collect, nullptr}, 0) ==
+    if (lib_.block_status(handle_, n, at, nbd_extent_callback{OnExtents, &collect, nullptr}, 0) ==
         -1) {
       return Err(Error(fmt::format("block status ({}) at offset {} of", context, at)));
     }

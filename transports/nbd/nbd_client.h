@@ -22,6 +22,8 @@ struct nbd_handle;
 
 namespace ferry::nbd {
 
+struct NbdLibrary;
+
 inline constexpr std::string_view kBaseAllocation = "base:allocation";
 inline constexpr uint32_t kStateHole = 1;   // base:allocation: not allocated.
 inline constexpr uint32_t kStateZero = 2;   // base:allocation: reads as zeros.
@@ -35,7 +37,8 @@ std::string DirtyBitmapContext(std::string_view bitmap);
 class NbdClient {
  public:
   // Connects to `uri`, asking the server for the metadata `contexts`. Errors: kInvalidArgument
-  // for a malformed URI, kUnavailable when the server cannot be reached, naming the URI.
+  // for a malformed URI, kUnavailable when the server cannot be reached, naming the URI;
+  // kNotSupported when libnbd cannot be loaded.
   static Result<std::unique_ptr<NbdClient>> Connect(const std::string& uri,
                                                     const std::vector<std::string>& contexts);
   ~NbdClient();
@@ -54,9 +57,11 @@ class NbdClient {
   Result<cbt::ExtentList> RangesWhere(std::string_view context, bool (*want)(uint32_t flags));
 
  private:
-  NbdClient(std::string uri, nbd_handle* handle) : uri_(std::move(uri)), handle_(handle) {}
+  NbdClient(const NbdLibrary& lib, std::string uri, nbd_handle* handle)
+      : lib_(lib), uri_(std::move(uri)), handle_(handle) {}
   Status Error(std::string_view what) const;
 
+  const NbdLibrary& lib_;
   std::string uri_;
   nbd_handle* handle_;
   uint64_t size_ = 0;

@@ -8,8 +8,9 @@
 #include <mutex>
 #include <thread>
 
-#include <curl/curl.h>
 #include <fmt/format.h>
+
+#include "transports/s3/curl_library.h"
 
 namespace ferry::s3 {
 
@@ -114,27 +115,26 @@ bool IsTransient(CURLcode code) {
 
 class CurlHttpClient final : public HttpClient {
  public:
-  explicit CurlHttpClient(const Options& options) : options_(options) {}
+  CurlHttpClient(const Options& options, const CurlLibrary& curl)
+      : options_(options), curl_(curl) {}
 
   ~CurlHttpClient() override {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
     }
-    curl_multi_wakeup(multi_);
+    curl_.multi_wakeup(multi_);
     if (loop_.joinable()) loop_.join();
-    for (CURL* easy : idle_) curl_easy_cleanup(easy);
-    curl_multi_cleanup(multi_);
+    for (CURL* easy : idle_) curl_.easy_cleanup(easy);
+    curl_.multi_cleanup(multi_);
   }
 
   Status Init() {
-    static std::once_flag global;
-    std::call_once(global, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    multi_ = curl_multi_init();
+    multi_ = curl_.multi_init();
     if (multi_ == nullptr) return Status::IoError("libcurl: cannot create a multi handle");
-    curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, long{options_.max_connections});
-    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, long{options_.max_connections});
-    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, long{options_.max_connections});
+    curl_.multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, long{options_.max_connections});
+    curl_.multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, long{options_.max_connections});
+    curl_.multi_setopt(multi_, CURLMOPT_MAXCONNECTS, long{options_.max_connections});
     loop_ = std::thread([this] { Loop(); });
     return Status();
   }
@@ -154,7 +154,7 @@ class CurlHttpClient final : public HttpClient {
       t->done(Err(Status::Cancelled("HTTP client is shutting down")));
       return;
     }
-    curl_multi_wakeup(multi_);
+    curl_.multi_wakeup(multi_);
   }
 
  private:
@@ -172,13 +172,13 @@ class CurlHttpClient final : public HttpClient {
       for (auto& t : incoming) Begin(std::move(t));
       if (stopping) break;
       int running = 0;
-      curl_multi_perform(multi_, &running);
+      curl_.multi_perform(multi_, &running);
       Reap();
-      curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
+      curl_.multi_poll(multi_, nullptr, 0, 1000, nullptr);
     }
     // Shutting down: whatever is still in flight fails.
     for (auto& [easy, t] : active_) {
-      curl_multi_remove_handle(multi_, easy);
+      curl_.multi_remove_handle(multi_, easy);
       Finish(easy, std::move(t), Err(Status::Cancelled("HTTP client is shutting down")));
     }
     active_.clear();
@@ -188,10 +188,10 @@ class CurlHttpClient final : public HttpClient {
     if (!idle_.empty()) {
       CURL* easy = idle_.back();
       idle_.pop_back();
-      curl_easy_reset(easy);
+      curl_.easy_reset(easy);
       return easy;
     }
-    return curl_easy_init();
+    return curl_.easy_init();
   }
 
   void Begin(std::unique_ptr<Transfer> t) {
@@ -201,51 +201,51 @@ class CurlHttpClient final : public HttpClient {
       return;
     }
     const HttpRequest& r = t->request;
-    curl_easy_setopt(easy, CURLOPT_URL, r.url.c_str());
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(options_.connect_timeout.count()));
-    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME,
-                     static_cast<long>(options_.stall_timeout.count()));
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
+    curl_.easy_setopt(easy, CURLOPT_URL, r.url.c_str());
+    curl_.easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_.easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+    curl_.easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                      static_cast<long>(options_.connect_timeout.count()));
+    curl_.easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    curl_.easy_setopt(easy, CURLOPT_LOW_SPEED_TIME,
+                      static_cast<long>(options_.stall_timeout.count()));
+    curl_.easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
     // Large buffers: fewer callbacks and syscalls per MiB of packs (the defaults are 16 KiB
     // down and 64 KiB up), yet small beside the packs in flight.
-    curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 512L << 10);
-    curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, 512L << 10);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, OnBody);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, t.get());
-    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
-    curl_easy_setopt(easy, CURLOPT_HEADERDATA, t.get());
-    curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
+    curl_.easy_setopt(easy, CURLOPT_BUFFERSIZE, 512L << 10);
+    curl_.easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, 512L << 10);
+    curl_.easy_setopt(easy, CURLOPT_WRITEFUNCTION, OnBody);
+    curl_.easy_setopt(easy, CURLOPT_WRITEDATA, t.get());
+    curl_.easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
+    curl_.easy_setopt(easy, CURLOPT_HEADERDATA, t.get());
+    curl_.easy_setopt(easy, CURLOPT_PRIVATE, t.get());
     if (r.method == "HEAD") {
-      curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+      curl_.easy_setopt(easy, CURLOPT_NOBODY, 1L);
     } else if (r.method == "PUT" || r.method == "POST") {
       // A body of known size streamed from the caller's memory; POST via UPLOAD would send
       // PUT, so POST keeps its name with CUSTOMREQUEST.
-      curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
-      curl_easy_setopt(easy, CURLOPT_READFUNCTION, OnReadBody);
-      curl_easy_setopt(easy, CURLOPT_READDATA, t.get());
-      curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, OnSeekBody);
-      curl_easy_setopt(easy, CURLOPT_SEEKDATA, t.get());
-      if (r.method == "POST") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, "POST");
+      curl_.easy_setopt(easy, CURLOPT_UPLOAD, 1L);
+      curl_.easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+      curl_.easy_setopt(easy, CURLOPT_READFUNCTION, OnReadBody);
+      curl_.easy_setopt(easy, CURLOPT_READDATA, t.get());
+      curl_.easy_setopt(easy, CURLOPT_SEEKFUNCTION, OnSeekBody);
+      curl_.easy_setopt(easy, CURLOPT_SEEKDATA, t.get());
+      if (r.method == "POST") curl_.easy_setopt(easy, CURLOPT_CUSTOMREQUEST, "POST");
     } else if (r.method != "GET") {
-      curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+      curl_.easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r.method.c_str());
     }
     for (const auto& [name, value] : r.headers) {
-      t->header_list = curl_slist_append(t->header_list, (name + ": " + value).c_str());
+      t->header_list = curl_.slist_append(t->header_list, (name + ": " + value).c_str());
     }
     // No "Expect: 100-continue" round trip before a body; no default Content-Type.
-    t->header_list = curl_slist_append(t->header_list, "Expect:");
+    t->header_list = curl_.slist_append(t->header_list, "Expect:");
     if (r.method == "PUT" || r.method == "POST") {
       bool typed = false;
       for (const auto& h : r.headers) typed |= strcasecmp(h.first.c_str(), "content-type") == 0;
-      if (!typed) t->header_list = curl_slist_append(t->header_list, "Content-Type:");
+      if (!typed) t->header_list = curl_.slist_append(t->header_list, "Content-Type:");
     }
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->header_list);
-    if (curl_multi_add_handle(multi_, easy) != CURLM_OK) {
+    curl_.easy_setopt(easy, CURLOPT_HTTPHEADER, t->header_list);
+    if (curl_.multi_add_handle(multi_, easy) != CURLM_OK) {
       Finish(easy, std::move(t), Err(Status::IoError("libcurl: cannot start " + r.url)));
       return;
     }
@@ -254,11 +254,11 @@ class CurlHttpClient final : public HttpClient {
 
   void Reap() {
     int left = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+    while (CURLMsg* msg = curl_.multi_info_read(multi_, &left)) {
       if (msg->msg != CURLMSG_DONE) continue;
       CURL* easy = msg->easy_handle;
       const CURLcode code = msg->data.result;
-      curl_multi_remove_handle(multi_, easy);
+      curl_.multi_remove_handle(multi_, easy);
       auto it = std::find_if(active_.begin(), active_.end(),
                              [easy](const auto& a) { return a.first == easy; });
       std::unique_ptr<Transfer> t = std::move(it->second);
@@ -266,25 +266,26 @@ class CurlHttpClient final : public HttpClient {
       if (code != CURLE_OK) {
         const std::string what =
             fmt::format("{} {}: {}", t->request.method, t->request.url,
-                        t->error[0] != '\0' ? t->error : curl_easy_strerror(code));
+                        t->error[0] != '\0' ? t->error : curl_.easy_strerror(code));
         Finish(easy, std::move(t),
                Err(IsTransient(code) ? Status::Unavailable(what) : Status::IoError(what)));
         continue;
       }
-      curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t->response.status);
+      curl_.easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &t->response.status);
       HttpResponse response = std::move(t->response);
       Finish(easy, std::move(t), std::move(response));
     }
   }
 
   void Finish(CURL* easy, std::unique_ptr<Transfer> t, Result<HttpResponse> outcome) {
-    curl_slist_free_all(t->header_list);
+    curl_.slist_free_all(t->header_list);
     t->header_list = nullptr;
     idle_.push_back(easy);
     t->done(std::move(outcome));
   }
 
   const Options options_;
+  const CurlLibrary& curl_;
   CURLM* multi_ = nullptr;
   std::thread loop_;
   std::mutex mu_;
@@ -297,7 +298,8 @@ class CurlHttpClient final : public HttpClient {
 }  // namespace
 
 Result<std::unique_ptr<HttpClient>> HttpClient::Create(const Options& options) {
-  auto client = std::make_unique<CurlHttpClient>(options);
+  FERRY_ASSIGN_OR_RETURN(const CurlLibrary* curl, LoadCurl());
+  auto client = std::make_unique<CurlHttpClient>(options, *curl);
   FERRY_RETURN_IF_ERROR(client->Init());
   return std::unique_ptr<HttpClient>(std::move(client));
 }

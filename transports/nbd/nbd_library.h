@@ -1,0 +1,34 @@
+// NbdLibrary: the libnbd functions the NBD client calls, loaded on first use.
+//
+// libnbd and its dependencies (GnuTLS, libxml2, ICU) are loaded only when a command reads an NBD
+// export (common/shared_library.h says why). Types and constants come from <libnbd.h> as usual;
+// only calls go through this table.
+//
+// Thread-safety: LoadNbd() may be called from any thread; the table never changes once loaded.
+#pragma once
+
+#include <libnbd.h>
+
+#include "common/result.h"
+
+namespace ferry::nbd {
+
+struct NbdLibrary {
+  decltype(&::nbd_create) create = nullptr;
+  decltype(&::nbd_close) close = nullptr;
+  decltype(&::nbd_shutdown) shutdown = nullptr;
+  decltype(&::nbd_get_error) get_error = nullptr;
+  decltype(&::nbd_get_errno) get_errno = nullptr;
+  decltype(&::nbd_add_meta_context) add_meta_context = nullptr;
+  decltype(&::nbd_connect_uri) connect_uri = nullptr;
+  decltype(&::nbd_get_size) get_size = nullptr;
+  decltype(&::nbd_can_meta_context) can_meta_context = nullptr;
+  decltype(&::nbd_pread) pread = nullptr;
+  decltype(&::nbd_block_status) block_status = nullptr;
+};
+
+// libnbd (libnbd.so.0), loaded once per process. Errors: kNotSupported naming the library or
+// function that could not be loaded; the same error on every later call.
+Result<const NbdLibrary*> LoadNbd();
+
+}  // namespace ferry::nbd
