@@ -1,11 +1,15 @@
 // Per-chunk primitives on one core: HMAC-SHA-256 ids (one at a time and in batches), XXH3, zstd
 // levels 1 and 3 (both directions, on text), AES-256-GCM seal and open. Argument: bytes per call.
+// And the passphrase key derivation every command opening a repository pays: ours against
+// OpenSSL's, at the default cost.
 #include <benchmark/benchmark.h>
+#include <openssl/evp.h>
 
 #include "bench/bench_data.h"
 #include "chunker/chunker.h"
 #include "formats/codec/aes_gcm.h"
 #include "formats/codec/chunk_id.h"
+#include "formats/codec/scrypt_kdf.h"
 #include "formats/codec/xxh3.h"
 #include "formats/codec/zstd_codec.h"
 
@@ -136,6 +140,24 @@ void BM_AesGcmOpen(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * state.range(0));
 }
 
+// Argument 0: ours (SSE2 ROMix), 1: OpenSSL's EVP_PBE_scrypt.
+void BM_ScryptDefault(benchmark::State& state) {
+  const codec::ScryptParams params;  // N 2^15, r 8, p 1: what `ferry init` writes.
+  const std::string salt(32, 's');
+  std::string key(32, '\0');
+  for (auto _ : state) {
+    if (state.range(0) == 0) {
+      benchmark::DoNotOptimize(codec::DeriveKeyScrypt("passphrase", AsBytes(salt), params, 32));
+    } else {
+      benchmark::DoNotOptimize(
+          EVP_PBE_scrypt("passphrase", 10, reinterpret_cast<const unsigned char*>(salt.data()),
+                         salt.size(), params.n, params.r, params.p, uint64_t{1} << 30,
+                         reinterpret_cast<unsigned char*>(key.data()), key.size()));
+    }
+  }
+}
+
+BENCHMARK(BM_ScryptDefault)->ArgName("openssl")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_HmacSha256)->ArgName("bytes")->Arg(16 << 10)->Arg(256 << 10)->Arg(1 << 20);
 BENCHMARK(BM_ChunkIdBatch)
     ->ArgNames({"batch", "paired"})

@@ -26,6 +26,10 @@ inline uint32_t DecodeFixed32(const char* p) {
   for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
   return v;
 }
+inline void EncodeFixed32(void* p, uint32_t v) {
+  auto* b = static_cast<unsigned char*>(p);
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<unsigned char>(v >> (8 * i));
+}
 inline uint64_t DecodeFixed64(const char* p) {
   uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
