@@ -14,6 +14,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/result.h"
 
@@ -35,8 +36,6 @@ class SharedLibrary {
     std::memcpy(fn, &symbol, sizeof(symbol));  // dlsym's void* to a function pointer.
     return Status();
   }
-
-  const std::string& soname() const { return soname_; }
 
  private:
   SharedLibrary(void* handle, std::string soname, std::string_view needed_for)

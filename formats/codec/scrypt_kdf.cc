@@ -39,9 +39,13 @@ inline __m128i Rotl(__m128i v, int n) {
   return _mm_or_si128(_mm_slli_epi32(v, n), _mm_srli_epi32(v, 32 - n));
 }
 
-// One quarter-round step on four columns (or rows) at once: y ^= (p + q) <<< n.
-inline __m128i Step(__m128i y, __m128i p, __m128i q, int n) {
-  return _mm_xor_si128(y, Rotl(_mm_add_epi32(p, q), n));
+// The quarter-round on four columns (or four rows) at once, lane by lane: (y0 y1 y2 y3) of
+// RFC 7914 §3.
+inline void QuarterRounds(__m128i& y0, __m128i& y1, __m128i& y2, __m128i& y3) {
+  y1 = _mm_xor_si128(y1, Rotl(_mm_add_epi32(y0, y3), 7));
+  y2 = _mm_xor_si128(y2, Rotl(_mm_add_epi32(y1, y0), 9));
+  y3 = _mm_xor_si128(y3, Rotl(_mm_add_epi32(y2, y1), 13));
+  y0 = _mm_xor_si128(y0, Rotl(_mm_add_epi32(y3, y2), 18));
 }
 
 // A block in four registers, one diagonal each.
@@ -72,19 +76,13 @@ inline void Store(uint32_t* p, const Block& x) {
 inline void Salsa20_8(Block& x) {
   __m128i a = x.a, b = x.b, c = x.c, d = x.d;
   for (int i = 0; i < 4; ++i) {
-    // Columns: the quarter-round inputs (y0 y1 y2 y3) are lane-wise (a b c d).
-    b = Step(b, a, d, 7);
-    c = Step(c, b, a, 9);
-    d = Step(d, c, b, 13);
-    a = Step(a, d, c, 18);
-    // Rows: rotating the lanes of b, c and d lines the rows up as (a d c b).
+    // Columns: lane by lane, (a b c d) are the quarter-rounds' inputs.
+    QuarterRounds(a, b, c, d);
+    // Rows: rotating the lanes of b, c and d lines the rows up as (a d c b); then back.
     d = _mm_shuffle_epi32(d, _MM_SHUFFLE(0, 3, 2, 1));
     c = _mm_shuffle_epi32(c, _MM_SHUFFLE(1, 0, 3, 2));
     b = _mm_shuffle_epi32(b, _MM_SHUFFLE(2, 1, 0, 3));
-    d = Step(d, a, b, 7);
-    c = Step(c, d, a, 9);
-    b = Step(b, c, d, 13);
-    a = Step(a, b, c, 18);
+    QuarterRounds(a, d, c, b);
     d = _mm_shuffle_epi32(d, _MM_SHUFFLE(2, 1, 0, 3));
     c = _mm_shuffle_epi32(c, _MM_SHUFFLE(1, 0, 3, 2));
     b = _mm_shuffle_epi32(b, _MM_SHUFFLE(0, 3, 2, 1));
