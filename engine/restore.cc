@@ -54,6 +54,27 @@ struct PackRead {
 
 }  // namespace
 
+RestoreShape ShapeRestore(const RestoreOptions& options, const TransportCapabilities& caps,
+                          unsigned cores) {
+  constexpr size_t kWindow = 4u << 20;
+  constexpr size_t kWindowsInFlight = 64u << 20;  // Of all workers together.
+  constexpr size_t kBufferMemory = 96u << 20;     // Where two buffers a worker would exceed it.
+  RestoreShape shape;
+  shape.window = options.window != 0 ? options.window : std::max(kWindow, caps.efficient_read);
+  shape.max_read = options.max_read != 0 ? options.max_read : 2 * shape.window;
+  // Workers wait on pack reads as much as they decode: over a network, enough of them to keep
+  // the transport's requests in flight.
+  const auto by_memory =
+      static_cast<unsigned>(std::max<size_t>(1, kWindowsInFlight / shape.window));
+  shape.threads = options.threads != 0
+                      ? options.threads
+                      : std::max({2u, cores, std::min({caps.parallelism, 8u, by_memory})});
+  // Enough window buffers that every worker has one to fill while others are being written.
+  const auto within = static_cast<unsigned>(kBufferMemory / shape.window);
+  shape.buffers = std::max(shape.threads + 2, std::min(shape.threads * 2 + 2, within));
+  return shape;
+}
+
 Result<std::vector<Extent>> LoadVolumeMap(Repository& repository,
                                           const repo::SnapshotVolume& volume) {
   FERRY_ASSIGN_OR_RETURN(auto c, MakeCodecs(repository));
@@ -141,6 +162,7 @@ struct WindowJob {
   std::string target;
   std::atomic<uint64_t> chunks{0};
   std::atomic<uint64_t> compared{0};
+  std::atomic<uint64_t> pack_reads{0};
 };
 
 // Restores one window: in delta mode, reads the target's window and keeps what matches;
@@ -310,6 +332,7 @@ class WindowRestorer {
   Status FetchInto(const PackRead& read, uint64_t start, uint64_t end, MutableByteView buf) {
     const std::string pack_name = repo::PackName(read.pack);
     packed_.resize(read.length);
+    job_.pack_reads.fetch_add(1, std::memory_order_relaxed);
     FERRY_ASSIGN_OR_RETURN(
         size_t n,
         job_.repository.transport().ReadAt(
@@ -387,8 +410,13 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
             : fmt::format("snapshot {} has no volume '{}' (it has: {})",
                           snapshot.id.ToHex().substr(0, 8), volume_name, names)));
   }
+  RestoreOptions o = options;
+  const RestoreShape shape =
+      ShapeRestore(o, repository.transport().capabilities(), std::thread::hardware_concurrency());
+  o.window = shape.window;
+  o.max_read = shape.max_read;
   // Before the target is touched (a replaced file is truncated when opened).
-  FERRY_RETURN_IF_ERROR(WindowWriter::CheckWindowSize(options.window));
+  FERRY_RETURN_IF_ERROR(WindowWriter::CheckWindowSize(o.window));
   FERRY_ASSIGN_OR_RETURN(std::vector<Extent> extents, LoadVolumeMap(repository, *volume));
   if (target == "-") {
     if (options.delta)
@@ -409,7 +437,6 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
   } else if (exists && !device && !options.overwrite) {
     return Err(Status::AlreadyExists(target + " exists (remove it, or pass --overwrite)"));
   }
-  RestoreOptions o = options;
   std::unique_ptr<Qcow2Placer> placer;
   if (o.qcow2) {
     if (o.delta) {
@@ -440,14 +467,7 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
     return Err(Status::FromErrno(errno, "resize " + target));
   }
 
-  // Enough window buffers that every worker has one to fill while others are being written.
-  // Workers wait on pack reads as much as they decode: over a network, enough of them to keep
-  // the transport's requests in flight.
-  const unsigned threads =
-      options.threads != 0
-          ? options.threads
-          : std::max({2u, std::thread::hardware_concurrency(),
-                      std::min(repository.transport().capabilities().parallelism, 8u)});
+  const unsigned threads = shape.threads;
   FERRY_ASSIGN_OR_RETURN(std::unique_ptr<WindowWriter> writer,
                          WindowWriter::Create({.fd = direct.fd(),
                                                .direct = direct.direct(),
@@ -455,7 +475,7 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
                                                .size = volume->size,
                                                .name = target,
                                                .placer = placer.get()},
-                                              o.window, threads * 2 + 2));
+                                              o.window, shape.buffers));
   // An overlay must see every window, zeros included: they may hide the backing image's data.
   const bool every_window = device || (o.qcow2 && !o.qcow2->backing.empty());
   WindowJob job{repository,  extents,       o,     *writer, volume->size, every_window,
@@ -502,6 +522,9 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
   result.io_backend = writer->backend();
   result.direct = direct.direct();
   if (placer) result.clusters = placer->data_clusters() + placer->compressed_clusters();
+  result.pack_reads = job.pack_reads.load();
+  result.shape = shape;
+  result.shape.window = o.window;  // Whole clusters, for a QCOW2 image.
   result.seconds = ticker.seconds();
   if (options.progress) options.progress({volume->size, volume->size, result.seconds, true});
   return result;

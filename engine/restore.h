@@ -20,18 +20,21 @@
 #include "engine/qcow2_export.h"
 #include "engine/repository.h"
 #include "formats/repo/volume_map.h"
+#include "transports/transport.h"
 
 namespace ferry {
 
 struct RestoreOptions {
-  unsigned threads = 0;  // 0 = cores, at least 2.
+  unsigned threads = 0;  // 0 = chosen by ShapeRestore.
   // Largest ranged read of a pack; adjacent chunks of a pack are read together up to this.
-  size_t max_read = 8u << 20;
+  // 0 = twice the window.
+  size_t max_read = 0;
   const CancelToken* cancel = nullptr;
   ProgressFn progress;
   bool overwrite = false;  // Allow replacing an existing regular file.
   // Volume bytes per window (a multiple of 4096): the unit of decoding, comparing and writing.
-  size_t window = 4u << 20;
+  // 0 = chosen by ShapeRestore.
+  size_t window = 0;
 
   // Rewrite the existing target, writing only what differs from the snapshot. A regular file
   // is resized to the volume; a device must be at least as large.
@@ -45,6 +48,23 @@ struct RestoreOptions {
   std::optional<Qcow2ExportOptions> qcow2;
 };
 
+// How a restore to a file or device is cut up.
+struct RestoreShape {
+  size_t window = 0;     // Volume bytes per window.
+  size_t max_read = 0;   // Largest ranged read of a pack.
+  unsigned threads = 0;  // Workers, each filling one window at a time.
+  unsigned buffers = 0;  // Window buffers: those being filled and those being written.
+};
+
+// The shape of a restore: what `options` sets, and for what it leaves at 0, what suits a
+// transport with `caps` on a machine with `cores`. Windows are 4 MiB, or the transport's
+// efficient read where that is larger (each window's chunks are fetched in ranged reads of
+// their packs, so larger windows mean fewer, larger requests); workers are the cores, more
+// for a transport that wants requests in flight, up to about 64 MiB of windows; two buffers a
+// worker, within 96 MiB where the windows are large.
+RestoreShape ShapeRestore(const RestoreOptions& options, const TransportCapabilities& caps,
+                          unsigned cores);
+
 struct RestoreResult {
   uint64_t size = 0;
   uint64_t bytes_written = 0;   // Bytes written to the target (whole blocks around chunks).
@@ -53,6 +73,8 @@ struct RestoreResult {
   std::string io_backend;       // "io_uring" or "psync" (files and devices).
   bool direct = false;          // Writes bypassed the page cache (O_DIRECT).
   uint64_t clusters = 0;        // QCOW2: clusters stored (uncompressed and compressed).
+  uint64_t pack_reads = 0;      // Ranged reads of packs (requests, on a remote repository).
+  RestoreShape shape;           // Files and devices: how the restore was cut up.
   double seconds = 0;
 };
 

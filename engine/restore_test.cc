@@ -61,6 +61,63 @@ TEST_F(RestoreTest, AnyWindowSizeAndThreadCountRestoresExactlyAndKeepsHoles) {
   EXPECT_NE(r.error().message().find("multiple of 4096"), std::string::npos);
 }
 
+TEST(RestoreShapeTest, RemoteTransportsGetLargerWindowsAndFewerWorkersWithinTheSameMemory) {
+  const TransportCapabilities local{.atomic_rename = true, .parallelism = 2};
+  const TransportCapabilities nfs{.atomic_rename = true, .parallelism = 4};
+  const TransportCapabilities s3{.parallelism = 16, .efficient_read = 16u << 20};
+  const RestoreOptions defaults;
+  const RestoreShape l = ShapeRestore(defaults, local, 2);
+  EXPECT_EQ(l.window, 4u << 20);
+  EXPECT_EQ(l.max_read, 8u << 20);
+  EXPECT_EQ(l.threads, 2u);
+  EXPECT_EQ(l.buffers, 6u);
+  const RestoreShape n = ShapeRestore(defaults, nfs, 2);
+  EXPECT_EQ(n.window, 4u << 20);
+  EXPECT_EQ(n.threads, 4u);
+  EXPECT_EQ(n.buffers, 10u);
+  // 16 MiB windows (a quarter of the requests), four workers (64 MiB of windows in flight),
+  // and no more buffers than 96 MiB holds beyond one a worker and two being written.
+  const RestoreShape r = ShapeRestore(defaults, s3, 2);
+  EXPECT_EQ(r.window, 16u << 20);
+  EXPECT_EQ(r.max_read, 32u << 20);
+  EXPECT_EQ(r.threads, 4u);
+  EXPECT_EQ(r.buffers, 6u);
+  EXPECT_EQ(ShapeRestore(defaults, s3, 16).threads, 16u) << "never fewer workers than cores";
+  // What the caller sets wins.
+  RestoreOptions set;
+  set.window = 1u << 20;
+  set.threads = 3;
+  set.max_read = 4u << 20;
+  const RestoreShape c = ShapeRestore(set, s3, 2);
+  EXPECT_EQ(c.window, 1u << 20);
+  EXPECT_EQ(c.max_read, 4u << 20);
+  EXPECT_EQ(c.threads, 3u);
+  EXPECT_EQ(c.buffers, 8u);
+}
+
+TEST_F(RestoreTest, LargerWindowsReadPacksInFewerRequests) {
+  auto repo = InitRepo();
+  const std::string vol = MakeVolume("vol.img", 23);
+  auto backup = Run(*repo, {{vol, "v"}});
+  ASSERT_TRUE(backup.has_value()) << backup.error().ToString();
+  const std::string original = testing::ReadFileOrDie(vol);
+  uint64_t reads[2] = {};
+  const size_t windows[2] = {size_t{64} << 10, size_t{4} << 20};
+  for (int i = 0; i < 2; ++i) {
+    const std::string out = (dir_.path() / "out.img").string();
+    RestoreOptions o;
+    o.overwrite = true;
+    o.window = windows[i];
+    auto r = Restore(*repo, backup->snapshot, "v", out, o);
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    ASSERT_EQ(testing::ReadFileOrDie(out), original);
+    EXPECT_EQ(r->shape.window, windows[i]);
+    reads[i] = r->pack_reads;
+  }
+  EXPECT_GT(reads[1], 0u);
+  EXPECT_GE(reads[0], 4 * reads[1]) << reads[0] << " reads at 64 KiB, " << reads[1] << " at 4 MiB";
+}
+
 // A blob that opens cleanly (its seal is intact) but holds other bytes than its chunk id names:
 // only the id check can catch it, whether the chunk is verified with the rest of its window or
 // alone because it straddles windows.

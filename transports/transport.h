@@ -44,6 +44,10 @@ struct TransportCapabilities {
   // How many requests are worth keeping in flight at once to fill the link: callers that can
   // work ahead (pack uploads, restore reads) keep about this many going.
   unsigned parallelism = 1;
+  // The smallest read worth a request of its own, 0 where requests are cheap (local files,
+  // NFS). Over HTTP every request costs the server a lookup, headers and a signature check
+  // besides the bytes: callers that can read ahead in larger pieces (restore) do.
+  size_t efficient_read = 0;
 };
 
 using SystemTime = std::chrono::system_clock::time_point;

@@ -14,6 +14,15 @@ repo="s3://$FERRY_S3_BUCKET/cli-$$/repo?endpoint=$FERRY_S3_ENDPOINT"
 
 # --- the main path -----------------------------------------------------------------------
 round_trip "$repo" S3
+# Restores read S3 in 16 MiB windows: a quarter of the requests 4 MiB windows would make (the
+# 48 MiB volume is 3 windows; each reads its chunks in one or two ranged GETs).
+"$ferry" restore -r "$repo" latest -t "$tmp/shape.img" --json >"$tmp/shape.json" 2>/dev/null
+check "an S3 restore reads 16 MiB windows in few requests" python3 - "$tmp/shape.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["window"] == 16 << 20 and 0 < r["pack_reads"] <= 6, r
+PY
+check "... byte-exact" cmp -s "$tmp/vol.img" "$tmp/shape.img"
 
 # --- a server that fails, resets and delays requests ---------------------------------------
 faulty="s3://$FERRY_S3_BUCKET/cli-$$/faulty?endpoint=$FERRY_S3_FAULTY_ENDPOINT"

@@ -376,6 +376,9 @@ int RunRestore(const RestoreArgs& a) {
                {"direct_io", r->direct},
                {"format", a.format},
                {"clusters", r->clusters},
+               {"pack_reads", r->pack_reads},
+               {"window", r->shape.window},
+               {"threads", r->shape.threads},
                {"seconds", r->seconds}});
   } else if (a.delta) {
     std::printf(

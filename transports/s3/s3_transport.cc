@@ -206,7 +206,8 @@ void S3Transport::ReturnBuffer(std::string buffer) {
 TransportCapabilities S3Transport::capabilities() const {
   return {.atomic_rename = false,
           .object_lock = impl_->retention.has_value(),
-          .parallelism = options_.parallelism};
+          .parallelism = options_.parallelism,
+          .efficient_read = options_.efficient_read};
 }
 
 uint64_t S3Transport::requests() const { return impl_->requests.load(); }

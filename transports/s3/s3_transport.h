@@ -50,6 +50,9 @@ struct S3Options {
   std::chrono::milliseconds backoff_base{50};
   std::chrono::milliseconds backoff_cap{2000};
   HttpClient::Options http;
+  // Reads worth a request: on s3rver and radosgw a restore reading 16 MiB windows costs the
+  // server about half the CPU of one reading 4 MiB windows (bench/RESULTS.md, issue #6).
+  size_t efficient_read = 16u << 20;
 };
 
 class S3Transport final : public Transport {
