@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 
 #include <fmt/format.h>
+
+#include "common/parallel_for.h"
 
 #include "formats/repo/pack.h"
 
@@ -133,39 +136,60 @@ Result<std::unique_ptr<codec::ChunkIdHasher>> Repository::NewHasher() const {
   return codec::ChunkIdHasher::Create(key_.id_key());
 }
 
+Status Repository::GetEach(const std::vector<std::string>& names, const ObjectUse& use,
+                           std::atomic<bool>* vanished) {
+  // One request per object: on a remote repository each is a round trip, and a repository
+  // holds an index object per backup and a snapshot object per snapshot.
+  return ParallelFor(
+      names.size(), std::max(1u, transport_->capabilities().parallelism), [&](size_t i) -> Status {
+        const std::string& name = names[i];
+        FERRY_ASSIGN_OR_RETURN(repo::ObjectId id,
+                               repo::ParseObjectId(name.substr(name.rfind('/') + 1)));
+        auto bytes = transport_->Get(name);
+        if (!bytes && bytes.error().IsNotFound()) {
+          vanished->store(true);
+          return Status();
+        }
+        if (!bytes) return bytes.error();
+        FERRY_ASSIGN_OR_RETURN(auto sealer, NewSealer());
+        return use(i, id, *bytes, *sealer);
+      });
+}
+
 Status Repository::LoadIndex(const std::set<repo::ObjectId>& avoid_packs, Avoid mode) {
-  FERRY_ASSIGN_OR_RETURN(auto sealer, NewSealer());
   index_.clear();
   std::set<std::string> loaded;
+  std::mutex index_mu;
+  // Which of two copies of a chunk outside the avoided packs is kept does not matter (either
+  // is whole and verified on read); a copy outside them always wins over one inside.
+  auto add = [&](const repo::IndexEntry& e) {
+    const ChunkLocation loc{e.pack, e.type, e.offset, e.stored_size, e.raw_size};
+    if (avoid_packs.count(e.pack) == 0) {
+      auto [it, inserted] = index_.try_emplace(e.id, loc);
+      if (!inserted && avoid_packs.count(it->second.pack) != 0) it->second = loc;
+    } else if (mode == Avoid::kPreferOthers) {
+      index_.try_emplace(e.id, loc);
+    }
+  };
   // A prune replaces an index object by writing the new one first and then deleting the old:
   // when one vanishes under us, its replacement is in a fresh listing.
-  for (bool vanished = true; vanished;) {
+  for (std::atomic<bool> vanished = true; vanished;) {
     vanished = false;
-    FERRY_ASSIGN_OR_RETURN(auto names, transport_->List("index"));
-    for (const std::string& name : names) {
-      if (!loaded.insert(name).second) continue;
-      FERRY_ASSIGN_OR_RETURN(repo::ObjectId id,
-                             repo::ParseObjectId(name.substr(name.rfind('/') + 1)));
-      auto sealed = transport_->Get(name);
-      if (!sealed && sealed.error().IsNotFound()) {
-        vanished = true;
-        continue;
-      }
-      if (!sealed) return sealed.error();
-      FERRY_ASSIGN_OR_RETURN(auto entries, repo::DecodeIndex(*sealer, id, *sealed, name));
-      for (const auto& e : entries) {
-        if (avoid_packs.count(e.pack) == 0) {
-          // A copy outside the avoided packs wins over one inside.
-          auto [it, inserted] = index_.try_emplace(
-              e.id, ChunkLocation{e.pack, e.type, e.offset, e.stored_size, e.raw_size});
-          if (!inserted && avoid_packs.count(it->second.pack) != 0) {
-            it->second = ChunkLocation{e.pack, e.type, e.offset, e.stored_size, e.raw_size};
-          }
-        } else if (mode == Avoid::kPreferOthers) {
-          AddToIndex(e);
-        }
-      }
+    FERRY_ASSIGN_OR_RETURN(auto listed, transport_->List("index"));
+    std::vector<std::string> names;
+    for (std::string& name : listed) {
+      if (loaded.insert(name).second) names.push_back(std::move(name));
     }
+    FERRY_RETURN_IF_ERROR(GetEach(
+        names,
+        [&](size_t i, const repo::ObjectId& id, const std::string& sealed,
+            repo::Sealer& sealer) -> Status {
+          FERRY_ASSIGN_OR_RETURN(auto entries, repo::DecodeIndex(sealer, id, sealed, names[i]));
+          std::lock_guard lock(index_mu);
+          for (const auto& e : entries) add(e);
+          return Status();
+        },
+        &vanished));
   }
   return Status();
 }
@@ -188,15 +212,19 @@ Result<repo::Snapshot> Repository::LoadSnapshot(const repo::ObjectId& id) {
 
 Result<std::vector<repo::Snapshot>> Repository::ListSnapshots() {
   FERRY_ASSIGN_OR_RETURN(auto names, transport_->List("snapshots"));
+  std::vector<std::optional<repo::Snapshot>> loaded(names.size());
+  std::atomic<bool> forgotten = false;  // Since the listing: left out.
+  FERRY_RETURN_IF_ERROR(GetEach(
+      names,
+      [&](size_t i, const repo::ObjectId& id, const std::string& sealed,
+          repo::Sealer& sealer) -> Status {
+        FERRY_ASSIGN_OR_RETURN(loaded[i], repo::DecodeSnapshot(sealer, id, sealed, names[i]));
+        return Status();
+      },
+      &forgotten));
   std::vector<repo::Snapshot> out;
-  for (const std::string& name : names) {
-    FERRY_ASSIGN_OR_RETURN(repo::ObjectId id,
-                           repo::ParseObjectId(name.substr(name.rfind('/') + 1)));
-    auto s = LoadSnapshot(id);
-    // Forgotten since the listing.
-    if (!s && s.error().IsNotFound()) continue;
-    if (!s) return Err(s.error());
-    out.push_back(std::move(*s));
+  for (auto& s : loaded) {
+    if (s) out.push_back(std::move(*s));
   }
   std::sort(out.begin(), out.end(), [](const repo::Snapshot& a, const repo::Snapshot& b) {
     return a.time != b.time ? a.time < b.time : a.id < b.id;

@@ -6,6 +6,8 @@
 // may be used from many threads; AddToIndex() and LoadIndex() need external synchronisation.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -142,6 +144,14 @@ class Repository {
       : transport_(std::move(t)), config_(std::move(c)), key_(std::move(k)) {}
   // Writes the key file and config of a new repository (Init).
   Status WriteNew(const InitOptions& options);
+  // Gets each object of `names` (a listing of objects named by their id), as many at once as
+  // the transport wants in flight, and calls `use(i, id, bytes, sealer)` on the thread that
+  // fetched names[i]. An object deleted since the listing sets `*vanished` instead. Stops at
+  // the first error and returns it.
+  using ObjectUse = std::function<Status(size_t i, const repo::ObjectId& id,
+                                         const std::string& bytes, repo::Sealer& sealer)>;
+  Status GetEach(const std::vector<std::string>& names, const ObjectUse& use,
+                 std::atomic<bool>* vanished);
 
   std::unique_ptr<Transport> transport_;
   repo::RepoConfig config_;

@@ -1,0 +1,155 @@
+// Loading a repository's index and snapshot list, one request per object, many at once, while a
+// prune replaces index objects and a forget deletes snapshots between the listing and the reads.
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <set>
+
+#include "engine/repo_fixture.h"
+#include "formats/repo/index_file.h"
+
+namespace ferry {
+namespace {
+
+// The local transport, with a hook that runs before each Get (on the fetching thread) and many
+// requests in flight, as a remote transport has.
+class HookedTransport final : public Transport {
+ public:
+  explicit HookedTransport(std::unique_ptr<Transport> inner) : inner_(std::move(inner)) {}
+
+  std::function<void(std::string_view name)> before_get;
+  std::atomic<int> gets{0};
+
+  TransportCapabilities capabilities() const override {
+    TransportCapabilities c = inner_->capabilities();
+    c.parallelism = 8;
+    return c;
+  }
+  std::string Describe() const override { return inner_->Describe(); }
+  Status Put(std::string_view name, ByteView data, bool exclusive = false) override {
+    return inner_->Put(name, data, exclusive);
+  }
+  Result<std::unique_ptr<ObjectWriter>> Create(std::string_view name, uint64_t hint) override {
+    return inner_->Create(name, hint);
+  }
+  Result<std::string> Get(std::string_view name) override {
+    ++gets;
+    if (before_get) before_get(name);
+    return inner_->Get(name);
+  }
+  Result<size_t> ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) override {
+    return inner_->ReadAt(name, offset, dst);
+  }
+  Result<uint64_t> Size(std::string_view name) override { return inner_->Size(name); }
+  Result<std::vector<std::string>> List(std::string_view prefix) override {
+    return inner_->List(prefix);
+  }
+  Status Remove(std::string_view name) override { return inner_->Remove(name); }
+
+ private:
+  std::unique_ptr<Transport> inner_;
+};
+
+class RepositoryLoadTest : public testing::RepoFixture {
+ protected:
+  // A repository with `backups` snapshots of changing volumes (an index object each), reopened
+  // through a HookedTransport.
+  std::pair<std::unique_ptr<Repository>, HookedTransport*> Reopened(int backups) {
+    auto repo = InitRepo();
+    for (int i = 0; i < backups; ++i) {
+      const std::string vol =
+          MakeVolume("vol" + std::to_string(i) + ".img", 100u + static_cast<unsigned>(i));
+      auto b = Run(*repo, {{vol, "v"}});
+      EXPECT_TRUE(b.has_value()) << b.error().ToString();
+      snapshots_.push_back(b->snapshot);
+      volumes_.push_back(vol);
+    }
+    auto hooked = std::make_unique<HookedTransport>(
+        LocalTransport::Open((dir_.path() / "repo").string()).value());
+    HookedTransport* raw = hooked.get();
+    auto r = Repository::Open(std::move(hooked), "pw");
+    EXPECT_TRUE(r.has_value()) << r.error().ToString();
+    return {std::move(*r), raw};
+  }
+
+  std::vector<repo::Snapshot> snapshots_;
+  std::vector<std::string> volumes_;
+};
+
+TEST_F(RepositoryLoadTest, IndexObjectsReplacedWhileLoadingAreFollowedToTheirReplacements) {
+  auto [repo, transport] = Reopened(6);
+  auto listed = transport->List("index");
+  ASSERT_TRUE(listed.has_value());
+  ASSERT_GE(listed->size(), 6u);
+  // As a prune does: write the replacement under a new id, then delete the old object, here
+  // just before the loader reads it, for every other index object.
+  std::mutex mu;
+  std::set<std::string> replaced;
+  int seen = 0;
+  Repository* r = repo.get();
+  transport->before_get = [&](std::string_view name) {
+    if (!name.starts_with("index/")) return;
+    std::lock_guard lock(mu);
+    if (replaced.count(std::string(name)) != 0 || seen++ % 2 != 0) return;
+    auto sealer = r->NewSealer().value();
+    const std::string old_name(name);
+    const auto old_id = repo::ParseObjectId(old_name.substr(old_name.rfind('/') + 1)).value();
+    // ReadAt, not Get: the hook must not run itself.
+    std::string bytes(8 << 20, '\0');
+    auto n = transport->ReadAt(old_name, 0, AsWritableBytes(bytes));
+    ASSERT_TRUE(n.has_value());
+    bytes.resize(*n);
+    auto entries = repo::DecodeIndex(*sealer, old_id, bytes, old_name).value();
+    const repo::ObjectId new_id = repo::NewObjectId().value();
+    const std::string new_name = "index/" + new_id.ToHex();
+    ASSERT_TRUE(
+        transport->Put(new_name, AsBytes(repo::EncodeIndex(*sealer, new_id, entries).value()))
+            .ok());
+    replaced.insert(new_name);
+    ASSERT_TRUE(transport->Remove(old_name).ok());
+  };
+  ASSERT_TRUE(repo->LoadIndex().ok());
+  EXPECT_GE(replaced.size(), 3u);
+  transport->before_get = nullptr;
+  // Every chunk of every snapshot is found: each restores byte-exact.
+  for (size_t i = 0; i < snapshots_.size(); ++i) {
+    ExpectRestores(*repo, snapshots_[i], "v", volumes_[i]);
+  }
+}
+
+TEST_F(RepositoryLoadTest, SnapshotsForgottenWhileListingAreLeftOut) {
+  auto [repo, transport] = Reopened(5);
+  const std::string gone = "snapshots/" + snapshots_[2].id.ToHex();
+  transport->before_get = [&](std::string_view name) {
+    if (name == gone) {
+      ASSERT_TRUE(transport->Remove(name).ok());
+    }
+  };
+  const int before = transport->gets.load();
+  auto listed = repo->ListSnapshots();
+  ASSERT_TRUE(listed.has_value()) << listed.error().ToString();
+  EXPECT_EQ(transport->gets.load() - before, 5) << "one read per snapshot object";
+  ASSERT_EQ(listed->size(), 4u);
+  std::vector<repo::ObjectId> expected;
+  for (size_t i = 0; i < snapshots_.size(); ++i) {
+    if (i != 2) expected.push_back(snapshots_[i].id);
+  }
+  std::vector<repo::ObjectId> got;
+  for (const repo::Snapshot& s : *listed) got.push_back(s.id);
+  EXPECT_EQ(got, expected) << "oldest first, in the order they were taken";
+}
+
+TEST_F(RepositoryLoadTest, AnUnreadableIndexObjectFailsTheLoadNamingIt) {
+  auto [repo, transport] = Reopened(3);
+  auto listed = transport->List("index");
+  ASSERT_TRUE(listed.has_value());
+  const std::string victim = listed->at(1);
+  ASSERT_TRUE(transport->Put(victim, AsBytes(std::string("not an index"))).ok());
+  Status s = repo->LoadIndex();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
+  EXPECT_NE(s.message().find(victim), std::string::npos) << s.ToString();
+}
+
+}  // namespace
+}  // namespace ferry
