@@ -7,11 +7,59 @@
 // Thread-safety: LoadCurl() may be called from any thread; the table never changes once loaded.
 #pragma once
 
+#include <concepts>
+#include <type_traits>
+
 #include <curl/curl.h>
 
 #include "common/result.h"
 
 namespace ferry::s3 {
+
+// The exact callback type of the callback options we set (others: any function pointer).
+template <auto kOption>
+struct CurlCallbackOf {
+  using type = void;
+};
+template <>
+struct CurlCallbackOf<CURLOPT_WRITEFUNCTION> {
+  using type = curl_write_callback;
+};
+template <>
+struct CurlCallbackOf<CURLOPT_HEADERFUNCTION> {
+  using type = curl_write_callback;
+};
+template <>
+struct CurlCallbackOf<CURLOPT_READFUNCTION> {
+  using type = curl_read_callback;
+};
+template <>
+struct CurlCallbackOf<CURLOPT_SEEKFUNCTION> {
+  using type = curl_seek_callback;
+};
+
+// Whether option `kOption` (a CURLoption or CURLMoption) takes a value of type T. libcurl
+// numbers its options by the type of their value (curl.h's CURLOPTTYPE_* ranges); its own
+// compile-time check of setopt arguments (typecheck-gcc.h) only sees direct calls, not calls
+// through the table below, so SetOpt and SetMultiOpt check here instead.
+template <auto kOption, typename T>
+concept CurlOptionTakes = [] {
+  constexpr long n = static_cast<long>(kOption);
+  constexpr bool pointer = std::is_pointer_v<T>;
+  constexpr bool function = pointer && std::is_function_v<std::remove_pointer_t<T>>;
+  if (n < CURLOPTTYPE_OBJECTPOINT) return std::same_as<T, long>;
+  if (n < CURLOPTTYPE_FUNCTIONPOINT) return pointer && !function;  // Strings, data, lists.
+  if (n < CURLOPTTYPE_OFF_T) {
+    using Callback = typename CurlCallbackOf<kOption>::type;
+    if constexpr (std::is_void_v<Callback>) {
+      return function;
+    } else {
+      return std::same_as<T, Callback>;
+    }
+  }
+  if (n < CURLOPTTYPE_BLOB) return std::same_as<T, curl_off_t>;
+  return false;
+}();
 
 struct CurlLibrary {
   decltype(&::curl_global_init) global_init = nullptr;
@@ -32,6 +80,15 @@ struct CurlLibrary {
   decltype(&::curl_multi_cleanup) multi_cleanup = nullptr;
   decltype(&::curl_slist_append) slist_append = nullptr;
   decltype(&::curl_slist_free_all) slist_free_all = nullptr;
+
+  // curl_easy_setopt(easy, kOption, value) and curl_multi_setopt(multi, kOption, value), with
+  // the value's type checked against the option's. Call these, not the two pointers above.
+  template <CURLoption kOption, typename T>
+  requires CurlOptionTakes<kOption, T> CURLcode SetOpt(CURL* easy, T value)
+  const { return easy_setopt(easy, kOption, value); }
+  template <CURLMoption kOption, typename T>
+  requires CurlOptionTakes<kOption, T> CURLMcode SetMultiOpt(CURLM* multi, T value)
+  const { return multi_setopt(multi, kOption, value); }
 };
 
 // libcurl (libcurl.so.4), loaded and initialised (curl_global_init) once per process.

@@ -132,9 +132,9 @@ class CurlHttpClient final : public HttpClient {
   Status Init() {
     multi_ = curl_.multi_init();
     if (multi_ == nullptr) return Status::IoError("libcurl: cannot create a multi handle");
-    curl_.multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, long{options_.max_connections});
-    curl_.multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, long{options_.max_connections});
-    curl_.multi_setopt(multi_, CURLMOPT_MAXCONNECTS, long{options_.max_connections});
+    curl_.SetMultiOpt<CURLMOPT_MAX_TOTAL_CONNECTIONS>(multi_, long{options_.max_connections});
+    curl_.SetMultiOpt<CURLMOPT_MAX_HOST_CONNECTIONS>(multi_, long{options_.max_connections});
+    curl_.SetMultiOpt<CURLMOPT_MAXCONNECTS>(multi_, long{options_.max_connections});
     loop_ = std::thread([this] { Loop(); });
     return Status();
   }
@@ -201,38 +201,37 @@ class CurlHttpClient final : public HttpClient {
       return;
     }
     const HttpRequest& r = t->request;
-    curl_.easy_setopt(easy, CURLOPT_URL, r.url.c_str());
-    curl_.easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_.easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
-    curl_.easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                      static_cast<long>(options_.connect_timeout.count()));
-    curl_.easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-    curl_.easy_setopt(easy, CURLOPT_LOW_SPEED_TIME,
-                      static_cast<long>(options_.stall_timeout.count()));
-    curl_.easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
+    curl_.SetOpt<CURLOPT_URL>(easy, r.url.c_str());
+    curl_.SetOpt<CURLOPT_NOSIGNAL>(easy, 1L);
+    curl_.SetOpt<CURLOPT_TCP_NODELAY>(easy, 1L);
+    curl_.SetOpt<CURLOPT_CONNECTTIMEOUT_MS>(easy,
+                                            static_cast<long>(options_.connect_timeout.count()));
+    curl_.SetOpt<CURLOPT_LOW_SPEED_LIMIT>(easy, 1024L);
+    curl_.SetOpt<CURLOPT_LOW_SPEED_TIME>(easy, static_cast<long>(options_.stall_timeout.count()));
+    curl_.SetOpt<CURLOPT_ERRORBUFFER>(easy, t->error);
     // Large buffers: fewer callbacks and syscalls per MiB of packs (the defaults are 16 KiB
     // down and 64 KiB up), yet small beside the packs in flight.
-    curl_.easy_setopt(easy, CURLOPT_BUFFERSIZE, 512L << 10);
-    curl_.easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, 512L << 10);
-    curl_.easy_setopt(easy, CURLOPT_WRITEFUNCTION, OnBody);
-    curl_.easy_setopt(easy, CURLOPT_WRITEDATA, t.get());
-    curl_.easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
-    curl_.easy_setopt(easy, CURLOPT_HEADERDATA, t.get());
-    curl_.easy_setopt(easy, CURLOPT_PRIVATE, t.get());
+    curl_.SetOpt<CURLOPT_BUFFERSIZE>(easy, 512L << 10);
+    curl_.SetOpt<CURLOPT_UPLOAD_BUFFERSIZE>(easy, 512L << 10);
+    curl_.SetOpt<CURLOPT_WRITEFUNCTION>(easy, OnBody);
+    curl_.SetOpt<CURLOPT_WRITEDATA>(easy, t.get());
+    curl_.SetOpt<CURLOPT_HEADERFUNCTION>(easy, OnHeader);
+    curl_.SetOpt<CURLOPT_HEADERDATA>(easy, t.get());
+    curl_.SetOpt<CURLOPT_PRIVATE>(easy, t.get());
     if (r.method == "HEAD") {
-      curl_.easy_setopt(easy, CURLOPT_NOBODY, 1L);
+      curl_.SetOpt<CURLOPT_NOBODY>(easy, 1L);
     } else if (r.method == "PUT" || r.method == "POST") {
       // A body of known size streamed from the caller's memory; POST via UPLOAD would send
       // PUT, so POST keeps its name with CUSTOMREQUEST.
-      curl_.easy_setopt(easy, CURLOPT_UPLOAD, 1L);
-      curl_.easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
-      curl_.easy_setopt(easy, CURLOPT_READFUNCTION, OnReadBody);
-      curl_.easy_setopt(easy, CURLOPT_READDATA, t.get());
-      curl_.easy_setopt(easy, CURLOPT_SEEKFUNCTION, OnSeekBody);
-      curl_.easy_setopt(easy, CURLOPT_SEEKDATA, t.get());
-      if (r.method == "POST") curl_.easy_setopt(easy, CURLOPT_CUSTOMREQUEST, "POST");
+      curl_.SetOpt<CURLOPT_UPLOAD>(easy, 1L);
+      curl_.SetOpt<CURLOPT_INFILESIZE_LARGE>(easy, static_cast<curl_off_t>(r.body.size()));
+      curl_.SetOpt<CURLOPT_READFUNCTION>(easy, OnReadBody);
+      curl_.SetOpt<CURLOPT_READDATA>(easy, t.get());
+      curl_.SetOpt<CURLOPT_SEEKFUNCTION>(easy, OnSeekBody);
+      curl_.SetOpt<CURLOPT_SEEKDATA>(easy, t.get());
+      if (r.method == "POST") curl_.SetOpt<CURLOPT_CUSTOMREQUEST>(easy, "POST");
     } else if (r.method != "GET") {
-      curl_.easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+      curl_.SetOpt<CURLOPT_CUSTOMREQUEST>(easy, r.method.c_str());
     }
     for (const auto& [name, value] : r.headers) {
       t->header_list = curl_.slist_append(t->header_list, (name + ": " + value).c_str());
@@ -244,7 +243,7 @@ class CurlHttpClient final : public HttpClient {
       for (const auto& h : r.headers) typed |= strcasecmp(h.first.c_str(), "content-type") == 0;
       if (!typed) t->header_list = curl_.slist_append(t->header_list, "Content-Type:");
     }
-    curl_.easy_setopt(easy, CURLOPT_HTTPHEADER, t->header_list);
+    curl_.SetOpt<CURLOPT_HTTPHEADER>(easy, t->header_list);
     if (curl_.multi_add_handle(multi_, easy) != CURLM_OK) {
       Finish(easy, std::move(t), Err(Status::IoError("libcurl: cannot start " + r.url)));
       return;
