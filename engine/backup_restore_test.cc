@@ -2,6 +2,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <fcntl.h>
@@ -218,6 +219,42 @@ TEST_F(BackupRestoreTest, DamagedPacksAreNamedByRestoreAndCheck) {
   EXPECT_TRUE(restore.error().message().find(flipped) != std::string::npos ||
               restore.error().message().find(truncated) != std::string::npos)
       << restore.error().message();
+}
+
+// check --read-data verifies several packs at once: damage in many packs is all found, each
+// chunk once, and the pass counts every pack and every intact chunk.
+TEST_F(BackupRestoreTest, ReadDataFindsDamageInEveryPackItReads) {
+  auto repo = InitRepo();
+  auto r = Run(*repo, {{MakeVolume("a.img", 31), "a"}, {MakeVolume("b.img", 32), "b"}});
+  ASSERT_TRUE(r.has_value());
+  auto packs = repo->transport().List("data").value();
+  ASSERT_GE(packs.size(), 4u);
+  CheckOptions read_data;
+  read_data.read_data = true;
+  auto clean = Check(*Reopen(), read_data);
+  ASSERT_TRUE(clean.has_value());
+  ASSERT_TRUE(clean->ok()) << clean->errors.at(0);
+  EXPECT_EQ(clean->packs_read, packs.size());
+  // The first blob of every other pack.
+  std::set<std::string> damaged;
+  for (size_t i = 0; i < packs.size(); i += 2) {
+    std::fstream f(dir_.path() / "repo" / packs[i],
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(40);
+    char c;
+    f.get(c);
+    f.seekp(40);
+    f.put(static_cast<char>(c ^ 0x10));
+    damaged.insert(packs[i]);
+  }
+  auto deep = Check(*Reopen(), read_data);
+  ASSERT_TRUE(deep.has_value());
+  EXPECT_EQ(deep->packs_read, packs.size());
+  EXPECT_EQ(deep->chunks_verified + deep->damaged.size(), clean->chunks_verified);
+  std::set<std::string> named;
+  for (const DamagedChunk& d : deep->damaged) named.insert(d.pack);
+  EXPECT_EQ(named, damaged);
+  EXPECT_EQ(deep->damaged.size(), damaged.size()) << "one damaged chunk a pack";
 }
 
 }  // namespace

@@ -3,11 +3,16 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include <fmt/format.h>
+
+#include "common/parallel_for.h"
 
 #include "engine/block_hasher.h"
 #include "engine/pack_reader.h"
@@ -65,18 +70,35 @@ class Checker {
     damaged_.try_emplace(id, Damaged{DamagedChunk{pack, id.ToHex(), problem, {}}, scope});
   }
 
+  // Requests worth keeping in flight, and at least a worker per core for the decoding.
+  unsigned Parallelism() const {
+    return std::max(
+        {1u, std::thread::hardware_concurrency(), std::min(t_.capabilities().parallelism, 8u)});
+  }
+
   Status ReadPackHeaders() {
     FERRY_ASSIGN_OR_RETURN(auto names, t_.List("data"));
-    for (const std::string& name : names) {
+    // Read in parallel, reported in name order.
+    std::vector<std::optional<repo::ObjectId>> ids(names.size());
+    std::vector<std::optional<Result<PackHeader>>> headers(names.size());
+    auto read_one = [&](size_t i) -> Status {
       FERRY_RETURN_IF_ERROR(Cancelled());
-      auto id = repo::ParseObjectId(name.substr(name.rfind('/') + 1));
-      if (!id) {
-        report_.warnings.push_back(name + ": not a pack name; ignored");
+      auto id = repo::ParseObjectId(names[i].substr(names[i].rfind('/') + 1));
+      if (!id) return Status();
+      ids[i] = *id;
+      FERRY_ASSIGN_OR_RETURN(auto sealer, repository_.NewSealer());
+      headers[i] = ReadPackHeader(t_, *sealer, *id);
+      return Status();
+    };
+    FERRY_RETURN_IF_ERROR(ParallelFor(names.size(), Parallelism(), read_one));
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (!ids[i]) {
+        report_.warnings.push_back(names[i] + ": not a pack name; ignored");
         continue;
       }
       ++report_.packs;
-      auto header = ReadPackHeader(t_, *sealer_, *id);
-      PackInfo& info = packs_[*id];
+      Result<PackHeader>& header = *headers[i];
+      PackInfo& info = packs_[*ids[i]];
       if (!header) {
         report_.errors.push_back(header.error().message());
         continue;
@@ -144,7 +166,46 @@ class Checker {
     return Status();
   }
 
-  // Opens, decodes and re-hashes every blob of the chosen packs.
+  // What reading one pack found.
+  struct PackVerdict {
+    std::optional<Status> unreadable;  // The pack could not be read at all.
+    std::vector<std::pair<codec::ChunkId, std::string>> damaged;  // Blobs, with the problem.
+    uint64_t verified = 0;
+  };
+
+  // Reads a pack whole and opens, decodes and re-hashes each of its blobs.
+  Result<PackVerdict> VerifyPack(const repo::ObjectId& id, const PackInfo& info) {
+    FERRY_ASSIGN_OR_RETURN(auto sealer, repository_.NewSealer());
+    FERRY_ASSIGN_OR_RETURN(auto hasher, repository_.NewHasher());
+    codec::ZstdDecompressor dec;
+    const std::string name = repo::PackName(id);
+    PackVerdict verdict;
+    auto bytes = t_.Get(name);
+    if (!bytes) {
+      verdict.unreadable = bytes.error();
+      return verdict;
+    }
+    std::string plain, chunk;
+    for (const auto& [cid, e] : info.entries) {
+      const std::string what = fmt::format("{} chunk {}", name, Short(cid));
+      Status s = sealer->Open(AsBytes(repo::ChunkAad(cid.view())),
+                              AsBytes(std::string_view(*bytes).substr(e.offset, e.stored_size)),
+                              &plain, what);
+      if (s.ok()) {
+        auto decoded =
+            Repository::DecodeChunkPayload(plain, e.raw_size, cid, dec, *hasher, &chunk, what);
+        if (!decoded) s = decoded.error();
+      }
+      if (s.ok()) {
+        ++verdict.verified;
+      } else {
+        verdict.damaged.emplace_back(cid, s.message());
+      }
+    }
+    return verdict;
+  }
+
+  // Verifies every blob of the chosen packs, several packs at once; reports in pack order.
   Status ReadData() {
     std::vector<const std::pair<const repo::ObjectId, PackInfo>*> chosen;
     for (const auto& p : packs_) {
@@ -155,46 +216,40 @@ class Checker {
           std::ceil(static_cast<double>(chosen.size()) * options_.read_data_percent / 100.0));
       std::shuffle(chosen.begin(), chosen.end(), std::mt19937_64(std::random_device{}()));
       chosen.resize(std::min(keep, chosen.size()));
+      std::sort(chosen.begin(), chosen.end(),
+                [](const auto* a, const auto* b) { return a->first < b->first; });
     }
-    FERRY_ASSIGN_OR_RETURN(auto hasher, repository_.NewHasher());
-    codec::ZstdDecompressor dec;
     ProgressTicker ticker;
-    uint64_t done_bytes = 0, total_bytes = 0;
+    uint64_t total_bytes = 0;
     for (const auto* p : chosen) total_bytes += p->second.size;
-    std::string plain, chunk;
-    for (const auto* p : chosen) {
+    std::mutex progress_mu;
+    uint64_t done_bytes = 0;  // GUARDED_BY(progress_mu)
+    std::vector<PackVerdict> verdicts(chosen.size());
+    auto verify_one = [&](size_t i) -> Status {
       FERRY_RETURN_IF_ERROR(Cancelled());
-      const auto& [id, info] = *p;
-      const std::string name = repo::PackName(id);
-      ++report_.packs_read;
-      auto bytes = t_.Get(name);
-      if (!bytes) {
-        report_.errors.push_back(bytes.error().message());
-        for (const auto& [cid, e] : info.entries) {
-          Damage(cid, name, bytes.error().message(), Scope::kPack);
-        }
-        continue;
-      }
-      for (const auto& [cid, e] : info.entries) {
-        const std::string what = fmt::format("{} chunk {}", name, Short(cid));
-        Status s = sealer_->Open(AsBytes(repo::ChunkAad(cid.view())),
-                                 AsBytes(std::string_view(*bytes).substr(e.offset, e.stored_size)),
-                                 &plain, what);
-        if (s.ok()) {
-          auto decoded =
-              Repository::DecodeChunkPayload(plain, e.raw_size, cid, dec, *hasher, &chunk, what);
-          if (!decoded) s = decoded.error();
-        }
-        if (!s.ok()) {
-          Damage(cid, name, s.message(), Scope::kBlob);
-        } else {
-          ++report_.chunks_verified;
-        }
-      }
-      done_bytes += info.size;
+      FERRY_ASSIGN_OR_RETURN(verdicts[i], VerifyPack(chosen[i]->first, chosen[i]->second));
+      std::lock_guard lock(progress_mu);
+      done_bytes += chosen[i]->second.size;
       if (options_.progress && ticker.Due()) {
         options_.progress({done_bytes, total_bytes, ticker.seconds(), false});
       }
+      return Status();
+    };
+    FERRY_RETURN_IF_ERROR(ParallelFor(chosen.size(), Parallelism(), verify_one));
+    for (size_t i = 0; i < chosen.size(); ++i) {
+      const auto& [id, info] = *chosen[i];
+      const std::string name = repo::PackName(id);
+      ++report_.packs_read;
+      PackVerdict& v = verdicts[i];
+      if (v.unreadable) {
+        report_.errors.push_back(v.unreadable->message());
+        for (const auto& [cid, e] : info.entries) {
+          Damage(cid, name, v.unreadable->message(), Scope::kPack);
+        }
+        continue;
+      }
+      for (const auto& [cid, problem] : v.damaged) Damage(cid, name, problem, Scope::kBlob);
+      report_.chunks_verified += v.verified;
     }
     return Status();
   }
