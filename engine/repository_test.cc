@@ -77,7 +77,8 @@ class RepositoryLoadTest : public testing::RepoFixture {
 };
 
 TEST_F(RepositoryLoadTest, IndexObjectsReplacedWhileLoadingAreFollowedToTheirReplacements) {
-  auto [repo, transport] = Reopened(6);
+  auto [repo, hooked] = Reopened(6);
+  HookedTransport* transport = hooked;  // (lambdas cannot capture structured bindings in C++20)
   auto listed = transport->List("index");
   ASSERT_TRUE(listed.has_value());
   ASSERT_GE(listed->size(), 6u);
@@ -118,7 +119,8 @@ TEST_F(RepositoryLoadTest, IndexObjectsReplacedWhileLoadingAreFollowedToTheirRep
 }
 
 TEST_F(RepositoryLoadTest, SnapshotsForgottenWhileListingAreLeftOut) {
-  auto [repo, transport] = Reopened(5);
+  auto [repo, hooked] = Reopened(5);
+  HookedTransport* transport = hooked;  // (lambdas cannot capture structured bindings in C++20)
   const std::string gone = "snapshots/" + snapshots_[2].id.ToHex();
   transport->before_get = [&](std::string_view name) {
     if (name == gone) {
@@ -140,7 +142,8 @@ TEST_F(RepositoryLoadTest, SnapshotsForgottenWhileListingAreLeftOut) {
 }
 
 TEST_F(RepositoryLoadTest, AnUnreadableIndexObjectFailsTheLoadNamingIt) {
-  auto [repo, transport] = Reopened(3);
+  auto [repo, hooked] = Reopened(3);
+  HookedTransport* transport = hooked;  // (lambdas cannot capture structured bindings in C++20)
   auto listed = transport->List("index");
   ASSERT_TRUE(listed.has_value());
   const std::string victim = listed->at(1);

@@ -8,7 +8,7 @@ namespace ferry::s3 {
 namespace {
 
 size_t Write(char*, size_t, size_t n, void*) { return n; }
-size_t WrongWrite(const char*, size_t, size_t n, void*) { return n; }
+using WrongWrite = size_t (*)(const char*, size_t, size_t, void*);  // const: not libcurl's.
 
 static_assert(CurlOptionTakes<CURLOPT_BUFFERSIZE, long>);
 static_assert(!CurlOptionTakes<CURLOPT_BUFFERSIZE, int>, "a long option needs a long");
@@ -17,7 +17,7 @@ static_assert(CurlOptionTakes<CURLOPT_URL, const char*>);
 static_assert(!CurlOptionTakes<CURLOPT_URL, long>, "a string option needs a pointer");
 static_assert(CurlOptionTakes<CURLOPT_WRITEDATA, void*>);
 static_assert(CurlOptionTakes<CURLOPT_WRITEFUNCTION, decltype(&Write)>);
-static_assert(!CurlOptionTakes<CURLOPT_WRITEFUNCTION, decltype(&WrongWrite)>,
+static_assert(!CurlOptionTakes<CURLOPT_WRITEFUNCTION, WrongWrite>,
               "a callback must have libcurl's exact signature");
 static_assert(!CurlOptionTakes<CURLOPT_WRITEFUNCTION, void*>, "data is not a callback");
 static_assert(!CurlOptionTakes<CURLOPT_WRITEDATA, decltype(&Write)>, "a callback is not data");
