@@ -38,7 +38,6 @@ class Checker {
       : repository_(repository), t_(repository.transport()), options_(options) {}
 
   Result<CheckReport> Run() {
-    FERRY_ASSIGN_OR_RETURN(sealer_, repository_.NewSealer());
     FERRY_ASSIGN_OR_RETURN(auto lock, RepoLock::Acquire(repository_, repo::LockKind::kRead));
     FERRY_RETURN_IF_ERROR(ReadPackHeaders());
     Status loaded = repository_.LoadIndex(lock->candidate_packs());
@@ -335,7 +334,6 @@ class Checker {
   Repository& repository_;
   Transport& t_;
   const CheckOptions& options_;
-  std::unique_ptr<repo::Sealer> sealer_;
   std::map<repo::ObjectId, PackInfo> packs_;
   struct Damaged {
     DamagedChunk chunk;

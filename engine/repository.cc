@@ -168,7 +168,7 @@ Status Repository::LoadIndex(const std::set<repo::ObjectId>& avoid_packs, Avoid 
       auto [it, inserted] = index_.try_emplace(e.id, loc);
       if (!inserted && avoid_packs.count(it->second.pack) != 0) it->second = loc;
     } else if (mode == Avoid::kPreferOthers) {
-      index_.try_emplace(e.id, loc);
+      AddToIndex(e);
     }
   };
   // A prune replaces an index object by writing the new one first and then deleting the old:

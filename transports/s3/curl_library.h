@@ -16,28 +16,6 @@
 
 namespace ferry::s3 {
 
-// The exact callback type of the callback options we set (others: any function pointer).
-template <auto kOption>
-struct CurlCallbackOf {
-  using type = void;
-};
-template <>
-struct CurlCallbackOf<CURLOPT_WRITEFUNCTION> {
-  using type = curl_write_callback;
-};
-template <>
-struct CurlCallbackOf<CURLOPT_HEADERFUNCTION> {
-  using type = curl_write_callback;
-};
-template <>
-struct CurlCallbackOf<CURLOPT_READFUNCTION> {
-  using type = curl_read_callback;
-};
-template <>
-struct CurlCallbackOf<CURLOPT_SEEKFUNCTION> {
-  using type = curl_seek_callback;
-};
-
 // Whether option `kOption` (a CURLoption or CURLMoption) takes a value of type T. libcurl
 // numbers its options by the type of their value (curl.h's CURLOPTTYPE_* ranges); its own
 // compile-time check of setopt arguments (typecheck-gcc.h) only sees direct calls, not calls
@@ -50,12 +28,14 @@ concept CurlOptionTakes = [] {
   if (n < CURLOPTTYPE_OBJECTPOINT) return std::same_as<T, long>;
   if (n < CURLOPTTYPE_FUNCTIONPOINT) return pointer && !function;  // Strings, data, lists.
   if (n < CURLOPTTYPE_OFF_T) {
-    using Callback = typename CurlCallbackOf<kOption>::type;
-    if constexpr (std::is_void_v<Callback>) {
-      return function;
-    } else {
-      return std::same_as<T, Callback>;
+    // The callbacks we set must have libcurl's exact signature; others, any function.
+    constexpr bool easy_option = std::same_as<decltype(kOption), CURLoption>;
+    if (easy_option && (n == CURLOPT_WRITEFUNCTION || n == CURLOPT_HEADERFUNCTION)) {
+      return std::same_as<T, curl_write_callback>;
     }
+    if (easy_option && n == CURLOPT_READFUNCTION) return std::same_as<T, curl_read_callback>;
+    if (easy_option && n == CURLOPT_SEEKFUNCTION) return std::same_as<T, curl_seek_callback>;
+    return function;
   }
   if (n < CURLOPTTYPE_BLOB) return std::same_as<T, curl_off_t>;
   return false;
@@ -84,11 +64,15 @@ struct CurlLibrary {
   // curl_easy_setopt(easy, kOption, value) and curl_multi_setopt(multi, kOption, value), with
   // the value's type checked against the option's. Call these, not the two pointers above.
   template <CURLoption kOption, typename T>
-  requires CurlOptionTakes<kOption, T> CURLcode SetOpt(CURL* easy, T value)
-  const { return easy_setopt(easy, kOption, value); }
+  CURLcode SetOpt(CURL* easy, T value) const {
+    static_assert(CurlOptionTakes<kOption, T>, "the value's type is not the option's");
+    return easy_setopt(easy, kOption, value);
+  }
   template <CURLMoption kOption, typename T>
-  requires CurlOptionTakes<kOption, T> CURLMcode SetMultiOpt(CURLM* multi, T value)
-  const { return multi_setopt(multi, kOption, value); }
+  CURLMcode SetMultiOpt(CURLM* multi, T value) const {
+    static_assert(CurlOptionTakes<kOption, T>, "the value's type is not the option's");
+    return multi_setopt(multi, kOption, value);
+  }
 };
 
 // libcurl (libcurl.so.4), loaded and initialised (curl_global_init) once per process.
