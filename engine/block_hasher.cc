@@ -107,21 +107,21 @@ Result<std::vector<uint64_t>> LoadBlockHashes(Repository& repository,
                                               const repo::SnapshotVolume& volume) {
   std::vector<uint64_t> hashes;
   if (volume.hash_pages.empty()) return hashes;
-  FERRY_ASSIGN_OR_RETURN(auto sealer, repository.NewSealer());
-  FERRY_ASSIGN_OR_RETURN(auto hasher, repository.NewHasher());
-  codec::ZstdDecompressor dec;
-  std::string page;
-  for (const codec::ChunkId& id : volume.hash_pages) {
-    const std::string what =
-        fmt::format("block hash page {} of volume {}", id.ToHex().substr(0, 16), volume.name);
-    const ChunkLocation* loc = repository.Find(id);
-    if (loc == nullptr) return Err(Status::Corruption(what + " is not in the index"));
-    FERRY_RETURN_IF_ERROR(repository.ReadChunk(id, *loc, *sealer, dec, *hasher, &page));
-    FERRY_ASSIGN_OR_RETURN(repo::BlockHashPage p, repo::DecodeBlockHashPage(page, what));
-    if (p.block_size != volume.hash_block_size || p.first_block != hashes.size()) {
-      return Err(Status::Corruption(what + ": does not continue the pages before it"));
+  auto what = [&](size_t i) {
+    return fmt::format("block hash page {} of volume {}",
+                       volume.hash_pages[i].ToHex().substr(0, 16), volume.name);
+  };
+  std::vector<repo::BlockHashPage> pages(volume.hash_pages.size());
+  auto decode = [&](size_t i, std::string& page) -> Status {
+    FERRY_ASSIGN_OR_RETURN(pages[i], repo::DecodeBlockHashPage(page, what(i)));
+    return Status();
+  };
+  FERRY_RETURN_IF_ERROR(repository.ReadChunks(volume.hash_pages, what, decode));
+  for (size_t i = 0; i < pages.size(); ++i) {
+    if (pages[i].block_size != volume.hash_block_size || pages[i].first_block != hashes.size()) {
+      return Err(Status::Corruption(what(i) + ": does not continue the pages before it"));
     }
-    hashes.insert(hashes.end(), p.hashes.begin(), p.hashes.end());
+    hashes.insert(hashes.end(), pages[i].hashes.begin(), pages[i].hashes.end());
   }
   const uint64_t expected = (volume.size + volume.hash_block_size - 1) / volume.hash_block_size;
   if (hashes.size() != expected) {

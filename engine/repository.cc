@@ -346,6 +346,24 @@ Status Repository::ReadChunk(const codec::ChunkId& id, const ChunkLocation& loc,
   return Status();
 }
 
+Status Repository::ReadChunks(const std::vector<codec::ChunkId>& ids,
+                              const std::function<std::string(size_t i)>& what,
+                              const ChunkUse& use) {
+  return ParallelFor(
+      ids.size(), std::max(1u, transport_->capabilities().parallelism), [&](size_t i) -> Status {
+        const ChunkLocation* loc = Find(ids[i]);
+        if (loc == nullptr) {
+          return Status::Corruption(what(i) + " is not in the index");
+        }
+        FERRY_ASSIGN_OR_RETURN(auto sealer, NewSealer());
+        FERRY_ASSIGN_OR_RETURN(auto hasher, NewHasher());
+        codec::ZstdDecompressor dec;
+        std::string bytes;
+        FERRY_RETURN_IF_ERROR(ReadChunk(ids[i], *loc, *sealer, dec, *hasher, &bytes));
+        return use(i, bytes);
+      });
+}
+
 Status EncodeChunkBlob(const codec::ChunkId& id, ByteView data, codec::ZstdCompressor* compressor,
                        repo::Sealer& sealer, std::string* scratch, std::string* out) {
   scratch->resize(1 + codec::ZstdCompressor::MaxOutputSize(data.size()));

@@ -121,6 +121,14 @@ class Repository {
   // Errors: kCorruption naming the pack and chunk; kNotFound if the pack is missing.
   Status ReadChunk(const codec::ChunkId& id, const ChunkLocation& loc, repo::Sealer& sealer,
                    codec::ZstdDecompressor& dec, codec::ChunkIdHasher& hasher, std::string* out);
+  // Reads the chunks `ids` — the pages of a volume's map or block hashes, which a job needs
+  // before it can start — with the transport's parallelism in flight (a large volume has a page
+  // per GiB; one request after another, a TiB over S3 took a minute before the first byte), each
+  // verified, and calls use(i, bytes) on the fetching thread. `what(i)` names chunk i in errors.
+  // Errors: kCorruption for a chunk missing from the index; the first of ReadChunk's or use's.
+  using ChunkUse = std::function<Status(size_t i, std::string& bytes)>;
+  Status ReadChunks(const std::vector<codec::ChunkId>& ids,
+                    const std::function<std::string(size_t i)>& what, const ChunkUse& use);
   // Decodes an opened blob plaintext (encoding byte + payload) of a chunk of `raw_size` bytes and
   // verifies its id. Returns the chunk's bytes: a view into `plaintext` for a raw chunk (no
   // copy), or into `*scratch` for a compressed one; valid while both live unchanged. `what`

@@ -1,11 +1,19 @@
 // Loading a repository's index and snapshot list, one request per object, many at once, while a
 // prune replaces index objects and a forget deletes snapshots between the listing and the reads.
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <mutex>
 #include <set>
+#include <thread>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "engine/block_hasher.h"
 #include "engine/repo_fixture.h"
+#include "engine/restore.h"
 #include "formats/repo/index_file.h"
 
 namespace ferry {
@@ -18,6 +26,7 @@ class HookedTransport final : public Transport {
   explicit HookedTransport(std::unique_ptr<Transport> inner) : inner_(std::move(inner)) {}
 
   std::function<void(std::string_view name)> before_get;
+  std::function<void()> around_read;  // Runs inside each ReadAt, before the read.
   std::atomic<int> gets{0};
 
   TransportCapabilities capabilities() const override {
@@ -38,6 +47,7 @@ class HookedTransport final : public Transport {
     return inner_->Get(name);
   }
   Result<size_t> ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) override {
+    if (around_read) around_read();
     return inner_->ReadAt(name, offset, dst);
   }
   Result<uint64_t> Size(std::string_view name) override { return inner_->Size(name); }
@@ -152,6 +162,60 @@ TEST_F(RepositoryLoadTest, AnUnreadableIndexObjectFailsTheLoadNamingIt) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
   EXPECT_NE(s.message().find(victim), std::string::npos) << s.ToString();
+}
+
+// A volume has a map page per GiB and a block-hash page per GiB of 64 KiB blocks: read one after
+// another over a network, a large volume's pages delayed the first byte of a restore by a round
+// trip each.
+TEST_F(RepositoryLoadTest, PagesOfALargeVolumeAreReadManyAtOnce) {
+  auto repo = InitRepo();
+  const std::string path = (dir_.path() / "large.img").string();
+  {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0);
+    for (uint64_t gib = 0; gib < 4; ++gib) {  // A little data in each GiB, holes between.
+      const std::string data = testing::RandomBytes(200'000, gib);
+      ASSERT_EQ(::pwrite(fd, data.data(), data.size(), static_cast<off_t>((gib << 30) + 4096)),
+                static_cast<ssize_t>(data.size()));
+    }
+    ASSERT_EQ(::ftruncate(fd, static_cast<off_t>((4ull << 30) + 777)), 0);
+    ::close(fd);
+  }
+  auto b = Run(*repo, {{path, "large"}});
+  ASSERT_TRUE(b.has_value()) << b.error().ToString();
+  const repo::SnapshotVolume& volume = b->snapshot.volumes.at(0);
+  ASSERT_GE(volume.pages.size(), 5u);
+  ASSERT_GE(volume.hash_pages.size(), 5u);
+  auto map = LoadVolumeMap(*repo, volume);
+  ASSERT_TRUE(map.has_value()) << map.error().ToString();
+  auto hashes = LoadBlockHashes(*repo, volume);
+  ASSERT_TRUE(hashes.has_value()) << hashes.error().ToString();
+
+  // The same pages through a transport whose reads take 20 ms each, as a remote one's do.
+  auto hooked = std::make_unique<HookedTransport>(
+      LocalTransport::Open((dir_.path() / "repo").string()).value());
+  HookedTransport* transport = hooked.get();
+  auto reopened = Repository::Open(std::move(hooked), "pw");
+  ASSERT_TRUE(reopened.has_value()) << reopened.error().ToString();
+  ASSERT_TRUE((*reopened)->LoadIndex().ok());
+  std::atomic<int> in_flight{0}, most{0};
+  transport->around_read = [&] {
+    const int now = ++in_flight;
+    for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    --in_flight;
+  };
+  most = 0;
+  auto map_again = LoadVolumeMap(**reopened, volume);
+  ASSERT_TRUE(map_again.has_value()) << map_again.error().ToString();
+  EXPECT_EQ(*map_again, *map) << "the pages, in order";
+  EXPECT_GE(most.load(), 2) << "map pages read one at a time";
+  most = 0;
+  auto hashes_again = LoadBlockHashes(**reopened, volume);
+  ASSERT_TRUE(hashes_again.has_value()) << hashes_again.error().ToString();
+  EXPECT_EQ(*hashes_again, *hashes);
+  EXPECT_GE(most.load(), 2) << "block hash pages read one at a time";
 }
 
 }  // namespace

@@ -77,19 +77,19 @@ RestoreShape ShapeRestore(const RestoreOptions& options, const TransportCapabili
 
 Result<std::vector<Extent>> LoadVolumeMap(Repository& repository,
                                           const repo::SnapshotVolume& volume) {
-  FERRY_ASSIGN_OR_RETURN(auto c, MakeCodecs(repository));
+  std::vector<codec::ChunkId> ids;
+  for (const repo::MapPageRef& ref : volume.pages) ids.push_back(ref.id);
+  auto what = [&](size_t i) {
+    return fmt::format("map page {} of volume {}", ids[i].ToHex().substr(0, 16), volume.name);
+  };
+  std::vector<std::vector<Extent>> pages(ids.size());
+  auto decode = [&](size_t i, std::string& page) -> Status {
+    FERRY_ASSIGN_OR_RETURN(pages[i], repo::DecodeMapPage(page, what(i)));
+    return Status();
+  };
+  FERRY_RETURN_IF_ERROR(repository.ReadChunks(ids, what, decode));
   std::vector<Extent> extents;
-  std::string page;
-  for (const repo::MapPageRef& ref : volume.pages) {
-    const ChunkLocation* loc = repository.Find(ref.id);
-    const std::string what =
-        fmt::format("map page {} of volume {}", ref.id.ToHex().substr(0, 16), volume.name);
-    if (loc == nullptr) return Err(Status::Corruption(what + " is not in the index"));
-    FERRY_RETURN_IF_ERROR(
-        repository.ReadChunk(ref.id, *loc, *c->sealer, c->dec, *c->hasher, &page));
-    FERRY_ASSIGN_OR_RETURN(auto part, repo::DecodeMapPage(page, what));
-    extents.insert(extents.end(), part.begin(), part.end());
-  }
+  for (const auto& part : pages) extents.insert(extents.end(), part.begin(), part.end());
   FERRY_RETURN_IF_ERROR(repo::CheckTiling(extents, volume.size, "volume " + volume.name));
   return extents;
 }
