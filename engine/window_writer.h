@@ -137,9 +137,9 @@ class WindowWriter {
   const WindowTarget target_;
   const size_t window_size_;
   std::string backend_;
-  io::AlignedBuffer arena_;  // Every window buffer, registered with the queue once.
+  io::AlignedBuffer arena_;               // Every window buffer, registered with the queue by Run.
+  std::vector<MutableByteView> buffers_;  // The windows of arena_, by index.
   std::unique_ptr<io::IoQueue> queue_;
-  bool registered_ = true;  // The window buffers are registered with queue_.
 
   mutable std::mutex mu_;
   std::condition_variable free_cv_;
@@ -150,6 +150,7 @@ class WindowWriter {
   bool failed_ = false;
 
   // Owned by the Run thread.
+  bool registered_ = false;                  // buffers_ are registered with queue_.
   std::vector<InFlight> in_flight_;          // By buffer index.
   std::vector<WindowPlacer::Write> writes_;  // The window being submitted (reused).
   uint64_t bytes_written_ = 0;
