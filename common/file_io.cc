@@ -38,6 +38,19 @@ Status WriteFullAt(int fd, ByteView src, uint64_t offset, const std::string& pat
   return Status();
 }
 
+Status WriteFull(int fd, ByteView src, const std::string& path) {
+  size_t done = 0;
+  while (done < src.size()) {
+    const ssize_t n = ::write(fd, src.data() + done, src.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "write " + path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status();
+}
+
 Status FsyncDirectory(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno(errno, "open directory " + dir);

@@ -150,7 +150,7 @@ Result<GuestCopyResult> CopyGuestRanges(const std::string& target, uint64_t size
         break;
       }
       const Window& w = windows[i];
-      const MutableByteView buf = out.Acquire();
+      const MutableByteView buf = out.Acquire(w.start);
       if (buf.empty()) break;  // The writer failed; its error is reported.
       for (const cbt::ByteRange& p : w.pieces) {
         s = (*read)(buf.subspan(p.offset - w.start, p.length), p.offset);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "engine/block_hasher.h"
+#include "engine/hooked_transport.h"
 #include "engine/repo_fixture.h"
 #include "engine/restore.h"
 #include "formats/repo/index_file.h"
@@ -19,46 +20,7 @@
 namespace ferry {
 namespace {
 
-// The local transport, with a hook that runs before each Get (on the fetching thread) and many
-// requests in flight, as a remote transport has.
-class HookedTransport final : public Transport {
- public:
-  explicit HookedTransport(std::unique_ptr<Transport> inner) : inner_(std::move(inner)) {}
-
-  std::function<void(std::string_view name)> before_get;
-  std::function<void()> around_read;  // Runs inside each ReadAt, before the read.
-  std::atomic<int> gets{0};
-
-  TransportCapabilities capabilities() const override {
-    TransportCapabilities c = inner_->capabilities();
-    c.parallelism = 8;
-    return c;
-  }
-  std::string Describe() const override { return inner_->Describe(); }
-  Status Put(std::string_view name, ByteView data, bool exclusive = false) override {
-    return inner_->Put(name, data, exclusive);
-  }
-  Result<std::unique_ptr<ObjectWriter>> Create(std::string_view name, uint64_t hint) override {
-    return inner_->Create(name, hint);
-  }
-  Result<std::string> Get(std::string_view name) override {
-    ++gets;
-    if (before_get) before_get(name);
-    return inner_->Get(name);
-  }
-  Result<size_t> ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) override {
-    if (around_read) around_read();
-    return inner_->ReadAt(name, offset, dst);
-  }
-  Result<uint64_t> Size(std::string_view name) override { return inner_->Size(name); }
-  Result<std::vector<std::string>> List(std::string_view prefix) override {
-    return inner_->List(prefix);
-  }
-  Status Remove(std::string_view name) override { return inner_->Remove(name); }
-
- private:
-  std::unique_ptr<Transport> inner_;
-};
+using testing::HookedTransport;
 
 class RepositoryLoadTest : public testing::RepoFixture {
  protected:
@@ -198,24 +160,17 @@ TEST_F(RepositoryLoadTest, PagesOfALargeVolumeAreReadManyAtOnce) {
   auto reopened = Repository::Open(std::move(hooked), "pw");
   ASSERT_TRUE(reopened.has_value()) << reopened.error().ToString();
   ASSERT_TRUE((*reopened)->LoadIndex().ok());
-  std::atomic<int> in_flight{0}, most{0};
-  transport->around_read = [&] {
-    const int now = ++in_flight;
-    for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    --in_flight;
-  };
-  most = 0;
+  transport->around_read = [] { std::this_thread::sleep_for(std::chrono::milliseconds(20)); };
+  transport->most_reads_in_flight = 0;
   auto map_again = LoadVolumeMap(**reopened, volume);
   ASSERT_TRUE(map_again.has_value()) << map_again.error().ToString();
   EXPECT_EQ(*map_again, *map) << "the pages, in order";
-  EXPECT_GE(most.load(), 2) << "map pages read one at a time";
-  most = 0;
+  EXPECT_GE(transport->most_reads_in_flight.load(), 2) << "map pages read one at a time";
+  transport->most_reads_in_flight = 0;
   auto hashes_again = LoadBlockHashes(**reopened, volume);
   ASSERT_TRUE(hashes_again.has_value()) << hashes_again.error().ToString();
   EXPECT_EQ(*hashes_again, *hashes);
-  EXPECT_GE(most.load(), 2) << "block hash pages read one at a time";
+  EXPECT_GE(transport->most_reads_in_flight.load(), 2) << "block hash pages read one at a time";
 }
 
 }  // namespace

@@ -96,59 +96,6 @@ Result<std::vector<Extent>> LoadVolumeMap(Repository& repository,
 
 namespace {
 
-Result<RestoreResult> RestoreToStream(Repository& repository, const std::vector<Extent>& extents,
-                                      uint64_t size, int fd, const RestoreOptions& options) {
-  FERRY_ASSIGN_OR_RETURN(auto c, MakeCodecs(repository));
-  RestoreResult result;
-  result.size = size;
-  ProgressTicker ticker;
-  std::string chunk;
-  const std::string zeros(1 << 20, '\0');
-  uint64_t at = 0;
-  auto write_all = [&](const char* p, size_t n) -> Status {
-    while (n > 0) {
-      const ssize_t w = ::write(fd, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return Status::FromErrno(errno, "write standard output");
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-    return Status();
-  };
-  for (const Extent& e : extents) {
-    if (options.cancel != nullptr && options.cancel->cancelled()) {
-      return Err(Status::Cancelled("restore was cancelled"));
-    }
-    if (e.kind == ExtentKind::kChunk) {
-      const ChunkLocation* loc = repository.Find(e.id);
-      if (loc == nullptr) {
-        return Err(Status::Corruption("chunk " + e.id.ToHex() + " is not in the index"));
-      }
-      FERRY_RETURN_IF_ERROR(
-          repository.ReadChunk(e.id, *loc, *c->sealer, c->dec, *c->hasher, &chunk));
-      FERRY_RETURN_IF_ERROR(write_all(chunk.data(), chunk.size()));
-      result.bytes_written += chunk.size();
-      ++result.chunks;
-    } else {
-      for (uint64_t left = e.length; left > 0;) {
-        const size_t n = static_cast<size_t>(std::min<uint64_t>(left, zeros.size()));
-        FERRY_RETURN_IF_ERROR(write_all(zeros.data(), n));
-        left -= n;
-      }
-    }
-    at += e.length;
-    if (options.progress && ticker.Due()) options.progress({at, size, ticker.seconds(), false});
-  }
-  result.seconds = ticker.seconds();
-  return result;
-}
-
-}  // namespace
-
-namespace {
-
 // What every restore worker shares.
 struct WindowJob {
   Repository& repository;
@@ -196,7 +143,7 @@ class WindowRestorer {
       job_.writer.Commit(start, {}, {}, end - start);  // Nothing to read or write here.
       return Status();
     }
-    const MutableByteView buf = job_.writer.Acquire();
+    const MutableByteView buf = job_.writer.Acquire(start);
     if (buf.empty()) return Status();  // The writer failed; its error is reported.
     Status s = Fill(start, end, first, last, buf);
     if (!s.ok()) {
@@ -391,6 +338,55 @@ class WindowRestorer {
   std::string packed_, plain_, scratch_;
 };
 
+// Opens a file or device target of a restore (see Restore): `*direct` for aligned writes
+// (O_DIRECT where the file system allows it), `*buffered` for the rest; a QCOW2 target gets its
+// placer and `*o`'s window whole clusters. Returns whether the target is a block device.
+Result<bool> OpenTarget(const std::string& target, const repo::SnapshotVolume& volume,
+                        const RestoreOptions& options, RestoreOptions* o,
+                        std::unique_ptr<Qcow2Placer>* placer, io::FileHandle* direct,
+                        io::FileHandle* buffered) {
+  struct stat st {};
+  const bool exists = ::stat(target.c_str(), &st) == 0;
+  const bool device = exists && S_ISBLK(st.st_mode);
+  if (options.delta) {
+    if (!exists) return Err(Status::NotFound(target + " does not exist: nothing to compare with"));
+    if (!device && !S_ISREG(st.st_mode)) {
+      return Err(Status::InvalidArgument(target + " is neither a regular file nor a block device"));
+    }
+  } else if (exists && !device && !options.overwrite) {
+    return Err(Status::AlreadyExists(target + " exists (remove it, or pass --overwrite)"));
+  }
+  if (o->qcow2) {
+    if (o->delta) {
+      return Err(Status::InvalidArgument(
+          "a delta restore rewrites a raw volume in place; a QCOW2 restore makes a new image"));
+    }
+    if (device) {
+      return Err(Status::InvalidArgument(target + " is a block device: a QCOW2 image is a file"));
+    }
+    FERRY_ASSIGN_OR_RETURN(*placer, Qcow2Placer::Create(target, volume.size, *o->qcow2));
+    o->window = AlignUp(o->window, (*placer)->cluster_size());  // Whole clusters per window.
+  }
+  FERRY_ASSIGN_OR_RETURN(*direct,
+                         io::FileHandle::Open(target, {.write = true,
+                                                       .create = !device && !options.delta,
+                                                       .truncate = !device && !options.delta,
+                                                       .direct = true}));
+  FERRY_ASSIGN_OR_RETURN(*buffered, io::FileHandle::Open(target, {.write = true}));
+  if (device) {
+    FERRY_ASSIGN_OR_RETURN(uint64_t device_size, buffered->Size());
+    if (device_size < volume.size) {
+      return Err(Status::InvalidArgument(fmt::format(
+          "{} holds {} bytes, the volume {}: it does not fit", target, device_size, volume.size)));
+    }
+  } else if (*placer) {
+    FERRY_RETURN_IF_ERROR((*placer)->WriteInitial(buffered->fd(), target));
+  } else if (::ftruncate(buffered->fd(), static_cast<off_t>(volume.size)) != 0) {
+    return Err(Status::FromErrno(errno, "resize " + target));
+  }
+  return device;
+}
+
 }  // namespace
 
 Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snapshot,
@@ -418,66 +414,37 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
   // Before the target is touched (a replaced file is truncated when opened).
   FERRY_RETURN_IF_ERROR(WindowWriter::CheckWindowSize(o.window));
   FERRY_ASSIGN_OR_RETURN(std::vector<Extent> extents, LoadVolumeMap(repository, *volume));
-  if (target == "-") {
-    if (options.delta)
-      return Err(Status::InvalidArgument("a delta restore needs a file or device"));
-    return RestoreToStream(repository, extents, volume->size, STDOUT_FILENO, options);
+  const bool stream = target == "-";
+  if (stream && options.delta) {
+    return Err(Status::InvalidArgument("a delta restore needs a file or device"));
+  }
+  if (stream && o.qcow2) {
+    return Err(Status::InvalidArgument("a QCOW2 image is written to a file, not standard output"));
   }
 
   // Open the target: a new (or, with overwrite, replaced) sparse file, a block device, or for a
-  // delta restore the existing file or device.
-  struct stat st {};
-  const bool exists = ::stat(target.c_str(), &st) == 0;
-  const bool device = exists && S_ISBLK(st.st_mode);
-  if (options.delta) {
-    if (!exists) return Err(Status::NotFound(target + " does not exist: nothing to compare with"));
-    if (!device && !S_ISREG(st.st_mode)) {
-      return Err(Status::InvalidArgument(target + " is neither a regular file nor a block device"));
-    }
-  } else if (exists && !device && !options.overwrite) {
-    return Err(Status::AlreadyExists(target + " exists (remove it, or pass --overwrite)"));
-  }
+  // delta restore the existing file or device. Standard output is already open.
+  bool device = false;
   std::unique_ptr<Qcow2Placer> placer;
-  if (o.qcow2) {
-    if (o.delta) {
-      return Err(Status::InvalidArgument(
-          "a delta restore rewrites a raw volume in place; a QCOW2 restore makes a new image"));
-    }
-    if (device) {
-      return Err(Status::InvalidArgument(target + " is a block device: a QCOW2 image is a file"));
-    }
-    FERRY_ASSIGN_OR_RETURN(placer, Qcow2Placer::Create(target, volume->size, *o.qcow2));
-    o.window = AlignUp(o.window, placer->cluster_size());  // Whole clusters per window.
-  }
-  FERRY_ASSIGN_OR_RETURN(io::FileHandle direct,
-                         io::FileHandle::Open(target, {.write = true,
-                                                       .create = !device && !options.delta,
-                                                       .truncate = !device && !options.delta,
-                                                       .direct = true}));
-  FERRY_ASSIGN_OR_RETURN(io::FileHandle buffered, io::FileHandle::Open(target, {.write = true}));
-  if (device) {
-    FERRY_ASSIGN_OR_RETURN(uint64_t device_size, buffered.Size());
-    if (device_size < volume->size) {
-      return Err(Status::InvalidArgument(fmt::format(
-          "{} holds {} bytes, the volume {}: it does not fit", target, device_size, volume->size)));
-    }
-  } else if (placer) {
-    FERRY_RETURN_IF_ERROR(placer->WriteInitial(buffered.fd(), target));
-  } else if (::ftruncate(buffered.fd(), static_cast<off_t>(volume->size)) != 0) {
-    return Err(Status::FromErrno(errno, "resize " + target));
+  io::FileHandle direct, buffered;
+  if (!stream) {
+    FERRY_ASSIGN_OR_RETURN(device,
+                           OpenTarget(target, *volume, options, &o, &placer, &direct, &buffered));
   }
 
   const unsigned threads = shape.threads;
   FERRY_ASSIGN_OR_RETURN(std::unique_ptr<WindowWriter> writer,
-                         WindowWriter::Create({.fd = direct.fd(),
+                         WindowWriter::Create({.fd = stream ? STDOUT_FILENO : direct.fd(),
                                                .direct = direct.direct(),
                                                .tail_fd = buffered.fd(),
                                                .size = volume->size,
-                                               .name = target,
-                                               .placer = placer.get()},
+                                               .name = stream ? "standard output" : target,
+                                               .placer = placer.get(),
+                                               .stream = stream},
                                               o.window, shape.buffers));
-  // An overlay must see every window, zeros included: they may hide the backing image's data.
-  const bool every_window = device || (o.qcow2 && !o.qcow2->backing.empty());
+  // A stream and an overlay must see every window, zeros included (an overlay's may hide the
+  // backing image's data).
+  const bool every_window = stream || device || (o.qcow2 && !o.qcow2->backing.empty());
   WindowJob job{repository,  extents,       o,     *writer, volume->size, every_window,
                 direct.fd(), buffered.fd(), target};
   ProgressTicker ticker;
@@ -511,7 +478,7 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
   // the file's metadata. A QCOW2 image's metadata follows the data, phase by phase.
   if (placer) {
     FERRY_RETURN_IF_ERROR(placer->Finish(buffered.fd(), target));
-  } else if (::fsync(buffered.fd()) != 0) {
+  } else if (!stream && ::fsync(buffered.fd()) != 0) {
     return Err(Status::FromErrno(errno, "fsync " + target));
   }
   RestoreResult result;

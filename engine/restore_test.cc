@@ -1,10 +1,14 @@
 // Restore through windows: any window size, chunks straddling windows, and delta restores that
 // rewrite only what differs.
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <sys/stat.h>
 
+#include "engine/hooked_transport.h"
 #include "engine/repo_fixture.h"
 #include "formats/qcow2/image.h"
 #include "formats/repo/pack.h"
@@ -302,6 +306,54 @@ TEST_F(RestoreTest, Qcow2ImagesReadBackAsTheVolume) {
   auto delta = Restore(*repo, second->snapshot, "v", next, o);
   ASSERT_FALSE(delta.has_value());
   EXPECT_TRUE(delta.error().IsInvalidArgument());
+}
+
+// Standard output is a stream: windows that several workers fetch and decode, finishing out of
+// order (each read here waits a few milliseconds, more for some), come out whole and in order.
+TEST_F(RestoreTest, ToAStreamSeveralWorkersFetchAndWindowsComeOutInOrder) {
+  auto repo = InitRepo();
+  const std::string vol = MakeVolume("vol.img", 31);
+  auto backup = Run(*repo, {{vol, "v"}});
+  ASSERT_TRUE(backup.has_value()) << backup.error().ToString();
+  auto hooked = std::make_unique<testing::HookedTransport>(
+      LocalTransport::Open((dir_.path() / "repo").string()).value());
+  testing::HookedTransport* transport = hooked.get();
+  auto reopened = Repository::Open(std::move(hooked), "pw");
+  ASSERT_TRUE(reopened.has_value()) << reopened.error().ToString();
+  ASSERT_TRUE((*reopened)->LoadIndex().ok());
+  std::atomic<unsigned> reads{0};
+  transport->around_read = [&] {
+    const unsigned n = reads++;
+    std::this_thread::sleep_for(std::chrono::milliseconds(n % 3 == 0 ? 6 : 1));
+  };
+
+  // A pipe on standard output (pwrite on it fails: only a stream write works), drained here.
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  std::string out;
+  std::thread drain([&] {
+    char buf[1 << 16];
+    for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;) {
+      out.append(buf, static_cast<size_t>(n));
+    }
+  });
+  const int saved_stdout = ::dup(STDOUT_FILENO);
+  ::dup2(pipe_fds[1], STDOUT_FILENO);
+  ::close(pipe_fds[1]);
+  RestoreOptions o;
+  o.window = 64 << 10;  // ~100 windows.
+  o.threads = 4;
+  auto r = Restore(**reopened, backup->snapshot, "v", "-", o);
+  ::dup2(saved_stdout, STDOUT_FILENO);  // Closes the pipe's last write end: the drain ends.
+  ::close(saved_stdout);
+  drain.join();
+  ::close(pipe_fds[0]);
+
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_TRUE(out == testing::ReadFileOrDie(vol))
+      << "the volume's bytes, in order (" << out.size() << " bytes came)";
+  EXPECT_EQ(r->bytes_written, out.size());
+  EXPECT_GE(transport->most_reads_in_flight.load(), 2) << "one read at a time";
 }
 
 }  // namespace

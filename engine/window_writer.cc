@@ -1,6 +1,7 @@
 #include "engine/window_writer.h"
 
 #include <algorithm>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -27,8 +28,9 @@ Result<std::unique_ptr<WindowWriter>> WindowWriter::Create(const WindowTarget& t
   // Each buffer has several writes at most (one per dirty run); the queue reaps when full.
   FERRY_ASSIGN_OR_RETURN(io::CreatedIoQueue q,
                          io::CreateIoQueue({.depth = std::max(8u, buffers * 2)}));
+  // (A stream target uses no queue, but an idle one costs nothing and keeps Run simple.)
   w->queue_ = std::move(q.queue);
-  w->backend_ = std::string(w->queue_->name());
+  w->backend_ = target.stream ? "write" : std::string(w->queue_->name());
   w->arena_ = io::AlignedBuffer(window_size * buffers, kBlock);
   std::vector<MutableByteView> views;
   for (unsigned i = 0; i < buffers; ++i) {
@@ -52,9 +54,13 @@ int WindowWriter::BufferIndex(const MutableByteView& buffer) const {
   return static_cast<int>((buffer.data() - arena_.data()) / static_cast<ptrdiff_t>(window_size_));
 }
 
-MutableByteView WindowWriter::Acquire() {
+MutableByteView WindowWriter::Acquire(uint64_t window_start) {
   std::unique_lock lock(mu_);
-  free_cv_.wait(lock, [&] { return failed_ || !free_.empty(); });
+  free_cv_.wait(lock, [&] {
+    const bool in_turn =
+        !target_.stream || window_start < stream_next_ + buffers_.size() * window_size_;
+    return failed_ || (!free_.empty() && in_turn);
+  });
   if (failed_) return {};
   MutableByteView b = free_.back();
   free_.pop_back();
@@ -204,8 +210,59 @@ void WindowWriter::Complete(const std::vector<io::IoCompletion>& completions) {
   }
 }
 
+Status WindowWriter::RunStream(const std::function<bool()>& producers_done,
+                               const std::function<void(uint64_t)>& tick) {
+  ProgressTicker ticker;
+  std::map<uint64_t, Committed> waiting;  // Committed ahead of the next window, by start.
+  std::deque<Committed> batch;
+  for (bool done = false; !done;) {
+    {
+      std::unique_lock lock(mu_);
+      committed_cv_.wait_for(lock, kProgressInterval,
+                             [&] { return failed_ || !committed_.empty() || producers_done(); });
+      if (failed_) break;
+      // Workers commit before they finish: once all have, everything is in committed_.
+      done = committed_.empty() && producers_done();
+      batch.swap(committed_);
+    }
+    for (Committed& w : batch) waiting.emplace(w.start, std::move(w));
+    batch.clear();
+    for (auto it = waiting.begin(); it != waiting.end() && it->first == stream_next_;) {
+      const Committed& w = it->second;
+      const size_t length =
+          static_cast<size_t>(std::min<uint64_t>(window_size_, target_.size - w.start));
+      Status s = w.buffer.size() < length
+                     ? Status::InvalidArgument("a window for a stream came without its bytes")
+                     : WriteFull(target_.fd, w.buffer.first(length), target_.name);
+      if (!w.buffer.empty()) Release(w.buffer);
+      covered_ += w.covered;
+      it = waiting.erase(it);
+      if (!s.ok()) {
+        Fail(s);
+        break;
+      }
+      bytes_written_ += length;
+      {
+        std::lock_guard lock(mu_);
+        stream_next_ += window_size_;
+      }
+      free_cv_.notify_all();  // A window further on may now take a buffer.
+    }
+    if (ticker.Due()) tick(covered_);
+  }
+  for (auto& [start, w] : waiting) {
+    if (!w.buffer.empty()) Release(w.buffer);
+  }
+  std::lock_guard lock(mu_);
+  if (!failed_ && !waiting.empty()) {
+    return Status::IoError(fmt::format("the window at offset {} never came", stream_next_));
+  }
+  return failed_ ? error_ : Status();
+}
+
 Status WindowWriter::Run(const std::function<bool()>& producers_done,
                          const std::function<void(uint64_t)>& tick) {
+  if (target_.stream) return RunStream(producers_done, tick);
   // Registration only saves the kernel a page walk per write; without it (a small
   // RLIMIT_MEMLOCK) writes work the same. Pinning faults in every page of the buffers (~40 ms
   // for 96 MiB here), so it happens here, while the workers make their first reads, rather

@@ -7,6 +7,10 @@
 // dirty pages for the final fsync), submits them, and recycles buffers as writes complete. A
 // buffer pool of fixed size bounds memory and paces the workers to the disk.
 //
+// A stream target (a pipe, standard output) cannot be written at offsets: its windows come whole
+// and Run writes them in volume order as the one before each arrives, so the workers still fetch
+// and decode several windows at once.
+//
 // Thread-safety: Acquire, Commit, Release, Fail and failed() from any thread; Run from one.
 #pragma once
 
@@ -61,6 +65,9 @@ struct WindowTarget {
   // If set, windows go where it says (writes that are not block-aligned go to tail_fd) instead
   // of to their volume offsets. Not owned; outlives the writer.
   WindowPlacer* placer = nullptr;
+  // fd is a stream: every window is committed whole (the buffer holds all of its bytes, zeros
+  // included) and written in volume order with write(2); `direct`, `tail_fd`, `placer` unused.
+  bool stream = false;
 };
 
 class WindowWriter {
@@ -80,9 +87,11 @@ class WindowWriter {
   size_t window_size() const { return window_size_; }
   const std::string& backend() const { return backend_; }
 
-  // A free window buffer (window_size() bytes, contents undefined), or an empty span once the
-  // writer has failed. Blocks while every buffer is in use.
-  MutableByteView Acquire();
+  // A free window buffer (window_size() bytes, contents undefined) for the window starting at
+  // `window_start`, or an empty span once the writer has failed. Blocks while every buffer is in
+  // use — for a stream target also until the window is among the next `buffers` to write, so
+  // windows waiting for an earlier one can never hold every buffer while it waits for one.
+  MutableByteView Acquire(uint64_t window_start);
   // Hands `buffer` (from Acquire) back: the window starting at `window_start` (a multiple of
   // window_size()) must have the bytes `dirty` (volume offsets, inside the window) written.
   // Bytes of the blocks that `dirty` touches but does not cover must already hold the
@@ -120,6 +129,9 @@ class WindowWriter {
 
   WindowWriter(const WindowTarget& target, size_t window_size)
       : target_(target), window_size_(window_size) {}
+  // Run for a stream target: writes whole windows in volume order.
+  Status RunStream(const std::function<bool()>& producers_done,
+                   const std::function<void(uint64_t)>& tick);
   // Submits the writes of one window; an error goes to Fail().
   void SubmitWindow(Committed& window, std::vector<io::IoCompletion>* completions);
   // The writes of a window to its own volume offsets: block-aligned runs of its dirty ranges
@@ -148,6 +160,7 @@ class WindowWriter {
   std::deque<Committed> committed_;
   Status error_;
   bool failed_ = false;
+  uint64_t stream_next_ = 0;  // A stream's next window to write (its start).
 
   // Owned by the Run thread.
   bool registered_ = false;                  // buffers_ are registered with queue_.

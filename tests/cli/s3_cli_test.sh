@@ -24,6 +24,9 @@ r = json.load(open(sys.argv[1]))
 assert r["window"] == 16 << 20 and r["threads"] >= 4 and r["pack_reads"] > 0, r
 PY
 check "... byte-exact" cmp -s "$tmp/vol.img" "$tmp/shape.img"
+# To a pipe: the same windows and workers, written in volume order.
+"$ferry" restore -r "$repo" latest -t - 2>"$tmp/err" | cat >"$tmp/stream.img"
+check "an S3 restore to a pipe is byte-exact" cmp -s "$tmp/vol.img" "$tmp/stream.img"
 
 # --- a server that fails, resets and delays requests ---------------------------------------
 faulty="s3://$FERRY_S3_BUCKET/cli-$$/faulty?endpoint=$FERRY_S3_FAULTY_ENDPOINT"
@@ -33,6 +36,8 @@ before=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["f
   "$ferry" backup -r "$faulty" "$tmp/vol.img" >/dev/null 2>"$tmp/err" &&
   "$ferry" restore -r "$faulty" latest -t "$tmp/faulty.img" >/dev/null 2>"$tmp/err"
 check "backups and restores ride out a faulty server" cmp -s "$tmp/vol.img" "$tmp/faulty.img"
+"$ferry" restore -r "$faulty" latest -t - 2>"$tmp/err" | cat >"$tmp/faulty-stream.img"
+check "... to a pipe too" cmp -s "$tmp/vol.img" "$tmp/faulty-stream.img"
 "$ferry" check -r "$faulty" --read-data >/dev/null 2>&1
 check "check --read-data passes after the faulty server" test $? -eq 0
 after=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["fail"]+d["slowdown"]+d["reset"])' "$FERRY_S3_STATE/faulty-stats.json")

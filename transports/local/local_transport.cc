@@ -17,19 +17,6 @@ namespace ferry {
 
 namespace {
 
-Status WriteAll(int fd, ByteView data, const std::string& what) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno(errno, "write " + what);
-    }
-    done += static_cast<size_t>(n);
-  }
-  return Status();
-}
-
 // Creates `dir` and its parents, fsyncing each new directory's parent so the entry is durable.
 Status MakeDirs(const std::string& dir) {
   struct stat st {};
@@ -70,7 +57,7 @@ Status LocalTransport::Put(std::string_view name, ByteView data, bool exclusive)
   const std::string tmp = dir + "/.tmp-" + TempSuffix();
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return Status::FromErrno(errno, "create " + tmp);
-  Status s = WriteAll(fd, data, path);
+  Status s = WriteFull(fd, data, path);
   if (s.ok() && ::fsync(fd) != 0) s = Status::FromErrno(errno, "fsync " + path);
   ::close(fd);
   if (s.ok()) {
@@ -105,7 +92,7 @@ class LocalObjectWriter final : public ObjectWriter {
   }
 
   Status Append(ByteView data) override {
-    FERRY_RETURN_IF_ERROR(WriteAll(fd_, data, path_));
+    FERRY_RETURN_IF_ERROR(WriteFull(fd_, data, path_));
     size_ += data.size();
     return Status();
   }

@@ -1,0 +1,64 @@
+// HookedTransport: a transport for engine tests that wraps another (the local one) and runs test
+// code inside its reads, to change the repository between a listing and a read or to make reads
+// as slow as a remote transport's, and says it keeps many requests in flight, as S3 does.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "transports/transport.h"
+
+namespace ferry::testing {
+
+class HookedTransport final : public Transport {
+ public:
+  explicit HookedTransport(std::unique_ptr<Transport> inner) : inner_(std::move(inner)) {}
+
+  std::function<void(std::string_view name)> before_get;
+  std::function<void()> around_read;  // Runs inside each ReadAt, before the read.
+  std::atomic<int> gets{0};
+  std::atomic<int> reads_in_flight{0};
+  std::atomic<int> most_reads_in_flight{0};  // The most ReadAt calls ever at once.
+
+  TransportCapabilities capabilities() const override {
+    TransportCapabilities c = inner_->capabilities();
+    c.parallelism = 8;
+    return c;
+  }
+  std::string Describe() const override { return inner_->Describe(); }
+  Status Put(std::string_view name, ByteView data, bool exclusive = false) override {
+    return inner_->Put(name, data, exclusive);
+  }
+  Result<std::unique_ptr<ObjectWriter>> Create(std::string_view name, uint64_t hint) override {
+    return inner_->Create(name, hint);
+  }
+  Result<std::string> Get(std::string_view name) override {
+    ++gets;
+    if (before_get) before_get(name);
+    return inner_->Get(name);
+  }
+  Result<size_t> ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) override {
+    const int now = ++reads_in_flight;
+    for (int seen = most_reads_in_flight.load();
+         now > seen && !most_reads_in_flight.compare_exchange_weak(seen, now);) {
+    }
+    if (around_read) around_read();
+    auto n = inner_->ReadAt(name, offset, dst);
+    --reads_in_flight;
+    return n;
+  }
+  Result<uint64_t> Size(std::string_view name) override { return inner_->Size(name); }
+  Result<std::vector<std::string>> List(std::string_view prefix) override {
+    return inner_->List(prefix);
+  }
+  Status Remove(std::string_view name) override { return inner_->Remove(name); }
+
+ private:
+  std::unique_ptr<Transport> inner_;
+};
+
+}  // namespace ferry::testing
