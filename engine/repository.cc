@@ -86,16 +86,20 @@ Result<std::string> ReadConfigBytes(Transport& t) {
 }
 }  // namespace
 
-Result<bool> Repository::NeedsPassphrase(Transport& transport) {
-  FERRY_ASSIGN_OR_RETURN(std::string config_bytes, ReadConfigBytes(transport));
-  FERRY_ASSIGN_OR_RETURN(repo::RepoConfig config, repo::DecodeConfig(config_bytes));
-  return config.encrypted;
+Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Transport> transport,
+                                                     std::string_view passphrase) {
+  const std::string given(passphrase);
+  return Open(std::move(transport), [&]() -> Result<std::string> { return given; });
 }
 
 Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Transport> transport,
-                                                     std::string_view passphrase) {
+                                                     const PassphraseSource& passphrase_source) {
   FERRY_ASSIGN_OR_RETURN(std::string config_bytes, ReadConfigBytes(*transport));
   FERRY_ASSIGN_OR_RETURN(repo::RepoConfig config, repo::DecodeConfig(config_bytes));
+  std::string passphrase;
+  if (config.encrypted) {
+    FERRY_ASSIGN_OR_RETURN(passphrase, passphrase_source());
+  }
   FERRY_ASSIGN_OR_RETURN(auto key_names, transport->List("keys"));
   if (key_names.empty()) {
     return Err(Status::Corruption("repository at " + transport->Describe() + " has no key files"));

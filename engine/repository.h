@@ -70,8 +70,12 @@ class Repository {
   // why it cannot be written.
   static Result<std::unique_ptr<Repository>> Open(std::unique_ptr<Transport> transport,
                                                   std::string_view passphrase);
-  // True if opening needs a passphrase (the repository is encrypted). Errors as Open().
-  static Result<bool> NeedsPassphrase(Transport& transport);
+  // Like Open, but asks `passphrase` for it only if the repository is encrypted (a prompt, a
+  // file): the config is read once, where asking first took a round trip of its own. Errors as
+  // Open(), and passphrase()'s.
+  using PassphraseSource = std::function<Result<std::string>()>;
+  static Result<std::unique_ptr<Repository>> Open(std::unique_ptr<Transport> transport,
+                                                  const PassphraseSource& passphrase);
 
   Transport& transport() { return *transport_; }
   const repo::RepoConfig& config() const { return config_; }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -171,6 +172,40 @@ TEST_F(RepositoryLoadTest, PagesOfALargeVolumeAreReadManyAtOnce) {
   ASSERT_TRUE(hashes_again.has_value()) << hashes_again.error().ToString();
   EXPECT_EQ(*hashes_again, *hashes);
   EXPECT_GE(transport->most_reads_in_flight.load(), 2) << "block hash pages read one at a time";
+}
+
+// Asking for a passphrase only when the repository is encrypted used to read the config twice:
+// on S3 a round trip of every command.
+TEST_F(RepositoryLoadTest, OpeningReadsTheConfigOnceAndAsksForAPassphraseOnlyIfEncrypted) {
+  for (const bool encrypted : {true, false}) {
+    SCOPED_TRACE(encrypted ? "encrypted" : "not encrypted");
+    std::filesystem::remove_all(dir_.path() / "repo");
+    InitRepo(encrypted);
+    auto hooked = std::make_unique<HookedTransport>(
+        LocalTransport::Open((dir_.path() / "repo").string()).value());
+    std::atomic<int> config_reads{0};
+    hooked->before_get = [&](std::string_view name) { config_reads += name == "config" ? 1 : 0; };
+    int asked = 0;
+    auto r = Repository::Open(std::move(hooked), [&]() -> Result<std::string> {
+      ++asked;
+      return std::string("pw");
+    });
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    EXPECT_EQ(config_reads.load(), 1);
+    EXPECT_EQ(asked, encrypted ? 1 : 0);
+  }
+  // What the source says when it has no passphrase is what the caller hears.
+  auto r = Repository::Open(
+      LocalTransport::Open((dir_.path() / "repo").string()).value(),
+      []() -> Result<std::string> { return Err(Status::InvalidArgument("no passphrase given")); });
+  ASSERT_TRUE(r.has_value()) << "the last repository is not encrypted: nothing is asked";
+  std::filesystem::remove_all(dir_.path() / "repo");
+  InitRepo(true);
+  r = Repository::Open(
+      LocalTransport::Open((dir_.path() / "repo").string()).value(),
+      []() -> Result<std::string> { return Err(Status::InvalidArgument("no passphrase given")); });
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().message(), "no passphrase given");
 }
 
 }  // namespace

@@ -102,12 +102,8 @@ Result<std::string> ReadPassphrase(const RepoArgs& args, bool confirm) {
 
 Result<std::unique_ptr<Repository>> OpenRepository(const RepoArgs& args, bool load_index) {
   FERRY_ASSIGN_OR_RETURN(auto transport, OpenTransport(args, false));
-  FERRY_ASSIGN_OR_RETURN(bool encrypted, Repository::NeedsPassphrase(*transport));
-  std::string passphrase;
-  if (encrypted) {
-    FERRY_ASSIGN_OR_RETURN(passphrase, ReadPassphrase(args, false));
-  }
-  FERRY_ASSIGN_OR_RETURN(auto repo, Repository::Open(std::move(transport), passphrase));
+  FERRY_ASSIGN_OR_RETURN(auto repo, Repository::Open(std::move(transport),
+                                                     [&] { return ReadPassphrase(args, false); }));
   if (load_index) FERRY_RETURN_IF_ERROR(repo->LoadIndex());
   return repo;
 }
