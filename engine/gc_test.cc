@@ -11,6 +11,7 @@
 
 #include "engine/check.h"
 #include "engine/chunk_filter.h"
+#include "engine/hooked_transport.h"
 #include "engine/prune.h"
 #include "engine/repo_fixture.h"
 #include "engine/repo_lock.h"
@@ -301,6 +302,36 @@ TEST_F(GcTest, ABackupWhoseLockWentStaleRefusesToPublishOverPrunedPacks) {
   s = (*lock)->ValidateBeforePublish(used);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("was pruned"), std::string::npos);
+}
+
+// A volume's map has a page per GiB: prune's mark phase reads the pages of every snapshot many at
+// once and still marks every chunk they name.
+TEST_F(GcTest, PruneReadsALargeVolumesMapPagesManyAtOnce) {
+  auto repo = InitRepo();
+  const std::string large = MakeLargeVolume("large.img", 4);
+  auto kept = Run(*repo, {{large, "large"}});
+  ASSERT_TRUE(kept.has_value()) << kept.error().ToString();
+  ASSERT_GE(kept->snapshot.volumes.at(0).pages.size(), 5u);
+  auto gone = Run(*repo, {{MakeVolume("small.img", 5), "small"}});
+  ASSERT_TRUE(gone.has_value()) << gone.error().ToString();
+  ASSERT_TRUE(repo->ForgetSnapshot(gone->snapshot.id).ok());
+
+  auto hooked = std::make_unique<testing::HookedTransport>(
+      LocalTransport::Open((dir_.path() / "repo").string()).value());
+  testing::HookedTransport* transport = hooked.get();
+  auto reopened = Repository::Open(std::move(hooked), "pw");
+  ASSERT_TRUE(reopened.has_value()) << reopened.error().ToString();
+  transport->around_read = [] { std::this_thread::sleep_for(std::chrono::milliseconds(20)); };
+  auto pruned = Prune(**reopened, {});
+  ASSERT_TRUE(pruned.has_value()) << pruned.error().ToString();
+  EXPECT_GT(pruned->packs_deleted + pruned->packs_repacked, 0u) << "the small volume's packs";
+  EXPECT_GE(transport->most_reads_in_flight.load(), 2) << "map pages read one at a time";
+  transport->around_read = nullptr;
+  CheckOptions full;
+  full.read_data = true;
+  auto checked = Check(**reopened, full);
+  ASSERT_TRUE(checked.has_value()) << checked.error().ToString();
+  EXPECT_TRUE(checked->ok()) << fmt::format("{}", fmt::join(checked->errors, "; "));
 }
 
 }  // namespace

@@ -59,16 +59,15 @@ class SnapshotWalker {
       : repository_(repository), pages_(pages) {}
 
   Status Walk(const repo::Snapshot& snap, const std::function<void(const codec::ChunkId&)>& use) {
-    if (!sealer_) {
-      FERRY_ASSIGN_OR_RETURN(sealer_, repository_.NewSealer());
-      FERRY_ASSIGN_OR_RETURN(hasher_, repository_.NewHasher());
-    }
+    std::vector<codec::ChunkId> ids;  // Map pages not walked before, read below.
+    std::vector<const ChunkLocation*> locations;
+    std::vector<std::string> names;
     for (const repo::SnapshotVolume& vol : snap.volumes) {
       for (const codec::ChunkId& id : vol.hash_pages) use(id);
       for (const repo::MapPageRef& ref : vol.pages) {
         use(ref.id);
         if (!walked_.insert(ref.id).second) continue;
-        const std::string what =
+        std::string what =
             fmt::format("snapshot {} volume {}: map page {}", snap.id.ToHex().substr(0, 8),
                         vol.name, ref.id.ToHex().substr(0, 16));
         auto loc = pages_.find(ref.id);
@@ -77,12 +76,32 @@ class SnapshotWalker {
                                     " is not in the index, so prune cannot tell what the "
                                     "snapshot uses; run `ferry check` and `ferry repair index`");
         }
-        FERRY_RETURN_IF_ERROR(
-            repository_.ReadChunk(ref.id, loc->second, *sealer_, dec_, *hasher_, &page_));
-        FERRY_ASSIGN_OR_RETURN(auto extents, repo::DecodeMapPage(page_, what));
+        ids.push_back(ref.id);
+        locations.push_back(&loc->second);
+        names.push_back(std::move(what));
+      }
+    }
+    // Many at once (a page per GiB of volume), in batches that bound the chunk ids held.
+    constexpr size_t kBatch = 64;
+    std::vector<std::vector<codec::ChunkId>> chunks(kBatch);
+    for (size_t first = 0; first < ids.size(); first += kBatch) {
+      const size_t n = std::min(kBatch, ids.size() - first);
+      const std::vector<codec::ChunkId> batch(ids.begin() + static_cast<ptrdiff_t>(first),
+                                              ids.begin() + static_cast<ptrdiff_t>(first + n));
+      const std::vector<const ChunkLocation*> at(
+          locations.begin() + static_cast<ptrdiff_t>(first),
+          locations.begin() + static_cast<ptrdiff_t>(first + n));
+      auto decode = [&](size_t i, std::string& page) -> Status {
+        FERRY_ASSIGN_OR_RETURN(auto extents, repo::DecodeMapPage(page, names[first + i]));
+        chunks[i].clear();
         for (const repo::Extent& e : extents) {
-          if (e.kind == repo::ExtentKind::kChunk) use(e.id);
+          if (e.kind == repo::ExtentKind::kChunk) chunks[i].push_back(e.id);
         }
+        return Status();
+      };
+      FERRY_RETURN_IF_ERROR(repository_.ReadChunksAt(batch, at, decode));
+      for (size_t i = 0; i < n; ++i) {
+        for (const codec::ChunkId& id : chunks[i]) use(id);
       }
     }
     return Status();
@@ -91,10 +110,6 @@ class SnapshotWalker {
  private:
   Repository& repository_;
   const PageLocations& pages_;
-  std::unique_ptr<repo::Sealer> sealer_;
-  std::unique_ptr<codec::ChunkIdHasher> hasher_;
-  codec::ZstdDecompressor dec_;
-  std::string page_;
   ChunkSet walked_;
 };
 

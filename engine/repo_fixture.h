@@ -44,6 +44,22 @@ class RepoFixture : public ::testing::Test {
     return std::move(*r);
   }
 
+  // A sparse volume of `gib` GiB with a little data in each GiB, so it has a map page and a
+  // block-hash page per GiB yet backs up in moments.
+  std::string MakeLargeVolume(const std::string& name, uint64_t gib) {
+    const std::string path = (dir_.path() / name).string();
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    EXPECT_GE(fd, 0);
+    for (uint64_t g = 0; g < gib; ++g) {
+      const std::string data = RandomBytes(200'000, g);
+      EXPECT_EQ(::pwrite(fd, data.data(), data.size(), static_cast<off_t>((g << 30) + 4096)),
+                static_cast<ssize_t>(data.size()));
+    }
+    EXPECT_EQ(::ftruncate(fd, static_cast<off_t>((gib << 30) + 777)), 0);
+    ::close(fd);
+    return path;
+  }
+
   // A sparse volume: random data, text, an explicit zero run and holes.
   std::string MakeVolume(const std::string& name, uint64_t seed) {
     const std::string path = (dir_.path() / name).string();

@@ -353,17 +353,24 @@ Status Repository::ReadChunk(const codec::ChunkId& id, const ChunkLocation& loc,
 Status Repository::ReadChunks(const std::vector<codec::ChunkId>& ids,
                               const std::function<std::string(size_t i)>& what,
                               const ChunkUse& use) {
+  std::vector<const ChunkLocation*> locations;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    locations.push_back(Find(ids[i]));
+    if (locations.back() == nullptr) return Status::Corruption(what(i) + " is not in the index");
+  }
+  return ReadChunksAt(ids, locations, use);
+}
+
+Status Repository::ReadChunksAt(const std::vector<codec::ChunkId>& ids,
+                                const std::vector<const ChunkLocation*>& locations,
+                                const ChunkUse& use) {
   return ParallelFor(
       ids.size(), std::max(1u, transport_->capabilities().parallelism), [&](size_t i) -> Status {
-        const ChunkLocation* loc = Find(ids[i]);
-        if (loc == nullptr) {
-          return Status::Corruption(what(i) + " is not in the index");
-        }
         FERRY_ASSIGN_OR_RETURN(auto sealer, NewSealer());
         FERRY_ASSIGN_OR_RETURN(auto hasher, NewHasher());
         codec::ZstdDecompressor dec;
         std::string bytes;
-        FERRY_RETURN_IF_ERROR(ReadChunk(ids[i], *loc, *sealer, dec, *hasher, &bytes));
+        FERRY_RETURN_IF_ERROR(ReadChunk(ids[i], *locations[i], *sealer, dec, *hasher, &bytes));
         return use(i, bytes);
       });
 }

@@ -133,6 +133,10 @@ class Repository {
   using ChunkUse = std::function<Status(size_t i, std::string& bytes)>;
   Status ReadChunks(const std::vector<codec::ChunkId>& ids,
                     const std::function<std::string(size_t i)>& what, const ChunkUse& use);
+  // ReadChunks for a caller that found the chunks itself (prune, which never loads the index):
+  // chunk i is at `*locations[i]`.
+  Status ReadChunksAt(const std::vector<codec::ChunkId>& ids,
+                      const std::vector<const ChunkLocation*>& locations, const ChunkUse& use);
   // Decodes an opened blob plaintext (encoding byte + payload) of a chunk of `raw_size` bytes and
   // verifies its id. Returns the chunk's bytes: a view into `plaintext` for a raw chunk (no
   // copy), or into `*scratch` for a compressed one; valid while both live unchanged. `what`

@@ -132,18 +132,7 @@ TEST_F(RepositoryLoadTest, AnUnreadableIndexObjectFailsTheLoadNamingIt) {
 // trip each.
 TEST_F(RepositoryLoadTest, PagesOfALargeVolumeAreReadManyAtOnce) {
   auto repo = InitRepo();
-  const std::string path = (dir_.path() / "large.img").string();
-  {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
-    ASSERT_GE(fd, 0);
-    for (uint64_t gib = 0; gib < 4; ++gib) {  // A little data in each GiB, holes between.
-      const std::string data = testing::RandomBytes(200'000, gib);
-      ASSERT_EQ(::pwrite(fd, data.data(), data.size(), static_cast<off_t>((gib << 30) + 4096)),
-                static_cast<ssize_t>(data.size()));
-    }
-    ASSERT_EQ(::ftruncate(fd, static_cast<off_t>((4ull << 30) + 777)), 0);
-    ::close(fd);
-  }
+  const std::string path = MakeLargeVolume("large.img", 4);
   auto b = Run(*repo, {{path, "large"}});
   ASSERT_TRUE(b.has_value()) << b.error().ToString();
   const repo::SnapshotVolume& volume = b->snapshot.volumes.at(0);
