@@ -193,7 +193,9 @@ wait $feeder 2>/dev/null
 check "check warns about the dead backup's lock" grep -q "stale backup lock of host .*process $pid is gone" "$tmp/out"
 "$ferry" prune -r "$live" >"$tmp/out" 2>&1
 check "prune removes it, saying whose it was" grep -q "removed a stale backup lock of host .*(pid $pid,.*process $pid is gone from this host" "$tmp/out"
-check "and nothing waits for it" test -z "$(find "$live/locks" "$live/prune" -type f 2>/dev/null)"
+# (A kill -9 between writing a lock's next generation and renaming it into place leaves a
+# `.tmp-` file, which no listing shows: docs/TRANSPORTS.md, "Publishing".)
+check "and nothing waits for it" test -z "$(find "$live/locks" "$live/prune" -type f ! -name '.tmp-*' 2>/dev/null)"
 
 # --- SIGKILL backup and prune at random moments ------------------------------------------
 crash=$tmp/crash
