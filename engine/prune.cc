@@ -86,11 +86,6 @@ class SnapshotWalker {
     std::vector<std::vector<codec::ChunkId>> chunks(kBatch);
     for (size_t first = 0; first < ids.size(); first += kBatch) {
       const size_t n = std::min(kBatch, ids.size() - first);
-      const std::vector<codec::ChunkId> batch(ids.begin() + static_cast<ptrdiff_t>(first),
-                                              ids.begin() + static_cast<ptrdiff_t>(first + n));
-      const std::vector<const ChunkLocation*> at(
-          locations.begin() + static_cast<ptrdiff_t>(first),
-          locations.begin() + static_cast<ptrdiff_t>(first + n));
       auto decode = [&](size_t i, std::string& page) -> Status {
         FERRY_ASSIGN_OR_RETURN(auto extents, repo::DecodeMapPage(page, names[first + i]));
         chunks[i].clear();
@@ -99,7 +94,8 @@ class SnapshotWalker {
         }
         return Status();
       };
-      FERRY_RETURN_IF_ERROR(repository_.ReadChunksAt(batch, at, decode));
+      FERRY_RETURN_IF_ERROR(repository_.ReadChunksAt(
+          std::span(ids).subspan(first, n), std::span(locations).subspan(first, n), decode));
       for (size_t i = 0; i < n; ++i) {
         for (const codec::ChunkId& id : chunks[i]) use(id);
       }

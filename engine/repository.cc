@@ -361,8 +361,8 @@ Status Repository::ReadChunks(const std::vector<codec::ChunkId>& ids,
   return ReadChunksAt(ids, locations, use);
 }
 
-Status Repository::ReadChunksAt(const std::vector<codec::ChunkId>& ids,
-                                const std::vector<const ChunkLocation*>& locations,
+Status Repository::ReadChunksAt(std::span<const codec::ChunkId> ids,
+                                std::span<const ChunkLocation* const> locations,
                                 const ChunkUse& use) {
   return ParallelFor(
       ids.size(), std::max(1u, transport_->capabilities().parallelism), [&](size_t i) -> Status {

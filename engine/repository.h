@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -135,8 +136,8 @@ class Repository {
                     const std::function<std::string(size_t i)>& what, const ChunkUse& use);
   // ReadChunks for a caller that found the chunks itself (prune, which never loads the index):
   // chunk i is at `*locations[i]`.
-  Status ReadChunksAt(const std::vector<codec::ChunkId>& ids,
-                      const std::vector<const ChunkLocation*>& locations, const ChunkUse& use);
+  Status ReadChunksAt(std::span<const codec::ChunkId> ids,
+                      std::span<const ChunkLocation* const> locations, const ChunkUse& use);
   // Decodes an opened blob plaintext (encoding byte + payload) of a chunk of `raw_size` bytes and
   // verifies its id. Returns the chunk's bytes: a view into `plaintext` for a raw chunk (no
   // copy), or into `*scratch` for a compressed one; valid while both live unchanged. `what`

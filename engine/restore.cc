@@ -342,18 +342,17 @@ class WindowRestorer {
 // (O_DIRECT where the file system allows it), `*buffered` for the rest; a QCOW2 target gets its
 // placer and `*o`'s window whole clusters. Returns whether the target is a block device.
 Result<bool> OpenTarget(const std::string& target, const repo::SnapshotVolume& volume,
-                        const RestoreOptions& options, RestoreOptions* o,
-                        std::unique_ptr<Qcow2Placer>* placer, io::FileHandle* direct,
-                        io::FileHandle* buffered) {
+                        RestoreOptions* o, std::unique_ptr<Qcow2Placer>* placer,
+                        io::FileHandle* direct, io::FileHandle* buffered) {
   struct stat st {};
   const bool exists = ::stat(target.c_str(), &st) == 0;
   const bool device = exists && S_ISBLK(st.st_mode);
-  if (options.delta) {
+  if (o->delta) {
     if (!exists) return Err(Status::NotFound(target + " does not exist: nothing to compare with"));
     if (!device && !S_ISREG(st.st_mode)) {
       return Err(Status::InvalidArgument(target + " is neither a regular file nor a block device"));
     }
-  } else if (exists && !device && !options.overwrite) {
+  } else if (exists && !device && !o->overwrite) {
     return Err(Status::AlreadyExists(target + " exists (remove it, or pass --overwrite)"));
   }
   if (o->qcow2) {
@@ -367,11 +366,10 @@ Result<bool> OpenTarget(const std::string& target, const repo::SnapshotVolume& v
     FERRY_ASSIGN_OR_RETURN(*placer, Qcow2Placer::Create(target, volume.size, *o->qcow2));
     o->window = AlignUp(o->window, (*placer)->cluster_size());  // Whole clusters per window.
   }
-  FERRY_ASSIGN_OR_RETURN(*direct,
-                         io::FileHandle::Open(target, {.write = true,
-                                                       .create = !device && !options.delta,
-                                                       .truncate = !device && !options.delta,
-                                                       .direct = true}));
+  FERRY_ASSIGN_OR_RETURN(*direct, io::FileHandle::Open(target, {.write = true,
+                                                                .create = !device && !o->delta,
+                                                                .truncate = !device && !o->delta,
+                                                                .direct = true}));
   FERRY_ASSIGN_OR_RETURN(*buffered, io::FileHandle::Open(target, {.write = true}));
   if (device) {
     FERRY_ASSIGN_OR_RETURN(uint64_t device_size, buffered->Size());
@@ -411,16 +409,16 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
       ShapeRestore(o, repository.transport().capabilities(), std::thread::hardware_concurrency());
   o.window = shape.window;
   o.max_read = shape.max_read;
-  // Before the target is touched (a replaced file is truncated when opened).
-  FERRY_RETURN_IF_ERROR(WindowWriter::CheckWindowSize(o.window));
-  FERRY_ASSIGN_OR_RETURN(std::vector<Extent> extents, LoadVolumeMap(repository, *volume));
   const bool stream = target == "-";
-  if (stream && options.delta) {
+  if (stream && o.delta) {
     return Err(Status::InvalidArgument("a delta restore needs a file or device"));
   }
   if (stream && o.qcow2) {
     return Err(Status::InvalidArgument("a QCOW2 image is written to a file, not standard output"));
   }
+  // Before the target is touched (a replaced file is truncated when opened).
+  FERRY_RETURN_IF_ERROR(WindowWriter::CheckWindowSize(o.window));
+  FERRY_ASSIGN_OR_RETURN(std::vector<Extent> extents, LoadVolumeMap(repository, *volume));
 
   // Open the target: a new (or, with overwrite, replaced) sparse file, a block device, or for a
   // delta restore the existing file or device. Standard output is already open.
@@ -428,8 +426,7 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
   std::unique_ptr<Qcow2Placer> placer;
   io::FileHandle direct, buffered;
   if (!stream) {
-    FERRY_ASSIGN_OR_RETURN(device,
-                           OpenTarget(target, *volume, options, &o, &placer, &direct, &buffered));
+    FERRY_ASSIGN_OR_RETURN(device, OpenTarget(target, *volume, &o, &placer, &direct, &buffered));
   }
 
   const unsigned threads = shape.threads;
