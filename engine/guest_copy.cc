@@ -150,7 +150,8 @@ Result<GuestCopyResult> CopyGuestRanges(const std::string& target, uint64_t size
         break;
       }
       const Window& w = windows[i];
-      const MutableByteView buf = out.Acquire(w.start);
+      const WindowRange range{i, w.start, std::min(w.start + window_size, size)};
+      const MutableByteView buf = out.Acquire(range);
       if (buf.empty()) break;  // The writer failed; its error is reported.
       for (const cbt::ByteRange& p : w.pieces) {
         s = (*read)(buf.subspan(p.offset - w.start, p.length), p.offset);
@@ -160,7 +161,7 @@ Result<GuestCopyResult> CopyGuestRanges(const std::string& target, uint64_t size
         out.Release(buf);
         break;
       }
-      out.Commit(w.start, buf, w.pieces, w.bytes);
+      out.Commit(range, buf, w.pieces, w.bytes);
     }
     if (!s.ok()) out.Fail(s);
     running.fetch_sub(1);

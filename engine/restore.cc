@@ -75,6 +75,30 @@ RestoreShape ShapeRestore(const RestoreOptions& options, const TransportCapabili
   return shape;
 }
 
+std::vector<uint64_t> CutWindowsAtChunks(const std::vector<Extent>& extents, uint64_t size,
+                                         size_t window) {
+  std::vector<uint64_t> bounds;
+  auto containing = [&](uint64_t offset) {  // The extent holding `offset` (extents tile [0, size)).
+    return std::upper_bound(extents.begin(), extents.end(), offset,
+                            [](uint64_t v, const Extent& e) { return v < e.offset + e.length; });
+  };
+  for (uint64_t start = 0; start < size;) {
+    bounds.push_back(start);
+    // A window on, at a block boundary; or before the chunk that straddles that.
+    uint64_t end = std::min(AlignDown(start + window, WindowWriter::kBlock), size);
+    if (end < size) {
+      const auto e = containing(end);
+      if (e != extents.end() && e->kind == ExtentKind::kChunk && e->offset < end &&
+          e->offset > start) {
+        end = e->offset;
+      }
+    }
+    start = end;
+  }
+  bounds.push_back(size);
+  return bounds;
+}
+
 Result<std::vector<Extent>> LoadVolumeMap(Repository& repository,
                                           const repo::SnapshotVolume& volume) {
   std::vector<codec::ChunkId> ids;
@@ -110,6 +134,7 @@ struct WindowJob {
   std::atomic<uint64_t> chunks{0};
   std::atomic<uint64_t> compared{0};
   std::atomic<uint64_t> pack_reads{0};
+  std::atomic<uint64_t> pack_bytes_read{0};
 };
 
 // Restores one window: in delta mode, reads the target's window and keeps what matches;
@@ -123,9 +148,10 @@ class WindowRestorer {
     return Status();
   }
 
-  Status Restore(uint64_t start) {
+  Status Restore(const WindowRange& w) {
     const RestoreOptions& o = job_.options;
-    const uint64_t end = std::min<uint64_t>(start + o.window, job_.size);
+    const uint64_t start = w.start;
+    const uint64_t end = w.end;
     // The first extent that ends after `start` (the extents tile the volume in order).
     const auto& ex = job_.extents;
     size_t first = static_cast<size_t>(
@@ -140,30 +166,32 @@ class WindowRestorer {
     }
     const bool changed = !o.target_changes || cbt::Overlaps(*o.target_changes, start, end);
     if ((o.delta && !changed) || (!o.delta && !job_.device && !any_chunk)) {
-      job_.writer.Commit(start, {}, {}, end - start);  // Nothing to read or write here.
+      job_.writer.Commit(w, {}, {}, end - start);  // Nothing to read or write here.
       return Status();
     }
-    const MutableByteView buf = job_.writer.Acquire(start);
+    const MutableByteView buf = job_.writer.Acquire(w);
     if (buf.empty()) return Status();  // The writer failed; its error is reported.
     Status s = Fill(start, end, first, last, buf);
     if (!s.ok()) {
       job_.writer.Release(buf);
       return s;
     }
-    job_.writer.Commit(start, buf, std::move(dirty_), end - start);
+    job_.writer.Commit(w, buf, std::move(dirty_), end - start);
     dirty_.clear();
     return Status();
   }
 
  private:
+  // `buf` holds the window's blocks: its byte 0 is volume offset WindowWriter::BufferBase(start).
   Status Fill(uint64_t start, uint64_t end, size_t first, size_t last, MutableByteView buf) {
     const RestoreOptions& o = job_.options;
+    const uint64_t base = WindowWriter::BufferBase(start);
     dirty_.clear();
     needed_.clear();
     if (o.delta) {
       // Whole blocks, so the read works on an O_DIRECT descriptor; zeros past end of file.
-      const size_t len = static_cast<size_t>(AlignUp(end, WindowWriter::kBlock) - start);
-      FERRY_ASSIGN_OR_RETURN(size_t got, ReadFullAt(job_.fd, buf.first(len), start, job_.target));
+      const size_t len = static_cast<size_t>(AlignUp(end, WindowWriter::kBlock) - base);
+      FERRY_ASSIGN_OR_RETURN(size_t got, ReadFullAt(job_.fd, buf.first(len), base, job_.target));
       std::memset(buf.data() + got, 0, len - got);
       job_.compared.fetch_add(end - start, std::memory_order_relaxed);
     }
@@ -175,7 +203,7 @@ class WindowRestorer {
     for (size_t i = first; i < last; ++i) {
       const Extent& e = job_.extents[i];
       const cbt::ByteRange piece = piece_of(e);
-      std::byte* at = buf.data() + (piece.offset - start);
+      std::byte* at = buf.data() + (piece.offset - base);
       const bool may_differ =
           !o.target_changes || cbt::Overlaps(*o.target_changes, e.offset, e.offset + e.length);
       if (e.kind == ExtentKind::kChunk) {
@@ -208,7 +236,7 @@ class WindowRestorer {
         std::memset(at, 0, head_end - piece.offset);
         const uint64_t tail_begin =
             std::max(head_end, AlignDown(piece.end(), WindowWriter::kBlock));
-        std::memset(buf.data() + (tail_begin - start), 0, piece.end() - tail_begin);
+        std::memset(buf.data() + (tail_begin - base), 0, piece.end() - tail_begin);
       }
     }
     if (needed_.empty()) return Status();
@@ -277,9 +305,11 @@ class WindowRestorer {
   }
 
   Status FetchInto(const PackRead& read, uint64_t start, uint64_t end, MutableByteView buf) {
+    const uint64_t base = WindowWriter::BufferBase(start);
     const std::string pack_name = repo::PackName(read.pack);
     packed_.resize(read.length);
     job_.pack_reads.fetch_add(1, std::memory_order_relaxed);
+    job_.pack_bytes_read.fetch_add(read.length, std::memory_order_relaxed);
     FERRY_ASSIGN_OR_RETURN(
         size_t n,
         job_.repository.transport().ReadAt(
@@ -303,7 +333,7 @@ class WindowRestorer {
       const uint64_t b = std::max(e.offset, start);
       const uint64_t f = std::min(e.offset + e.length, end);
       if (b == e.offset && f == e.offset + e.length) {
-        const MutableByteView dest = buf.subspan(e.offset - start, e.length);
+        const MutableByteView dest = buf.subspan(e.offset - base, e.length);
         FERRY_RETURN_IF_ERROR(Repository::DecodeChunkUnverified(plain_, codecs_->dec, dest, what));
         views_.push_back({dest.data(), dest.size()});
         unverified_.push_back({i, read.pack});
@@ -313,7 +343,7 @@ class WindowRestorer {
         FERRY_RETURN_IF_ERROR(Repository::DecodeChunkInto(
             plain_, e.id, codecs_->dec, *codecs_->hasher,
             {reinterpret_cast<std::byte*>(scratch_.data()), scratch_.size()}, what));
-        std::memcpy(buf.data() + (b - start), scratch_.data() + (b - e.offset), f - b);
+        std::memcpy(buf.data() + (b - base), scratch_.data() + (b - e.offset), f - b);
       }
       dirty_.push_back({b, f - b});
       job_.chunks.fetch_add(1, std::memory_order_relaxed);
@@ -445,7 +475,15 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
   WindowJob job{repository,  extents,       o,     *writer, volume->size, every_window,
                 direct.fd(), buffered.fd(), target};
   ProgressTicker ticker;
-  const uint64_t windows = (volume->size + o.window - 1) / o.window;
+  // A QCOW2 image is placed cluster by cluster: its windows are whole clusters.
+  std::vector<uint64_t> bounds;
+  if (placer) {
+    for (uint64_t start = 0; start < volume->size; start += o.window) bounds.push_back(start);
+    bounds.push_back(volume->size);
+  } else {
+    bounds = CutWindowsAtChunks(extents, volume->size, o.window);
+  }
+  const uint64_t windows = bounds.size() - 1;
   std::atomic<uint64_t> next_window{0};
   std::atomic<unsigned> running{threads};
   auto worker = [&] {
@@ -456,7 +494,7 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
         s = Status::Cancelled("restore was cancelled");
         break;
       }
-      s = restorer.Restore(w * o.window);
+      s = restorer.Restore({w, bounds[w], bounds[w + 1]});
     }
     if (!s.ok()) writer->Fail(s);
     running.fetch_sub(1);
@@ -487,6 +525,7 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
   result.direct = direct.direct();
   if (placer) result.clusters = placer->data_clusters() + placer->compressed_clusters();
   result.pack_reads = job.pack_reads.load();
+  result.pack_bytes_read = job.pack_bytes_read.load();
   result.shape = shape;
   result.shape.window = o.window;  // Whole clusters, for a QCOW2 image.
   result.seconds = ticker.seconds();

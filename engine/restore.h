@@ -1,9 +1,10 @@
 // Restore: writes a volume of a snapshot to a new sparse file, a block device or standard
-// output, verifying every chunk against its id. To a file or device, the volume is cut into
-// aligned windows; worker threads read each window's chunks from their packs in coalesced
-// ranges, decode them straight into the window's buffer, and a WindowWriter writes the windows
-// through io_uring (O_DIRECT where possible) in any order. Zero and hole extents stay holes on
-// files and are written as zeros on devices.
+// output, verifying every chunk against its id. The volume is cut into windows that end where
+// chunks end (whole clusters for a QCOW2 image); worker threads read each window's chunks from
+// their packs in coalesced ranges, decode them straight into the window's buffer, and a
+// WindowWriter writes the windows through io_uring (O_DIRECT where possible) in any order, or in
+// volume order to a stream. Zero and hole extents stay holes on files and are written as zeros
+// on devices.
 //
 // A delta restore rewrites an existing target in place: each window of the target is read and
 // compared chunk by chunk (keyed ids), and only the chunks that differ are fetched and written.
@@ -67,14 +68,15 @@ RestoreShape ShapeRestore(const RestoreOptions& options, const TransportCapabili
 
 struct RestoreResult {
   uint64_t size = 0;
-  uint64_t bytes_written = 0;   // Bytes written to the target (whole blocks around chunks).
-  uint64_t chunks = 0;          // Chunks read from the repository.
-  uint64_t bytes_compared = 0;  // Delta: target bytes read and compared.
-  std::string io_backend;       // "io_uring" or "psync" (files and devices).
-  bool direct = false;          // Writes bypassed the page cache (O_DIRECT).
-  uint64_t clusters = 0;        // QCOW2: clusters stored (uncompressed and compressed).
-  uint64_t pack_reads = 0;      // Ranged reads of packs (requests, on a remote repository).
-  RestoreShape shape;           // Files and devices: how the restore was cut up.
+  uint64_t bytes_written = 0;    // Bytes written to the target (whole blocks around chunks).
+  uint64_t chunks = 0;           // Chunks read from the repository.
+  uint64_t bytes_compared = 0;   // Delta: target bytes read and compared.
+  std::string io_backend;        // "io_uring" or "psync" (files and devices).
+  bool direct = false;           // Writes bypassed the page cache (O_DIRECT).
+  uint64_t clusters = 0;         // QCOW2: clusters stored (uncompressed and compressed).
+  uint64_t pack_reads = 0;       // Ranged reads of packs (requests, on a remote repository).
+  uint64_t pack_bytes_read = 0;  // What those reads fetched.
+  RestoreShape shape;            // Files and devices: how the restore was cut up.
   double seconds = 0;
 };
 
@@ -87,6 +89,13 @@ struct RestoreResult {
 Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snapshot,
                               const std::string& volume_name, const std::string& target,
                               const RestoreOptions& options);
+
+// Where a restore's windows begin, and the volume's size last: windows of at most `window`
+// bytes that end where a chunk ends, so no chunk is fetched and decoded for two windows (only a
+// chunk longer than a window spans several); elsewhere they end on a block boundary.
+// `extents` tile a volume of `size` bytes.
+std::vector<uint64_t> CutWindowsAtChunks(const std::vector<repo::Extent>& extents, uint64_t size,
+                                         size_t window);
 
 // The extents of a volume, read from its map pages and checked to tile it.
 Result<std::vector<repo::Extent>> LoadVolumeMap(Repository& repository,

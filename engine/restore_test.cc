@@ -1,5 +1,6 @@
 // Restore through windows: any window size, chunks straddling windows, and delta restores that
 // rewrite only what differs.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -10,6 +11,7 @@
 
 #include "engine/hooked_transport.h"
 #include "engine/repo_fixture.h"
+#include "engine/window_writer.h"
 #include "formats/qcow2/image.h"
 #include "formats/repo/pack.h"
 #include "formats/repo/sealer.h"
@@ -30,6 +32,18 @@ class RestoreTest : public testing::RepoFixture {
     ::close(fd);
   }
 
+  std::string OutPath() const { return (dir_.path() / "out.img").string(); }
+
+  // Restores volume "v" of `snapshot` over OutPath() in windows of `window` bytes.
+  Result<RestoreResult> RestoreOut(Repository& repo, const repo::Snapshot& snapshot, size_t window,
+                                   unsigned threads = 0) {
+    RestoreOptions o;
+    o.overwrite = true;
+    o.window = window;
+    o.threads = threads;
+    return Restore(repo, snapshot, "v", OutPath(), o);
+  }
+
   static uint64_t AllocatedBytes(const std::string& path) {
     struct stat st {};
     EXPECT_EQ(::stat(path.c_str(), &st), 0);
@@ -46,15 +60,10 @@ TEST_F(RestoreTest, AnyWindowSizeAndThreadCountRestoresExactlyAndKeepsHoles) {
   // 4 KiB windows put a window boundary inside nearly every chunk.
   for (size_t window : {size_t{4096}, size_t{12288}, size_t{65536}, size_t{4} << 20}) {
     for (unsigned threads : {1u, 3u}) {
-      const std::string out = (dir_.path() / "out.img").string();
-      RestoreOptions o;
-      o.overwrite = true;
-      o.window = window;
-      o.threads = threads;
-      auto r = Restore(*repo, backup->snapshot, "v", out, o);
+      auto r = RestoreOut(*repo, backup->snapshot, window, threads);
       ASSERT_TRUE(r.has_value()) << r.error().ToString();
-      ASSERT_EQ(testing::ReadFileOrDie(out), original) << window << " " << threads;
-      EXPECT_LT(AllocatedBytes(out), 4u << 20) << "holes were filled";
+      ASSERT_EQ(testing::ReadFileOrDie(OutPath()), original) << window << " " << threads;
+      EXPECT_LT(AllocatedBytes(OutPath()), 4u << 20) << "holes were filled";
       EXPECT_FALSE(r->io_backend.empty());
     }
   }
@@ -108,18 +117,76 @@ TEST_F(RestoreTest, LargerWindowsReadPacksInFewerRequests) {
   uint64_t reads[2] = {};
   const size_t windows[2] = {size_t{64} << 10, size_t{4} << 20};
   for (int i = 0; i < 2; ++i) {
-    const std::string out = (dir_.path() / "out.img").string();
-    RestoreOptions o;
-    o.overwrite = true;
-    o.window = windows[i];
-    auto r = Restore(*repo, backup->snapshot, "v", out, o);
+    auto r = RestoreOut(*repo, backup->snapshot, windows[i]);
     ASSERT_TRUE(r.has_value()) << r.error().ToString();
-    ASSERT_EQ(testing::ReadFileOrDie(out), original);
+    ASSERT_EQ(testing::ReadFileOrDie(OutPath()), original);
     EXPECT_EQ(r->shape.window, windows[i]);
     reads[i] = r->pack_reads;
   }
   EXPECT_GT(reads[1], 0u);
   EXPECT_GE(reads[0], 4 * reads[1]) << reads[0] << " reads at 64 KiB, " << reads[1] << " at 4 MiB";
+}
+
+TEST(CutWindowsAtChunksTest, WindowsEndWhereChunksEndAndOnBlocksElsewhere) {
+  using repo::Extent;
+  using repo::ExtentKind;
+  auto chunk = [](uint64_t offset, uint32_t length) {
+    return Extent{offset, length, ExtentKind::kChunk, {}};
+  };
+  const std::vector<Extent> extents = {
+      chunk(0, 10'000),
+      {10'000, 40'000, ExtentKind::kZeros, {}},
+      chunk(50'000, 20'000),    // Straddles 64 KiB: the first window ends before it.
+      chunk(70'000, 130'000),   // Longer than a window: cut on blocks, decoded for each.
+      chunk(200'000, 10'000)};  // Straddles the fourth window's block boundary.
+  EXPECT_EQ(CutWindowsAtChunks(extents, 210'000, 64 << 10),
+            (std::vector<uint64_t>{0, 50'000, 70'000, 135'168, 200'000, 210'000}));
+  // Only zeros and holes: every window is full and ends on a block.
+  const std::vector<Extent> empty = {{0, 300'000, ExtentKind::kHole, {}}};
+  EXPECT_EQ(CutWindowsAtChunks(empty, 300'000, 128 << 10),
+            (std::vector<uint64_t>{0, 131'072, 262'144, 300'000}));
+}
+
+// Windows end where chunks end: a chunk is fetched and decoded once, not once for each window it
+// would straddle — whether the windows go to a file (where blocks shared by two windows are
+// written by each, its own bytes only) or to a stream.
+TEST_F(RestoreTest, EveryChunkIsDecodedOnceAndBlocksSharedByWindowsComeOutWhole) {
+  auto repo = InitRepo();
+  const std::string vol = MakeVolume("vol.img", 24);
+  auto backup = Run(*repo, {{vol, "v"}});
+  ASSERT_TRUE(backup.has_value()) << backup.error().ToString();
+  const std::string original = testing::ReadFileOrDie(vol);
+  auto extents = LoadVolumeMap(*repo, backup->snapshot.volumes[0]);
+  ASSERT_TRUE(extents.has_value());
+  uint64_t chunk_extents = 0;
+  for (const repo::Extent& e : *extents) chunk_extents += e.kind == repo::ExtentKind::kChunk;
+  const size_t window = 512 << 10;  // Twice the largest chunk, a tenth of the volume.
+  const std::vector<uint64_t> bounds = CutWindowsAtChunks(*extents, original.size(), window);
+  const bool shares_a_block = std::any_of(bounds.begin(), bounds.end() - 1,
+                                          [](uint64_t b) { return b % WindowWriter::kBlock != 0; });
+  ASSERT_TRUE(shares_a_block) << "the test needs windows that share a block";
+  for (unsigned threads : {1u, 3u}) {
+    auto r = RestoreOut(*repo, backup->snapshot, window, threads);
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    ASSERT_TRUE(testing::ReadFileOrDie(OutPath()) == original) << threads << " threads";
+    EXPECT_EQ(r->chunks, chunk_extents) << threads << " threads";
+  }
+  // In place, on a target that differs in every block: each window's bytes of a shared block
+  // are compared and rewritten without touching its neighbour's.
+  const std::string target = OutPath();
+  {
+    std::ofstream f(target, std::ios::binary | std::ios::trunc);
+    const std::string noise = testing::RandomBytes(original.size(), 99);
+    f.write(noise.data(), static_cast<std::streamsize>(noise.size()));
+  }
+  RestoreOptions o;
+  o.delta = true;
+  o.window = window;
+  o.threads = 3;
+  auto r = Restore(*repo, backup->snapshot, "v", target, o);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_TRUE(testing::ReadFileOrDie(target) == original) << "the delta restore differs";
+  EXPECT_EQ(r->chunks, chunk_extents);
 }
 
 // A blob that opens cleanly (its seal is intact) but holds other bytes than its chunk id names:

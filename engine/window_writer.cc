@@ -31,10 +31,10 @@ Result<std::unique_ptr<WindowWriter>> WindowWriter::Create(const WindowTarget& t
   // (A stream target uses no queue, but an idle one costs nothing and keeps Run simple.)
   w->queue_ = std::move(q.queue);
   w->backend_ = target.stream ? "write" : std::string(w->queue_->name());
-  w->arena_ = io::AlignedBuffer(window_size * buffers, kBlock);
+  w->arena_ = io::AlignedBuffer(w->buffer_size_ * buffers, kBlock);
   std::vector<MutableByteView> views;
   for (unsigned i = 0; i < buffers; ++i) {
-    views.push_back(w->arena_.span().subspan(i * window_size, window_size));
+    views.push_back(w->arena_.span().subspan(i * w->buffer_size_, w->buffer_size_));
   }
   w->buffers_ = views;
   w->free_ = views;
@@ -51,14 +51,13 @@ WindowWriter::~WindowWriter() {
 }
 
 int WindowWriter::BufferIndex(const MutableByteView& buffer) const {
-  return static_cast<int>((buffer.data() - arena_.data()) / static_cast<ptrdiff_t>(window_size_));
+  return static_cast<int>((buffer.data() - arena_.data()) / static_cast<ptrdiff_t>(buffer_size_));
 }
 
-MutableByteView WindowWriter::Acquire(uint64_t window_start) {
+MutableByteView WindowWriter::Acquire(const WindowRange& window) {
   std::unique_lock lock(mu_);
   free_cv_.wait(lock, [&] {
-    const bool in_turn =
-        !target_.stream || window_start < stream_next_ + buffers_.size() * window_size_;
+    const bool in_turn = !target_.stream || window.index < stream_next_ + buffers_.size();
     return failed_ || (!free_.empty() && in_turn);
   });
   if (failed_) return {};
@@ -67,11 +66,12 @@ MutableByteView WindowWriter::Acquire(uint64_t window_start) {
   return b;
 }
 
-void WindowWriter::Commit(uint64_t window_start, MutableByteView buffer, cbt::ExtentList dirty,
+void WindowWriter::Commit(const WindowRange& window, MutableByteView buffer, cbt::ExtentList dirty,
                           uint64_t covered) {
   std::unique_ptr<PreparedWindow> prepared;
   if (target_.placer != nullptr && !buffer.empty()) {
-    auto p = target_.placer->Prepare(window_start, buffer, dirty);
+    // A placer's windows are whole clusters (window_size() each), so they start on a block.
+    auto p = target_.placer->Prepare(window.start, buffer.first(window_size_), dirty);
     if (!p) {
       Fail(p.error());
       Release(buffer);
@@ -81,7 +81,7 @@ void WindowWriter::Commit(uint64_t window_start, MutableByteView buffer, cbt::Ex
   }
   {
     std::lock_guard lock(mu_);
-    committed_.push_back({window_start, buffer, std::move(dirty), covered, std::move(prepared)});
+    committed_.push_back({window, buffer, std::move(dirty), covered, std::move(prepared)});
   }
   committed_cv_.notify_one();
 }
@@ -110,25 +110,42 @@ bool WindowWriter::failed() const {
 }
 
 void WindowWriter::PlainWrites(Committed& window, std::vector<WindowPlacer::Write>* writes) {
-  // Dirty ranges → block-aligned runs, merged, never past the window or the volume's last block.
-  const uint64_t window_end =
-      std::min<uint64_t>(window.start + window_size_, AlignUp(target_.size, kBlock));
-  for (cbt::ByteRange& d : window.dirty) {
-    if (d.length == 0) continue;  // Normalize drops it.
-    const uint64_t begin = AlignDown(d.offset, kBlock);
-    d = {begin, std::min(AlignUp(d.end(), kBlock), window_end) - begin};
+  const uint64_t start = window.range.start;
+  const uint64_t end = window.range.end;
+  const uint64_t base = BufferBase(start);
+  auto bytes_at = [&](uint64_t offset) { return window.buffer.data() + (offset - base); };
+  // The blocks this window shares with its neighbours: its own bytes of them only, exactly.
+  const uint64_t head_end = start % kBlock != 0 ? std::min(AlignUp(start, kBlock), end) : start;
+  const uint64_t tail_begin =
+      end % kBlock != 0 && end < target_.size ? std::max(AlignDown(end, kBlock), head_end) : end;
+  // The rest: dirty ranges → block-aligned runs, merged, never past the window's own blocks or
+  // the volume's last block.
+  const uint64_t own_end =
+      tail_begin < end ? tail_begin : std::min(AlignUp(end, kBlock), AlignUp(target_.size, kBlock));
+  cbt::ExtentList runs;
+  for (const cbt::ByteRange& d : window.dirty) {
+    for (const auto& [from, to] : {std::pair{start, head_end}, std::pair{tail_begin, end}}) {
+      const uint64_t b = std::max(d.offset, from);
+      const uint64_t f = std::min(d.end(), to);
+      if (b < f) writes->push_back({b, bytes_at(b), static_cast<size_t>(f - b)});
+    }
+    const uint64_t b = std::max(d.offset, head_end);
+    const uint64_t f = std::min(d.end(), tail_begin);
+    if (b < f) {
+      const uint64_t begin = AlignDown(b, kBlock);
+      runs.push_back({begin, std::min(AlignUp(f, kBlock), own_end) - begin});
+    }
   }
-  for (cbt::ByteRange run : cbt::Normalize(std::move(window.dirty))) {
+  for (cbt::ByteRange run : cbt::Normalize(std::move(runs))) {
     // A partial last block goes through the buffered descriptor: O_DIRECT needs whole blocks
     // and writing the whole block would grow the file past the volume.
     if (run.end() > target_.size) {
       const uint64_t tail = target_.direct ? AlignDown(target_.size, kBlock) : target_.size;
       if (target_.direct && tail < run.end()) {
         const uint64_t from = std::max(tail, run.offset);
-        Status s = WriteFullAt(
-            target_.tail_fd,
-            window.buffer.subspan(from - window.start, static_cast<size_t>(target_.size - from)),
-            from, target_.name);
+        Status s =
+            WriteFullAt(target_.tail_fd, {bytes_at(from), static_cast<size_t>(target_.size - from)},
+                        from, target_.name);
         if (!s.ok()) {
           Fail(s);
           return;
@@ -138,8 +155,7 @@ void WindowWriter::PlainWrites(Committed& window, std::vector<WindowPlacer::Writ
       run.length = tail > run.offset ? tail - run.offset : 0;
       if (run.length == 0) continue;
     }
-    writes->push_back({run.offset, window.buffer.data() + (run.offset - window.start),
-                       static_cast<size_t>(run.length)});
+    writes->push_back({run.offset, bytes_at(run.offset), static_cast<size_t>(run.length)});
   }
 }
 
@@ -158,8 +174,8 @@ void WindowWriter::SubmitWrite(const WindowPlacer::Write& w, int index,
   const auto address = reinterpret_cast<uintptr_t>(w.data);
   const bool aligned = w.offset % kBlock == 0 && w.length % kBlock == 0 && address % kBlock == 0;
   // Bytes a placer keeps outside the window buffers (compressed data) are not registered.
-  const std::byte* window = arena_.data() + static_cast<size_t>(index) * window_size_;
-  const bool in_window = w.data >= window && w.data + w.length <= window + window_size_;
+  const std::byte* window = arena_.data() + static_cast<size_t>(index) * buffer_size_;
+  const bool in_window = w.data >= window && w.data + w.length <= window + buffer_size_;
   ++in_flight_[static_cast<size_t>(index)].writes_left;
   queue_->Submit({.op = io::IoOp::kWrite,
                   .fd = !target_.direct || aligned ? target_.fd : target_.tail_fd,
@@ -213,7 +229,8 @@ void WindowWriter::Complete(const std::vector<io::IoCompletion>& completions) {
 Status WindowWriter::RunStream(const std::function<bool()>& producers_done,
                                const std::function<void(uint64_t)>& tick) {
   ProgressTicker ticker;
-  std::map<uint64_t, Committed> waiting;  // Committed ahead of the next window, by start.
+  std::map<uint64_t, Committed> waiting;  // Committed ahead of the next window, by index.
+  uint64_t written_to = 0;                // Where the next window must start.
   std::deque<Committed> batch;
   for (bool done = false; !done;) {
     {
@@ -225,37 +242,47 @@ Status WindowWriter::RunStream(const std::function<bool()>& producers_done,
       done = committed_.empty() && producers_done();
       batch.swap(committed_);
     }
-    for (Committed& w : batch) waiting.emplace(w.start, std::move(w));
+    for (Committed& w : batch) waiting.emplace(w.range.index, std::move(w));
     batch.clear();
     for (auto it = waiting.begin(); it != waiting.end() && it->first == stream_next_;) {
       const Committed& w = it->second;
-      const size_t length =
-          static_cast<size_t>(std::min<uint64_t>(window_size_, target_.size - w.start));
-      Status s = w.buffer.size() < length
-                     ? Status::InvalidArgument("a window for a stream came without its bytes")
-                     : WriteFull(target_.fd, w.buffer.first(length), target_.name);
+      const size_t length = static_cast<size_t>(w.range.end - w.range.start);
+      const size_t skip = static_cast<size_t>(w.range.start - BufferBase(w.range.start));
+      Status s;
+      if (w.range.start != written_to || w.range.end > target_.size) {
+        s = Status::InvalidArgument(
+            fmt::format("stream window {} covers [{}, {}), but the stream is at {} of {}",
+                        w.range.index, w.range.start, w.range.end, written_to, target_.size));
+      } else if (w.buffer.size() < skip + length) {
+        s = Status::InvalidArgument("a window for a stream came without its bytes");
+      } else {
+        s = WriteFull(target_.fd, w.buffer.subspan(skip, length), target_.name);
+      }
+      const uint64_t end = w.range.end;
       if (!w.buffer.empty()) Release(w.buffer);
       covered_ += w.covered;
-      it = waiting.erase(it);
+      it = waiting.erase(it);  // `w` is gone.
       if (!s.ok()) {
         Fail(s);
         break;
       }
       bytes_written_ += length;
+      written_to = end;
       {
         std::lock_guard lock(mu_);
-        stream_next_ += window_size_;
+        ++stream_next_;
       }
       free_cv_.notify_all();  // A window further on may now take a buffer.
     }
     if (ticker.Due()) tick(covered_);
   }
-  for (auto& [start, w] : waiting) {
+  for (auto& [index, w] : waiting) {
     if (!w.buffer.empty()) Release(w.buffer);
   }
   std::lock_guard lock(mu_);
   if (!failed_ && !waiting.empty()) {
-    return Status::IoError(fmt::format("the window at offset {} never came", stream_next_));
+    return Status::IoError(
+        fmt::format("window {} (at offset {}) never came", stream_next_, written_to));
   }
   return failed_ ? error_ : Status();
 }

@@ -1,15 +1,19 @@
-// WindowWriter: writes a volume to its target in fixed, aligned windows through one I/O queue
+// WindowWriter: writes a volume to its target window by window through one I/O queue
 // (io_uring where available), so restore threads only decode and the disk works in parallel.
 //
-// Restore workers Acquire() an aligned window buffer, fill it, and Commit() it with the byte
-// ranges that must reach the target; the thread that calls Run() turns those ranges into
-// block-aligned writes (O_DIRECT when the target allows it: no page-cache copy, no mountain of
-// dirty pages for the final fsync), submits them, and recycles buffers as writes complete. A
-// buffer pool of fixed size bounds memory and paces the workers to the disk.
+// Restore workers Acquire() a window buffer, fill it, and Commit() it with the byte ranges that
+// must reach the target; the thread that calls Run() turns those ranges into block-aligned
+// writes (O_DIRECT when the target allows it: no page-cache copy, no mountain of dirty pages for
+// the final fsync), submits them, and recycles buffers as writes complete. A buffer pool of
+// fixed size bounds memory and paces the workers to the disk.
+//
+// Windows need not start or end on a block boundary (a restore ends them where chunks end, so no
+// chunk is decoded twice). A block shared by two windows is never written whole: each window
+// writes only its own bytes of it, through the buffered descriptor, and the page cache merges them.
 //
 // A stream target (a pipe, standard output) cannot be written at offsets: its windows come whole
-// and Run writes them in volume order as the one before each arrives, so the workers still fetch
-// and decode several windows at once.
+// and Run writes them in order as the one before each arrives, so the workers still fetch and
+// decode several windows at once.
 //
 // Thread-safety: Acquire, Commit, Release, Fail and failed() from any thread; Run from one.
 #pragma once
@@ -56,6 +60,14 @@ class WindowPlacer {
   virtual Status Place(PreparedWindow& window, std::vector<Write>* writes) = 0;
 };
 
+// A window of the volume: bytes [start, end), at most the writer's window size. The windows of a
+// stream are numbered from 0 in volume order, each starting where the one before it ends.
+struct WindowRange {
+  uint64_t index = 0;
+  uint64_t start = 0;
+  uint64_t end = 0;
+};
+
 struct WindowTarget {
   int fd = -1;          // For aligned writes; O_DIRECT if `direct`.
   bool direct = false;  // fd bypasses the page cache: writes must be block-aligned.
@@ -74,11 +86,16 @@ class WindowWriter {
  public:
   // Block size for aligned writes; window sizes are multiples of it.
   static constexpr size_t kBlock = 4096;
+  // The volume offset of a window buffer's first byte: the block holding the window's start, so
+  // the buffer's blocks line up with the target's (O_DIRECT needs both aligned).
+  static constexpr uint64_t BufferBase(uint64_t window_start) {
+    return window_start / kBlock * kBlock;
+  }
 
   // OK if `window_size` is a non-zero multiple of kBlock; else kInvalidArgument saying so.
   static Status CheckWindowSize(size_t window_size);
 
-  // `buffers` windows of `window_size` bytes each (a multiple of kBlock).
+  // `buffers` window buffers, for windows of up to `window_size` bytes (a multiple of kBlock).
   // Errors: kInvalidArgument for a bad window size; from CreateIoQueue.
   static Result<std::unique_ptr<WindowWriter>> Create(const WindowTarget& target,
                                                       size_t window_size, unsigned buffers);
@@ -87,17 +104,19 @@ class WindowWriter {
   size_t window_size() const { return window_size_; }
   const std::string& backend() const { return backend_; }
 
-  // A free window buffer (window_size() bytes, contents undefined) for the window starting at
-  // `window_start`, or an empty span once the writer has failed. Blocks while every buffer is in
-  // use — for a stream target also until the window is among the next `buffers` to write, so
-  // windows waiting for an earlier one can never hold every buffer while it waits for one.
-  MutableByteView Acquire(uint64_t window_start);
-  // Hands `buffer` (from Acquire) back: the window starting at `window_start` (a multiple of
-  // window_size()) must have the bytes `dirty` (volume offsets, inside the window) written.
-  // Bytes of the blocks that `dirty` touches but does not cover must already hold the
-  // target's content (zeros on a fresh file). `covered` is how many volume bytes the window
-  // accounts for, for progress. An empty `buffer` (nothing to write) only counts progress.
-  void Commit(uint64_t window_start, MutableByteView buffer, cbt::ExtentList dirty,
+  // A free buffer (contents undefined) for `window`, or an empty span once the writer has failed:
+  // its byte 0 is volume offset BufferBase(window.start), and it reaches AlignUp(window.end).
+  // Blocks while every buffer is in use — for a stream target also until the window is among
+  // the next `buffers` to write, so windows waiting for an earlier one can never hold every
+  // buffer while it waits for one.
+  MutableByteView Acquire(const WindowRange& window);
+  // Hands `buffer` (from Acquire) back: `window` must have the bytes `dirty` (volume offsets,
+  // inside the window) written. Bytes of the window's own blocks that `dirty` touches but does
+  // not cover must already hold the target's content (zeros on a fresh file); a block shared
+  // with a neighbouring window gets exactly the dirty bytes. `covered` is how many volume bytes
+  // the window accounts for, for progress. An empty `buffer` (nothing to write) only counts
+  // progress.
+  void Commit(const WindowRange& window, MutableByteView buffer, cbt::ExtentList dirty,
               uint64_t covered);
   // Returns an unused buffer.
   void Release(MutableByteView buffer);
@@ -115,7 +134,7 @@ class WindowWriter {
 
  private:
   struct Committed {
-    uint64_t start;
+    WindowRange range;
     MutableByteView buffer;
     cbt::ExtentList dirty;
     uint64_t covered;
@@ -128,14 +147,15 @@ class WindowWriter {
   };
 
   WindowWriter(const WindowTarget& target, size_t window_size)
-      : target_(target), window_size_(window_size) {}
+      : target_(target), window_size_(window_size), buffer_size_(window_size + 2 * kBlock) {}
   // Run for a stream target: writes whole windows in volume order.
   Status RunStream(const std::function<bool()>& producers_done,
                    const std::function<void(uint64_t)>& tick);
   // Submits the writes of one window; an error goes to Fail().
   void SubmitWindow(Committed& window, std::vector<io::IoCompletion>* completions);
-  // The writes of a window to its own volume offsets: block-aligned runs of its dirty ranges
-  // (a partial last block of the volume is written at once through tail_fd).
+  // The writes of a window to its own volume offsets: block-aligned runs of its dirty ranges,
+  // and the exact dirty bytes of the blocks it shares with its neighbours (a partial last block
+  // of the volume is written at once through tail_fd).
   void PlainWrites(Committed& window, std::vector<WindowPlacer::Write>* writes);
   // Queues one write of the buffer with index `index` (reaping when the queue is full).
   void SubmitWrite(const WindowPlacer::Write& w, int index,
@@ -148,6 +168,8 @@ class WindowWriter {
 
   const WindowTarget target_;
   const size_t window_size_;
+  // A window may begin and end inside a block: its buffer holds the blocks it touches.
+  const size_t buffer_size_;
   std::string backend_;
   io::AlignedBuffer arena_;               // Every window buffer, registered with the queue by Run.
   std::vector<MutableByteView> buffers_;  // The windows of arena_, by index.
@@ -160,7 +182,7 @@ class WindowWriter {
   std::deque<Committed> committed_;
   Status error_;
   bool failed_ = false;
-  uint64_t stream_next_ = 0;  // A stream's next window to write (its start).
+  uint64_t stream_next_ = 0;  // A stream's next window to write (its index).
 
   // Owned by the Run thread.
   bool registered_ = false;                  // buffers_ are registered with queue_.

@@ -377,6 +377,7 @@ int RunRestore(const RestoreArgs& a) {
                {"format", a.format},
                {"clusters", r->clusters},
                {"pack_reads", r->pack_reads},
+               {"pack_bytes_read", r->pack_bytes_read},
                {"window", r->shape.window},
                {"threads", r->shape.threads},
                {"seconds", r->seconds}});
