@@ -306,6 +306,45 @@ TEST_F(GcTest, ABackupWhoseLockWentStaleRefusesToPublishOverPrunedPacks) {
 
 // A volume's map has a page per GiB: prune's mark phase reads the pages of every snapshot many at
 // once and still marks every chunk they name.
+// A writer killed between writing a temporary and renaming it leaves the temporary, which no
+// listing shows. Prune deletes those nothing has written to for the stale-lock time (a dry run
+// only counts them) and leaves younger ones, which may belong to a backup running now.
+TEST_F(GcTest, PruneDeletesTemporariesThatKilledWritersLeftOnceTheyAreStale) {
+  auto repo = InitRepo();
+  const std::string vol = MakeVolume("vol.img", 41);
+  auto backup = Run(*repo, {{vol, "v"}});
+  ASSERT_TRUE(backup.has_value()) << backup.error().ToString();
+  const fs::path root = dir_.path() / "repo";
+  auto plant = [&](const fs::path& path, size_t size, std::chrono::hours age) {
+    fs::create_directories(path.parent_path());
+    testing::WriteFileOrDie(path, std::string(size, 'x'));
+    fs::last_write_time(path, fs::file_time_type::clock::now() - age);
+  };
+  const fs::path dead_pack = root / "data" / "7f" / ".tmp-dead-pack";
+  const fs::path dead_lock = root / "locks" / ".tmp-dead-lock";
+  const fs::path young = root / "data" / "7f" / ".tmp-being-written";
+  plant(dead_pack, 1 << 20, std::chrono::hours(2));
+  plant(dead_lock, 300, std::chrono::hours(1));
+  plant(young, 4096, std::chrono::hours(0));
+
+  PruneOptions dry;
+  dry.dry_run = true;
+  auto counted = Prune(*repo, dry);
+  ASSERT_TRUE(counted.has_value()) << counted.error().ToString();
+  EXPECT_EQ(counted->leftovers_removed, 2u);
+  EXPECT_TRUE(fs::exists(dead_pack)) << "a dry run deleted a leftover";
+
+  auto pruned = Prune(*repo, {});
+  ASSERT_TRUE(pruned.has_value()) << pruned.error().ToString();
+  EXPECT_EQ(pruned->leftovers_removed, 2u);
+  EXPECT_EQ(pruned->leftover_bytes_removed, (1u << 20) + 300);
+  EXPECT_FALSE(fs::exists(dead_pack));
+  EXPECT_FALSE(fs::exists(dead_lock));
+  EXPECT_TRUE(fs::exists(young)) << "a temporary written to just now may be a live backup's";
+  ExpectCheckPasses(*repo);
+  ExpectRestores(*repo, backup->snapshot, "v", vol);
+}
+
 TEST_F(GcTest, PruneReadsALargeVolumesMapPagesManyAtOnce) {
   auto repo = InitRepo();
   const std::string large = MakeLargeVolume("large.img", 4);

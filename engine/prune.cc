@@ -196,6 +196,7 @@ class Pruner {
       if (!done) pending.push_back(*record);
     }
     report_.records_pending = pending.size();
+    FERRY_RETURN_IF_ERROR(RemoveLeftovers());
     if (report_.packs_retained > 0) {
       report_.messages.push_back(fmt::format(
           "{} pack(s) no snapshot needs (or to repack) stay under Object Lock until {} at the "
@@ -210,6 +211,19 @@ class Pruner {
   Status Cancelled() const {
     if (options_.cancel != nullptr && options_.cancel->cancelled()) {
       return Status::Cancelled("prune was cancelled");
+    }
+    return Status();
+  }
+
+  // Deletes the temporaries no writer has touched for the stale-lock time (see prune.h).
+  Status RemoveLeftovers() {
+    FERRY_ASSIGN_OR_RETURN(std::vector<LeftoverTemporary> leftovers, t_.ListLeftovers());
+    for (const LeftoverTemporary& l : leftovers) {
+      if (l.age < options_.lock_timing.stale) continue;
+      FERRY_RETURN_IF_ERROR(Cancelled());
+      if (!options_.dry_run) FERRY_RETURN_IF_ERROR(t_.Remove(l.name));
+      ++report_.leftovers_removed;
+      report_.leftover_bytes_removed += l.size;
     }
     return Status();
   }

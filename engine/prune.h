@@ -4,7 +4,9 @@
 // One run: finishes earlier prune records whose jobs are done (phase 2), then marks what the
 // snapshots use, repacks mostly-unused packs and records the unused ones (phase 1), and, if no
 // job that started before that record still runs, deletes them at once (phase 2 again).
-// Otherwise the next run deletes them.
+// Otherwise the next run deletes them. Last, it deletes the temporaries that killed writers
+// left (a pack half written, a lock never renamed) once nothing has written to them for the
+// stale-lock time: a live writer writes its temporaries in seconds and renames them at once.
 //
 // Memory: the mark phase keeps a compact filter of used chunks (about 1.2 bytes per chunk), a
 // small record per pack, and the locations of map pages only; index objects are streamed.
@@ -47,8 +49,12 @@ struct PruneReport {
   uint64_t packs_retained = 0;      // Unused or to repack, but still under Object Lock.
   uint64_t retention_extended = 0;  // Objects whose Object Lock was extended.
   uint64_t records_finished = 0;
-  uint64_t records_pending = 0;       // Left for a later run.
-  uint64_t filter_bytes = 0;          // Memory of the mark filter.
+  uint64_t records_pending = 0;  // Left for a later run.
+  uint64_t filter_bytes = 0;     // Memory of the mark filter.
+  // Temporaries of writers killed before they published (Transport::ListLeftovers), not
+  // written to for the lock's stale time: deleted (counted only, in a dry run).
+  uint64_t leftovers_removed = 0;
+  uint64_t leftover_bytes_removed = 0;
   std::vector<std::string> waiting;   // Why a record must wait ("backup lock of host h …").
   std::vector<std::string> messages;  // Stale locks removed, packs that could not be repacked.
 };

@@ -5,7 +5,9 @@
 // server.
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -37,8 +39,11 @@ std::string UniquePrefix() {
 
 struct Backend {
   std::string name;
-  // Returns a transport on a fresh, empty namespace, or "" in *skip with the reason.
-  std::function<std::unique_ptr<Transport>(const std::string& dir, std::string* skip)> open;
+  // Returns a transport on a fresh, empty namespace, or "" in *skip with the reason; where the
+  // namespace is a directory this test can reach, its path in *local_dir.
+  std::function<std::unique_ptr<Transport>(const std::string& dir, std::string* skip,
+                                           std::string* local_dir)>
+      open;
 
   friend void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 };
@@ -71,26 +76,31 @@ std::unique_ptr<Transport> OpenS3Styled(std::string* skip, bool virtual_hosted,
   return t.has_value() ? std::move(*t) : nullptr;
 }
 
-std::unique_ptr<Transport> OpenS3(const std::string&, std::string* skip) {
+std::unique_ptr<Transport> OpenS3(const std::string&, std::string* skip, std::string*) {
   return OpenS3Styled(skip, false);
 }
-std::unique_ptr<Transport> OpenS3Virtual(const std::string&, std::string* skip) {
+std::unique_ptr<Transport> OpenS3Virtual(const std::string&, std::string* skip, std::string*) {
   return OpenS3Styled(skip, true);
 }
 
 // Ceph's gateway, a second S3 implementation (one that checks signatures itself), on a bucket
 // with Object Lock (so versioned): removal must still make objects disappear.
-std::unique_ptr<Transport> OpenRgw(const std::string&, std::string* skip) {
+std::unique_ptr<Transport> OpenRgw(const std::string&, std::string* skip, std::string*) {
   return OpenS3Styled(skip, false, "FERRY_RGW_ENDPOINT", "FERRY_RGW_LOCKED_BUCKET", "with_rgw.sh");
 }
 
-std::unique_ptr<Transport> OpenNfs(const std::string&, std::string* skip) {
+std::unique_ptr<Transport> OpenNfs(const std::string&, std::string* skip, std::string* local_dir) {
   const char* uri = std::getenv("FERRY_NFS_URI");
   if (uri == nullptr) {
     *skip = "no NFS test server: run through tests/servers/with_nfs.sh";
     return nullptr;
   }
-  auto parsed = ParseTransportUri(std::string(uri) + "/" + UniquePrefix());
+  const std::string prefix = UniquePrefix();
+  // The export is a directory of this host (with_nfs.sh runs the server beside the tests).
+  if (const char* exported = std::getenv("FERRY_NFS_EXPORT_DIR")) {
+    *local_dir = std::string(exported) + "/" + prefix;
+  }
+  auto parsed = ParseTransportUri(std::string(uri) + "/" + prefix);
   EXPECT_TRUE(parsed.has_value()) << parsed.error().ToString();
   auto t = nfs::NfsTransport::Open(parsed->nfs, true);
   EXPECT_TRUE(t.has_value()) << t.error().ToString();
@@ -101,7 +111,7 @@ class TransportConformance : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     std::string skip;
-    t_ = GetParam().open(dir_.path().string(), &skip);
+    t_ = GetParam().open(dir_.path().string(), &skip, &local_dir_);
     if (!skip.empty()) GTEST_SKIP() << skip;
     ASSERT_NE(t_, nullptr);
   }
@@ -117,6 +127,7 @@ class TransportConformance : public ::testing::TestWithParam<Backend> {
 
   testing::TempDir dir_;
   std::unique_ptr<Transport> t_;
+  std::string local_dir_;  // The namespace's directory, where this test can reach it.
 };
 
 TEST_P(TransportConformance, PutGetSizeRoundTrip) {
@@ -300,16 +311,60 @@ TEST_P(TransportConformance, AnUncommittedWriterLeavesNothing) {
   EXPECT_TRUE(t_->List("data").value().empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, TransportConformance,
-                         ::testing::Values(Backend{"Local",
-                                                   [](const std::string& dir, std::string*) {
-                                                     return std::unique_ptr<Transport>(
-                                                         LocalTransport::Open(dir).value());
-                                                   }},
-                                           Backend{"S3", OpenS3},
-                                           Backend{"S3Virtual", OpenS3Virtual},
-                                           Backend{"Rgw", OpenRgw}, Backend{"Nfs", OpenNfs}),
-                         [](const ::testing::TestParamInfo<Backend>& p) { return p.param.name; });
+// A writer killed between writing its temporary and publishing it leaves the temporary behind
+// (on backends that publish by rename): List never shows it, ListLeftovers does, with how long
+// ago it was written, and Remove deletes it. (The test plants them as a killed writer leaves
+// them, in the namespace's directory; on S3 there are none to plant and none listed.)
+TEST_P(TransportConformance, LeftoversOfKilledWritersAreListedWithTheirAgeAndRemovable) {
+  if (local_dir_.empty()) {
+    ASSERT_TRUE(t_->Put("data/ab/object", AsBytes(std::string("x"))).ok());
+    auto none = t_->ListLeftovers();
+    ASSERT_TRUE(none.has_value()) << none.error().ToString();
+    EXPECT_TRUE(none->empty());
+    return;
+  }
+  namespace fs = std::filesystem;
+  auto plant = [&](const std::string& name, size_t size, std::chrono::hours age) {
+    const fs::path path = fs::path(local_dir_) / name;
+    fs::create_directories(path.parent_path());
+    testing::WriteFileOrDie(path, std::string(size, 'x'));
+    fs::last_write_time(path, fs::file_time_type::clock::now() - age);
+  };
+  plant("data/ab/.tmp-killed", 1000, std::chrono::hours(2));
+  plant("locks/.tmp-just-now", 10, std::chrono::hours(0));
+  ASSERT_TRUE(t_->Put("data/ab/object", AsBytes(std::string("x"))).ok());
+  EXPECT_EQ(t_->List("data").value(), std::vector<std::string>{"data/ab/object"});
+
+  auto leftovers = t_->ListLeftovers();
+  ASSERT_TRUE(leftovers.has_value()) << leftovers.error().ToString();
+  std::map<std::string, LeftoverTemporary> by_name;
+  for (const LeftoverTemporary& l : *leftovers) by_name[l.name] = l;
+  ASSERT_EQ(by_name.size(), 2u);
+  ASSERT_EQ(by_name.count("data/ab/.tmp-killed"), 1u);
+  EXPECT_EQ(by_name["data/ab/.tmp-killed"].size, 1000u);
+  EXPECT_GE(by_name["data/ab/.tmp-killed"].age, std::chrono::minutes(119));
+  ASSERT_EQ(by_name.count("locks/.tmp-just-now"), 1u);
+  EXPECT_LT(by_name["locks/.tmp-just-now"].age, std::chrono::minutes(10));
+
+  ASSERT_TRUE(t_->Remove("data/ab/.tmp-killed").ok());
+  leftovers = t_->ListLeftovers();
+  ASSERT_TRUE(leftovers.has_value());
+  ASSERT_EQ(leftovers->size(), 1u);
+  EXPECT_EQ(leftovers->front().name, "locks/.tmp-just-now");
+  EXPECT_EQ(t_->List("data").value(), std::vector<std::string>{"data/ab/object"});
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, TransportConformance,
+    ::testing::Values(Backend{"Local",
+                              [](const std::string& dir, std::string*, std::string* local_dir) {
+                                *local_dir = dir;
+                                return std::unique_ptr<Transport>(
+                                    LocalTransport::Open(dir).value());
+                              }},
+                      Backend{"S3", OpenS3}, Backend{"S3Virtual", OpenS3Virtual},
+                      Backend{"Rgw", OpenRgw}, Backend{"Nfs", OpenNfs}),
+    [](const ::testing::TestParamInfo<Backend>& p) { return p.param.name; });
 
 }  // namespace
 }  // namespace ferry

@@ -52,6 +52,15 @@ struct TransportCapabilities {
 
 using SystemTime = std::chrono::system_clock::time_point;
 
+// What a write that never published left behind: a backend that publishes by renaming a
+// finished temporary (atomic_rename) leaves the temporary when its writer is killed before the
+// rename. List never shows it; Remove(name) deletes it.
+struct LeftoverTemporary {
+  std::string name;  // Relative, like an object's ("data/ab/.tmp-…").
+  uint64_t size = 0;
+  std::chrono::seconds age{0};  // Since it was last written to.
+};
+
 // Object Lock: how long new objects stay immutable, and in which mode. Under kCompliance nobody
 // (not even the account's root) can delete or shorten before the date; under kGovernance a user
 // with the bypass permission can.
@@ -97,6 +106,12 @@ class Transport {
   // Names of the objects whose name starts with `prefix` + "/" (recursively), sorted.
   // A missing prefix lists nothing.
   virtual Result<std::vector<std::string>> List(std::string_view prefix) = 0;
+
+  // Every temporary a write left behind, anywhere in this namespace (see LeftoverTemporary).
+  // Backends that publish without temporaries (S3) have none.
+  virtual Result<std::vector<LeftoverTemporary>> ListLeftovers() {
+    return std::vector<LeftoverTemporary>{};
+  }
 
   // Deletes `name`. Deleting what does not exist succeeds. Under a retention policy, an object
   // still retained is not deleted: kPermissionDenied naming it and the date.

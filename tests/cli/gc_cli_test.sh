@@ -79,6 +79,19 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["packs_deleted"] == 0 and r["packs_unused"] == 0, r' "$tmp/prune2.json"
 
+# What a backup killed mid-pack leaves: a temporary never renamed, which no listing shows. Prune
+# deletes it once nothing has written to it for the stale time, and leaves a fresh one alone.
+mkdir -p "$repo/data/5e"
+head -c 300000 /dev/urandom >"$repo/data/5e/.tmp-killed"
+touch -d '2 hours ago' "$repo/data/5e/.tmp-killed"
+head -c 1000 /dev/urandom >"$repo/data/5e/.tmp-running"
+"$ferry" prune -r "$repo" >"$tmp/prune3.out" 2>&1
+check "prune reports the leftover it deleted" grep -q "deleted 1 temporary file(s)" "$tmp/prune3.out"
+check "the stale leftover is gone" test ! -e "$repo/data/5e/.tmp-killed"
+check "a fresh temporary is kept" test -e "$repo/data/5e/.tmp-running"
+rm -f "$repo/data/5e/.tmp-running"
+checks_clean "$repo" "after deleting leftovers"
+
 # --- repair index -----------------------------------------------------------------------
 cp -r "$repo" "$tmp/noindex"
 rm -f "$tmp/noindex"/index/*

@@ -38,6 +38,8 @@ json PruneJson(const PruneReport& r) {
           {"records_finished", r.records_finished},
           {"records_pending", r.records_pending},
           {"filter_bytes", r.filter_bytes},
+          {"leftovers_removed", r.leftovers_removed},
+          {"leftover_bytes_removed", r.leftover_bytes_removed},
           {"waiting", r.waiting},
           {"messages", r.messages}};
 }
@@ -60,6 +62,11 @@ void PrintPrune(const PruneReport& r, bool dry_run) {
               static_cast<unsigned long>(r.snapshots), static_cast<unsigned long>(r.packs_unused),
               static_cast<unsigned long>(r.packs), static_cast<unsigned long>(r.packs_repacked));
   if (dry_run) {
+    if (r.leftovers_removed > 0) {
+      std::printf("would delete %lu temporary file(s) (%s) that killed writers left\n",
+                  static_cast<unsigned long>(r.leftovers_removed),
+                  HumanBytes(static_cast<double>(r.leftover_bytes_removed)).c_str());
+    }
     std::printf("dry run: nothing was written or deleted\n");
     return;
   }
@@ -73,6 +80,11 @@ void PrintPrune(const PruneReport& r, bool dry_run) {
                 static_cast<unsigned long>(r.records_pending));
   }
   std::printf("\n");
+  if (r.leftovers_removed > 0) {
+    std::printf("deleted %lu temporary file(s) (%s) that killed writers left\n",
+                static_cast<unsigned long>(r.leftovers_removed),
+                HumanBytes(static_cast<double>(r.leftover_bytes_removed)).c_str());
+  }
   if (r.retention_extended > 0) {
     std::printf("extended the Object Lock of %lu object(s) live snapshots use\n",
                 static_cast<unsigned long>(r.retention_extended));

@@ -187,6 +187,24 @@ Result<std::vector<std::string>> LocalTransport::List(std::string_view prefix) {
   return out;
 }
 
+Result<std::vector<LeftoverTemporary>> LocalTransport::ListLeftovers() {
+  std::vector<LeftoverTemporary> out;
+  std::error_code ec;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  for (auto it = std::filesystem::recursive_directory_iterator(root_, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file() || it->path().filename().string().rfind(".tmp-", 0) != 0) continue;
+    std::error_code stat_ec;  // One that vanished meanwhile (its writer renamed it) is no leftover.
+    const auto size = it->file_size(stat_ec);
+    const auto written = it->last_write_time(stat_ec);
+    if (stat_ec) continue;
+    out.push_back({std::filesystem::relative(it->path(), root_).string(), size,
+                   std::chrono::duration_cast<std::chrono::seconds>(now - written)});
+  }
+  if (ec) return Err(Status::FromErrno(ec.value(), "list leftovers in " + root_));
+  return out;
+}
+
 Status LocalTransport::Remove(std::string_view name) {
   const std::string path = PathOf(name);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {

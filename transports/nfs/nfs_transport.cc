@@ -2,8 +2,10 @@
 
 // libnfs.h uses struct timeval without including its header.
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <vector>
@@ -155,25 +157,28 @@ struct NfsTransport::Impl {
     return Status();
   }
 
-  Status ListInto(nfs_context* ctx, const std::string& dir, const std::string& rel,
-                  std::vector<std::string>* out) {
+  // Calls `visit(name relative to the namespace, entry)` for every file under `dir` (whose
+  // relative name is `rel`, "" for the root), temporaries included.
+  Status Walk(nfs_context* ctx, const std::string& dir, const std::string& rel,
+              const std::function<void(const std::string&, const nfsdirent&)>& visit) {
     nfsdir* d = nullptr;
     const int rc = nfs_opendir(ctx, dir.c_str(), &d);
     if (rc == -ENOENT || rc == -ENOTDIR) return Status();
     if (rc != 0) return Failed(rc, ctx, fmt::format("list {}/{}", Uri(), rel));
-    std::vector<std::pair<std::string, bool>> entries;
+    std::vector<std::string> subdirs;
     while (nfsdirent* e = nfs_readdir(ctx, d)) {
       const std::string_view n = e->name;
-      if (n == "." || n == ".." || n.starts_with(".tmp-")) continue;
-      entries.emplace_back(std::string(n), S_ISDIR(e->mode) || e->type == 2 /* NF3DIR */);
+      if (n == "." || n == "..") continue;
+      const std::string name = rel.empty() ? std::string(n) : rel + "/" + std::string(n);
+      if (S_ISDIR(e->mode) || e->type == 2 /* NF3DIR */) {
+        subdirs.push_back(std::string(n));
+      } else {
+        visit(name, *e);
+      }
     }
     nfs_closedir(ctx, d);
-    for (const auto& [n, is_dir] : entries) {
-      if (is_dir) {
-        FERRY_RETURN_IF_ERROR(ListInto(ctx, dir + "/" + n, rel + "/" + n, out));
-      } else {
-        out->push_back(rel + "/" + n);
-      }
+    for (const std::string& n : subdirs) {
+      FERRY_RETURN_IF_ERROR(Walk(ctx, dir + "/" + n, rel.empty() ? n : rel + "/" + n, visit));
     }
     return Status();
   }
@@ -354,10 +359,30 @@ Result<uint64_t> NfsTransport::Size(std::string_view name) {
 Result<std::vector<std::string>> NfsTransport::List(std::string_view prefix) {
   Impl::Lease lease(*impl_);
   std::vector<std::string> names;
-  FERRY_RETURN_IF_ERROR(
-      impl_->ListInto(lease.get(), impl_->PathOf(prefix), std::string(prefix), &names));
+  FERRY_RETURN_IF_ERROR(impl_->Walk(lease.get(), impl_->PathOf(prefix), std::string(prefix),
+                                    [&](const std::string& name, const nfsdirent& e) {
+                                      if (!std::string_view(e.name).starts_with(".tmp-")) {
+                                        names.push_back(name);
+                                      }
+                                    }));
   std::sort(names.begin(), names.end());
   return names;
+}
+
+Result<std::vector<LeftoverTemporary>> NfsTransport::ListLeftovers() {
+  Impl::Lease lease(*impl_);
+  std::vector<LeftoverTemporary> out;
+  // Ages by this host's clock against the server's mtimes: skew between them shifts them.
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  FERRY_RETURN_IF_ERROR(impl_->Walk(
+      lease.get(), impl_->PathOf(""), "", [&](const std::string& name, const nfsdirent& e) {
+        if (!std::string_view(e.name).starts_with(".tmp-")) return;
+        const auto written = std::chrono::seconds(e.mtime.tv_sec);
+        out.push_back({name, e.size,
+                       std::max(std::chrono::seconds(0),
+                                std::chrono::duration_cast<std::chrono::seconds>(now - written))});
+      }));
+  return out;
 }
 
 Status NfsTransport::Remove(std::string_view name) {
