@@ -373,5 +373,43 @@ TEST_F(GcTest, PruneReadsALargeVolumesMapPagesManyAtOnce) {
   EXPECT_TRUE(checked->ok()) << fmt::format("{}", fmt::join(checked->errors, "; "));
 }
 
+// Prune reads the whole index two to four times (where map pages are, how much of each pack is
+// used, what candidates hold); over a network each index object is a round trip, and a backup
+// writes one every few packs. They are fetched several at a time, and visited in order.
+TEST_F(GcTest, PruneFetchesIndexObjectsManyAtOnce) {
+  auto repo = InitRepo();
+  std::vector<repo::ObjectId> snapshots;
+  for (uint64_t seed = 50; seed < 56; ++seed) {
+    auto b = Run(*repo, {{MakeVolume(fmt::format("v{}.img", seed), seed), "v"}});
+    ASSERT_TRUE(b.has_value()) << b.error().ToString();
+    snapshots.push_back(b->snapshot.id);
+  }
+  for (size_t i = 0; i < 3; ++i) ASSERT_TRUE(repo->ForgetSnapshot(snapshots[i]).ok());
+
+  auto hooked = std::make_unique<testing::HookedTransport>(
+      LocalTransport::Open((dir_.path() / "repo").string()).value());
+  testing::HookedTransport* transport = hooked.get();
+  auto reopened = Repository::Open(std::move(hooked), "pw");
+  ASSERT_TRUE(reopened.has_value()) << reopened.error().ToString();
+  ASSERT_GE((*reopened)->transport().List("index").value().size(), 6u);
+  std::atomic<int> index_gets{0}, most_index_gets{0};
+  transport->before_get = [&](std::string_view name) {
+    if (!name.starts_with("index/")) return;
+    testing::HookedTransport::RecordMost(++index_gets, most_index_gets);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    --index_gets;
+  };
+  auto pruned = Prune(**reopened, {});
+  ASSERT_TRUE(pruned.has_value()) << pruned.error().ToString();
+  EXPECT_GT(pruned->packs_deleted + pruned->packs_repacked, 0u) << "the forgotten volumes' packs";
+  EXPECT_GE(most_index_gets.load(), 2) << "index objects fetched one at a time";
+  transport->before_get = nullptr;
+  CheckOptions full;
+  full.read_data = true;
+  auto checked = Check(**reopened, full);
+  ASSERT_TRUE(checked.has_value()) << checked.error().ToString();
+  EXPECT_TRUE(checked->ok()) << fmt::format("{}", fmt::join(checked->errors, "; "));
+}
+
 }  // namespace
 }  // namespace ferry

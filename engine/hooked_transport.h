@@ -18,11 +18,17 @@ class HookedTransport final : public Transport {
  public:
   explicit HookedTransport(std::unique_ptr<Transport> inner) : inner_(std::move(inner)) {}
 
-  std::function<void(std::string_view name)> before_get;
+  std::function<void(std::string_view name)> before_get;  // Runs inside each Get.
   std::function<void()> around_read;  // Runs inside each ReadAt, before the read.
   std::atomic<int> gets{0};
   std::atomic<int> reads_in_flight{0};
   std::atomic<int> most_reads_in_flight{0};  // The most ReadAt calls ever at once.
+
+  // Raises `most` to `now` if it is lower (for counting what is ever in flight at once).
+  static void RecordMost(int now, std::atomic<int>& most) {
+    for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
+    }
+  }
 
   TransportCapabilities capabilities() const override {
     TransportCapabilities c = inner_->capabilities();
@@ -42,10 +48,7 @@ class HookedTransport final : public Transport {
     return inner_->Get(name);
   }
   Result<size_t> ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) override {
-    const int now = ++reads_in_flight;
-    for (int seen = most_reads_in_flight.load();
-         now > seen && !most_reads_in_flight.compare_exchange_weak(seen, now);) {
-    }
+    RecordMost(++reads_in_flight, most_reads_in_flight);
     if (around_read) around_read();
     auto n = inner_->ReadAt(name, offset, dst);
     --reads_in_flight;

@@ -35,17 +35,29 @@ repo::ObjectId IdOfName(const std::string& name) {
   return id ? *id : repo::ObjectId{};
 }
 
-// Streams every index object through `visit`, one at a time. The caller holds the exclusive
-// lock, so only backups add objects meanwhile and nobody deletes one.
+// Streams every index object through `visit`, one at a time, in name order. The caller holds
+// the exclusive lock, so only backups add objects meanwhile and nobody deletes one. Objects are
+// fetched a batch at a time with the transport's parallelism in flight (over a network each is
+// a round trip; a backup writes one every few packs), so memory holds a batch, not the index.
 Status ForEachIndex(Repository& repository, repo::Sealer& sealer, const IndexVisitor& visit) {
   Transport& t = repository.transport();
   FERRY_ASSIGN_OR_RETURN(auto names, t.List("index"));
-  for (const std::string& name : names) {
-    FERRY_ASSIGN_OR_RETURN(repo::ObjectId id,
-                           repo::ParseObjectId(name.substr(name.rfind('/') + 1)));
-    FERRY_ASSIGN_OR_RETURN(std::string sealed, t.Get(name));
-    FERRY_ASSIGN_OR_RETURN(auto entries, repo::DecodeIndex(sealer, id, sealed, name));
-    FERRY_RETURN_IF_ERROR(visit(name, id, entries));
+  const unsigned parallelism = std::max(1u, t.capabilities().parallelism);
+  const size_t batch = 2 * size_t{parallelism};
+  std::vector<std::string> sealed(std::min(batch, names.size()));
+  for (size_t first = 0; first < names.size(); first += batch) {
+    const size_t n = std::min(batch, names.size() - first);
+    FERRY_RETURN_IF_ERROR(ParallelFor(n, parallelism, [&](size_t i) -> Status {
+      FERRY_ASSIGN_OR_RETURN(sealed[i], t.Get(names[first + i]));
+      return Status();
+    }));
+    for (size_t i = 0; i < n; ++i) {
+      const std::string& name = names[first + i];
+      FERRY_ASSIGN_OR_RETURN(repo::ObjectId id,
+                             repo::ParseObjectId(name.substr(name.rfind('/') + 1)));
+      FERRY_ASSIGN_OR_RETURN(auto entries, repo::DecodeIndex(sealer, id, sealed[i], name));
+      FERRY_RETURN_IF_ERROR(visit(name, id, entries));
+    }
   }
   return Status();
 }
