@@ -81,7 +81,9 @@ struct RestoreResult {
 };
 
 // Restores volume `volume_name` of `snapshot` (the only volume if empty) to `target` ("-" for
-// standard output). The repository's index must be loaded. Blocks.
+// standard output). The repository's index must be loaded, under a read lock the caller holds
+// from before it loaded the index until this returns (RepoLock::Acquire with kRead, as the CLI
+// does): without it a prune may delete packs the loaded index still names. Blocks.
 // Errors: kNotFound (volume; a delta target that does not exist), kAlreadyExists (target
 // file exists without overwrite or delta), kInvalidArgument (a delta target too small or not a
 // file or device),
