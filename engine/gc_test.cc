@@ -374,9 +374,10 @@ TEST_F(GcTest, PruneReadsALargeVolumesMapPagesManyAtOnce) {
 }
 
 // Prune reads the whole index two to four times (where map pages are, how much of each pack is
-// used, what candidates hold); over a network each index object is a round trip, and a backup
-// writes one every few packs. They are fetched several at a time, and visited in order.
-TEST_F(GcTest, PruneFetchesIndexObjectsManyAtOnce) {
+// used, what candidates hold), rewrites the index objects that name packs it deletes, and
+// deletes packs; over a network each object is a round trip or more, and a backup writes an
+// index object every few packs. Several go at once (and the index is visited in order).
+TEST_F(GcTest, PruneFetchesIndexObjectsAndDeletesPacksManyAtOnce) {
   auto repo = InitRepo();
   std::vector<repo::ObjectId> snapshots;
   for (uint64_t seed = 50; seed < 56; ++seed) {
@@ -399,11 +400,20 @@ TEST_F(GcTest, PruneFetchesIndexObjectsManyAtOnce) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     --index_gets;
   };
+  std::atomic<int> pack_removes{0}, most_pack_removes{0};
+  transport->before_remove = [&](std::string_view name) {
+    if (!name.starts_with("data/")) return;
+    testing::HookedTransport::RecordMost(++pack_removes, most_pack_removes);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    --pack_removes;
+  };
   auto pruned = Prune(**reopened, {});
   ASSERT_TRUE(pruned.has_value()) << pruned.error().ToString();
-  EXPECT_GT(pruned->packs_deleted + pruned->packs_repacked, 0u) << "the forgotten volumes' packs";
+  EXPECT_GE(pruned->packs_deleted, 2u) << "the forgotten volumes' packs";
   EXPECT_GE(most_index_gets.load(), 2) << "index objects fetched one at a time";
+  EXPECT_GE(most_pack_removes.load(), 2) << "packs deleted one at a time";
   transport->before_get = nullptr;
+  transport->before_remove = nullptr;
   CheckOptions full;
   full.read_data = true;
   auto checked = Check(**reopened, full);

@@ -20,6 +20,7 @@ class HookedTransport final : public Transport {
 
   std::function<void(std::string_view name)> before_get;  // Runs inside each Get.
   std::function<void()> around_read;  // Runs inside each ReadAt, before the read.
+  std::function<void(std::string_view name)> before_remove;  // Runs inside each Remove.
   std::atomic<int> gets{0};
   std::atomic<int> reads_in_flight{0};
   std::atomic<int> most_reads_in_flight{0};  // The most ReadAt calls ever at once.
@@ -58,7 +59,10 @@ class HookedTransport final : public Transport {
   Result<std::vector<std::string>> List(std::string_view prefix) override {
     return inner_->List(prefix);
   }
-  Status Remove(std::string_view name) override { return inner_->Remove(name); }
+  Status Remove(std::string_view name) override {
+    if (before_remove) before_remove(name);
+    return inner_->Remove(name);
+  }
 
  private:
   std::unique_ptr<Transport> inner_;

@@ -1,6 +1,7 @@
 #include "engine/prune.h"
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <set>
@@ -523,35 +524,53 @@ class Pruner {
     }
     report_.packs_revived += revived.size();
 
-    // New index objects before the old ones go, and no index names a pack when it goes.
-    for (const std::string& name : touched) {
+    // New index objects before the old ones go, and no index names a pack when it goes. Each
+    // object and each pack is its own round trips: many at once (a sealer per job: one each
+    // thread).
+    const std::vector<std::string> rewrite(touched.begin(), touched.end());
+    std::atomic<uint64_t> rewritten{0};
+    auto rewrite_index = [&](size_t i) -> Status {
       FERRY_RETURN_IF_ERROR(Cancelled());
-      const repo::ObjectId old_id = IdOfName(name);
+      const std::string& name = rewrite[i];
+      FERRY_ASSIGN_OR_RETURN(auto sealer, repository_.NewSealer());
       FERRY_ASSIGN_OR_RETURN(std::string sealed, t_.Get(name));
-      FERRY_ASSIGN_OR_RETURN(auto entries, repo::DecodeIndex(*sealer_, old_id, sealed, name));
+      FERRY_ASSIGN_OR_RETURN(auto entries,
+                             repo::DecodeIndex(*sealer, IdOfName(name), sealed, name));
       std::vector<repo::IndexEntry> kept;
       for (const auto& e : entries) {
         if (deletions.count(e.pack) == 0) kept.push_back(e);
       }
-      if (kept.size() == entries.size()) continue;
+      if (kept.size() == entries.size()) return Status();
       if (!kept.empty()) {
         FERRY_ASSIGN_OR_RETURN(repo::ObjectId id, repo::NewObjectId());
-        FERRY_ASSIGN_OR_RETURN(std::string fresh, repo::EncodeIndex(*sealer_, id, kept));
+        FERRY_ASSIGN_OR_RETURN(std::string fresh, repo::EncodeIndex(*sealer, id, kept));
         FERRY_RETURN_IF_ERROR(t_.Put("index/" + id.ToHex(), AsBytes(fresh), true));
       }
       FERRY_RETURN_IF_ERROR(t_.Remove(name));
-      ++report_.index_objects_rewritten;
-    }
-    for (const auto& p : deletions) {
+      ++rewritten;
+      return Status();
+    };
+    const Status indexed = ParallelFor(rewrite.size(), parallelism_, rewrite_index);
+    report_.index_objects_rewritten += rewritten;
+    FERRY_RETURN_IF_ERROR(indexed);
+
+    const std::vector<repo::ObjectId> doomed(deletions.begin(), deletions.end());
+    std::atomic<uint64_t> deleted{0}, bytes{0};
+    auto delete_pack = [&](size_t i) -> Status {
       FERRY_RETURN_IF_ERROR(Cancelled());
-      const std::string name = repo::PackName(p);
+      const std::string name = repo::PackName(doomed[i]);
       auto size = t_.Size(name);
-      if (!size && size.error().IsNotFound()) continue;  // An earlier run got this far.
-      if (!size) return Err(size.error());
+      if (!size && size.error().IsNotFound()) return Status();  // An earlier run got this far.
+      if (!size) return size.error();
       FERRY_RETURN_IF_ERROR(t_.Remove(name));
-      ++report_.packs_deleted;
-      report_.bytes_deleted += *size;
-    }
+      ++deleted;
+      bytes += *size;
+      return Status();
+    };
+    const Status removed = ParallelFor(doomed.size(), parallelism_, delete_pack);
+    report_.packs_deleted += deleted;
+    report_.bytes_deleted += bytes;
+    FERRY_RETURN_IF_ERROR(removed);
     FERRY_RETURN_IF_ERROR(t_.Remove(repo::PruneRecordName(record.id)));
     ++report_.records_finished;
     return true;
