@@ -1,7 +1,9 @@
 // Garbage collection through the library (docs/FORMAT.md §13-14): retention decisions, the
 // compact mark filter, locks, and prune's two phases with jobs that started before it.
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <string_view>
 #include <thread>
 
 #include <fmt/format.h>
@@ -153,6 +155,31 @@ class GcTest : public testing::RepoFixture {
     ASSERT_TRUE(r.has_value()) << r.error().ToString();
     EXPECT_TRUE(r->ok()) << (r->errors.empty() ? "" : r->errors.front());
   }
+
+  // The repository reopened through a HookedTransport (`*hooks`), to slow and count requests.
+  std::unique_ptr<Repository> ReopenHooked(testing::HookedTransport** hooks) {
+    auto hooked = std::make_unique<testing::HookedTransport>(
+        LocalTransport::Open((dir_.path() / "repo").string()).value());
+    *hooks = hooked.get();
+    auto reopened = Repository::Open(std::move(hooked), "pw");
+    EXPECT_TRUE(reopened.has_value()) << reopened.error().ToString();
+    return reopened.has_value() ? std::move(*reopened) : nullptr;
+  }
+};
+
+// A hook that makes the calls on names under `prefix` take 20 ms (a remote round trip) and
+// records how many were ever in flight at once.
+struct SlowCalls {
+  explicit SlowCalls(std::string p) : prefix(std::move(p)) {}
+  void operator()(std::string_view name) {
+    if (!name.starts_with(prefix)) return;
+    testing::HookedTransport::RecordMost(++now, most);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    --now;
+  }
+  const std::string prefix;
+  std::atomic<int> now{0};
+  std::atomic<int> most{0};
 };
 
 TEST_F(GcTest, ExclusiveLocksExcludeEachOtherAndStaleLocksAreSeen) {
@@ -315,17 +342,13 @@ TEST_F(GcTest, PruneDeletesTemporariesThatKilledWritersLeftOnceTheyAreStale) {
   auto backup = Run(*repo, {{vol, "v"}});
   ASSERT_TRUE(backup.has_value()) << backup.error().ToString();
   const fs::path root = dir_.path() / "repo";
-  auto plant = [&](const fs::path& path, size_t size, std::chrono::hours age) {
-    fs::create_directories(path.parent_path());
-    testing::WriteFileOrDie(path, std::string(size, 'x'));
-    fs::last_write_time(path, fs::file_time_type::clock::now() - age);
-  };
+
   const fs::path dead_pack = root / "data" / "7f" / ".tmp-dead-pack";
   const fs::path dead_lock = root / "locks" / ".tmp-dead-lock";
   const fs::path young = root / "data" / "7f" / ".tmp-being-written";
-  plant(dead_pack, 1 << 20, std::chrono::hours(2));
-  plant(dead_lock, 300, std::chrono::hours(1));
-  plant(young, 4096, std::chrono::hours(0));
+  testing::WriteFileWrittenAgo(dead_pack, 1 << 20, std::chrono::hours(2));
+  testing::WriteFileWrittenAgo(dead_lock, 300, std::chrono::hours(1));
+  testing::WriteFileWrittenAgo(young, 4096, std::chrono::hours(0));
 
   PruneOptions dry;
   dry.dry_run = true;
@@ -355,22 +378,16 @@ TEST_F(GcTest, PruneReadsALargeVolumesMapPagesManyAtOnce) {
   ASSERT_TRUE(gone.has_value()) << gone.error().ToString();
   ASSERT_TRUE(repo->ForgetSnapshot(gone->snapshot.id).ok());
 
-  auto hooked = std::make_unique<testing::HookedTransport>(
-      LocalTransport::Open((dir_.path() / "repo").string()).value());
-  testing::HookedTransport* transport = hooked.get();
-  auto reopened = Repository::Open(std::move(hooked), "pw");
-  ASSERT_TRUE(reopened.has_value()) << reopened.error().ToString();
+  testing::HookedTransport* transport = nullptr;
+  auto reopened = ReopenHooked(&transport);
+  ASSERT_NE(reopened, nullptr);
   transport->around_read = [] { std::this_thread::sleep_for(std::chrono::milliseconds(20)); };
-  auto pruned = Prune(**reopened, {});
+  auto pruned = Prune(*reopened, {});
   ASSERT_TRUE(pruned.has_value()) << pruned.error().ToString();
   EXPECT_GT(pruned->packs_deleted + pruned->packs_repacked, 0u) << "the small volume's packs";
   EXPECT_GE(transport->most_reads_in_flight.load(), 2) << "map pages read one at a time";
   transport->around_read = nullptr;
-  CheckOptions full;
-  full.read_data = true;
-  auto checked = Check(**reopened, full);
-  ASSERT_TRUE(checked.has_value()) << checked.error().ToString();
-  EXPECT_TRUE(checked->ok()) << fmt::format("{}", fmt::join(checked->errors, "; "));
+  ExpectCheckPasses(*reopened);
 }
 
 // Prune reads the whole index two to four times (where map pages are, how much of each pack is
@@ -387,38 +404,21 @@ TEST_F(GcTest, PruneFetchesIndexObjectsAndDeletesPacksManyAtOnce) {
   }
   for (size_t i = 0; i < 3; ++i) ASSERT_TRUE(repo->ForgetSnapshot(snapshots[i]).ok());
 
-  auto hooked = std::make_unique<testing::HookedTransport>(
-      LocalTransport::Open((dir_.path() / "repo").string()).value());
-  testing::HookedTransport* transport = hooked.get();
-  auto reopened = Repository::Open(std::move(hooked), "pw");
-  ASSERT_TRUE(reopened.has_value()) << reopened.error().ToString();
-  ASSERT_GE((*reopened)->transport().List("index").value().size(), 6u);
-  std::atomic<int> index_gets{0}, most_index_gets{0};
-  transport->before_get = [&](std::string_view name) {
-    if (!name.starts_with("index/")) return;
-    testing::HookedTransport::RecordMost(++index_gets, most_index_gets);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    --index_gets;
-  };
-  std::atomic<int> pack_removes{0}, most_pack_removes{0};
-  transport->before_remove = [&](std::string_view name) {
-    if (!name.starts_with("data/")) return;
-    testing::HookedTransport::RecordMost(++pack_removes, most_pack_removes);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    --pack_removes;
-  };
-  auto pruned = Prune(**reopened, {});
+  testing::HookedTransport* transport = nullptr;
+  auto reopened = ReopenHooked(&transport);
+  ASSERT_NE(reopened, nullptr);
+  ASSERT_GE(reopened->transport().List("index").value().size(), 6u);
+  SlowCalls index_gets("index/"), pack_removes("data/");
+  transport->before_get = [&](std::string_view name) { index_gets(name); };
+  transport->before_remove = [&](std::string_view name) { pack_removes(name); };
+  auto pruned = Prune(*reopened, {});
   ASSERT_TRUE(pruned.has_value()) << pruned.error().ToString();
   EXPECT_GE(pruned->packs_deleted, 2u) << "the forgotten volumes' packs";
-  EXPECT_GE(most_index_gets.load(), 2) << "index objects fetched one at a time";
-  EXPECT_GE(most_pack_removes.load(), 2) << "packs deleted one at a time";
+  EXPECT_GE(index_gets.most.load(), 2) << "index objects fetched one at a time";
+  EXPECT_GE(pack_removes.most.load(), 2) << "packs deleted one at a time";
   transport->before_get = nullptr;
   transport->before_remove = nullptr;
-  CheckOptions full;
-  full.read_data = true;
-  auto checked = Check(**reopened, full);
-  ASSERT_TRUE(checked.has_value()) << checked.error().ToString();
-  EXPECT_TRUE(checked->ok()) << fmt::format("{}", fmt::join(checked->errors, "; "));
+  ExpectCheckPasses(*reopened);
 }
 
 }  // namespace

@@ -148,8 +148,8 @@ TEST(CutWindowsAtChunksTest, WindowsEndWhereChunksEndAndOnBlocksElsewhere) {
 }
 
 // Windows end where chunks end: a chunk is fetched and decoded once, not once for each window it
-// would straddle — whether the windows go to a file (where blocks shared by two windows are
-// written by each, its own bytes only) or to a stream.
+// would straddle — whether the windows make a new file or rewrite an existing one in place (a
+// block shared by two windows is written by each, its own bytes only, through the page cache).
 TEST_F(RestoreTest, EveryChunkIsDecodedOnceAndBlocksSharedByWindowsComeOutWhole) {
   auto repo = InitRepo();
   const std::string vol = MakeVolume("vol.img", 24);

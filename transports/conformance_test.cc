@@ -323,15 +323,10 @@ TEST_P(TransportConformance, LeftoversOfKilledWritersAreListedWithTheirAgeAndRem
     EXPECT_TRUE(none->empty());
     return;
   }
-  namespace fs = std::filesystem;
-  auto plant = [&](const std::string& name, size_t size, std::chrono::hours age) {
-    const fs::path path = fs::path(local_dir_) / name;
-    fs::create_directories(path.parent_path());
-    testing::WriteFileOrDie(path, std::string(size, 'x'));
-    fs::last_write_time(path, fs::file_time_type::clock::now() - age);
-  };
-  plant("data/ab/.tmp-killed", 1000, std::chrono::hours(2));
-  plant("locks/.tmp-just-now", 10, std::chrono::hours(0));
+
+  const std::filesystem::path dir(local_dir_);
+  testing::WriteFileWrittenAgo(dir / "data/ab/.tmp-killed", 1000, std::chrono::hours(2));
+  testing::WriteFileWrittenAgo(dir / "locks/.tmp-just-now", 10, std::chrono::hours(0));
   ASSERT_TRUE(t_->Put("data/ab/object", AsBytes(std::string("x"))).ok());
   EXPECT_EQ(t_->List("data").value(), std::vector<std::string>{"data/ab/object"});
 

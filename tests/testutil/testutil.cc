@@ -25,6 +25,12 @@ void WriteFileOrDie(const std::filesystem::path& path, const std::string& data) 
   if (!out) ADD_FAILURE() << "cannot write " << path;
 }
 
+void WriteFileWrittenAgo(const std::filesystem::path& path, size_t size, std::chrono::seconds age) {
+  std::filesystem::create_directories(path.parent_path());
+  WriteFileOrDie(path, std::string(size, 'x'));
+  std::filesystem::last_write_time(path, std::filesystem::file_time_type::clock::now() - age);
+}
+
 bool HasProgram(const std::string& program) {
   return std::system(("command -v " + program + " >/dev/null 2>&1").c_str()) == 0;
 }

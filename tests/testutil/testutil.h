@@ -1,6 +1,7 @@
 // Helpers shared by tests: test data location, deterministic data generators, temp dirs.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -22,6 +23,10 @@ std::string PseudoText(size_t n, uint64_t seed);
 
 // Writes `data` to `path`; fails the current test if it cannot.
 void WriteFileOrDie(const std::filesystem::path& path, const std::string& data);
+
+// A file of `size` bytes at `path` (directories made as needed) last written `age` ago: what a
+// writer killed long ago leaves behind.
+void WriteFileWrittenAgo(const std::filesystem::path& path, size_t size, std::chrono::seconds age);
 
 // True if `program` is on PATH (tests of the real tools skip without them, saying so).
 bool HasProgram(const std::string& program);
