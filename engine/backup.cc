@@ -24,6 +24,7 @@
 #include "chunker/chunker.h"
 #include "engine/block_hasher.h"
 #include "engine/bounded_queue.h"
+#include "engine/chunk_assembler.h"
 #include "engine/chunk_store.h"
 #include "engine/repo_lock.h"
 #include "engine/restore.h"
@@ -42,11 +43,6 @@ using repo::Extent;
 using repo::ExtentKind;
 
 using Codecs = EncodeCodecs;
-
-struct ChunkJob {
-  uint64_t offset = 0;
-  std::string data;
-};
 
 // Records the first error of any thread; the others see failed() and stop.
 class FirstError {
@@ -160,11 +156,8 @@ class VolumeBackup {
       // Whole hash blocks, so that the changed blocks' hashes come from the bytes read anyway.
       if (plan) source_.SetRanges(plan->ReadRanges(ranges, kHashBlock));
     }
-    const size_t max_chunk = repo_.config().chunker.algorithm == chunker::Algorithm::kFixed
-                                 ? repo_.config().chunker.avg_size
-                                 : repo_.config().chunker.max_size;
     const size_t queue_bytes = options_.memory_bytes - ReaderBytes(options_.memory_bytes);
-    BoundedQueue<ChunkJob> queue(std::max<size_t>(threads * 2, queue_bytes / max_chunk));
+    BoundedQueue<ChunkJob> queue(std::max<size_t>(threads * 2, queue_bytes / MaxChunk()));
     std::vector<std::thread> workers;
     for (unsigned i = 0; i < threads; ++i) workers.emplace_back([&] { Work(queue); });
 
@@ -205,40 +198,26 @@ class VolumeBackup {
   uint64_t chunks() const { return chunks_; }
 
  private:
+  size_t MaxChunk() const {
+    const chunker::Params& p = repo_.config().chunker;
+    return p.algorithm == chunker::Algorithm::kFixed ? p.avg_size : p.max_size;
+  }
+
   Status ReadAll(BoundedQueue<ChunkJob>& queue, const std::function<void()>& tick) {
     std::vector<uint64_t> cuts;
-    std::string pending;  // Bytes [pending_start, next_offset) not yet in a chunk.
-    uint64_t pending_start = 0;
+    ChunkAssembler assembler(MaxChunk());
     uint64_t next_offset = 0;  // Where the current range continues.
     bool in_range = false;
 
-    auto emit = [&](uint64_t cut, ByteView buf, size_t* buf_pos) -> bool {
-      ChunkJob job;
-      job.offset = pending_start;
-      const uint64_t len = cut - pending_start;
-      job.data.resize(len);
-      const uint64_t from_pending = std::min<uint64_t>(len, pending.size());
-      if (from_pending > 0) std::memcpy(job.data.data(), pending.data(), from_pending);
-      if (from_pending < pending.size()) {
-        pending.erase(0, from_pending);  // A lagging cut: the rest opens the next chunk.
-      } else {
-        pending.clear();
-        const uint64_t from_buf = len - from_pending;
-        if (from_buf > 0) {
-          std::memcpy(job.data.data() + from_pending, buf.data() + *buf_pos, from_buf);
-          *buf_pos += from_buf;
-        }
-      }
-      pending_start = cut;
+    auto emit = [&](uint64_t cut) -> bool {
       ++chunks_;
-      return queue.Push(std::move(job));
+      return queue.Push(assembler.Cut(cut));
     };
     auto finish_range = [&]() -> bool {
       cuts.clear();
       chunker_->Finish(&cuts);
-      size_t none = 0;
       for (uint64_t cut : cuts) {
-        if (!emit(cut, {}, &none)) return false;
+        if (!emit(cut)) return false;
       }
       return true;
     };
@@ -253,19 +232,17 @@ class VolumeBackup {
       if (!in_range || b.offset != next_offset) {
         if (in_range && !finish_range()) return Status();
         chunker_->Reset(b.offset);
-        pending.clear();
-        pending_start = b.offset;
+        assembler.Reset(b.offset);
         in_range = true;
       }
       block_hasher_.Feed(b.offset, b.data);
       cuts.clear();
       chunker_->Update(b.data, &cuts);
-      size_t buf_pos = 0;
+      assembler.BeginBuffer(b.data);
       for (uint64_t cut : cuts) {
-        if (!emit(cut, b.data, &buf_pos)) return Status();
+        if (!emit(cut)) return Status();
       }
-      pending.append(reinterpret_cast<const char*>(b.data.data()) + buf_pos,
-                     b.data.size() - buf_pos);
+      assembler.EndBuffer();
       next_offset = b.offset + b.data.size();
       bytes_read_.fetch_add(b.data.size(), std::memory_order_relaxed);
       tick();
@@ -406,7 +383,7 @@ class VolumeBackup {
   Status ReadIncremental(const ResyncPlan& plan, const cbt::ExtentList& ranges,
                          BoundedQueue<ChunkJob>& queue, const std::function<void()>& tick) {
     std::vector<uint64_t> cuts;
-    std::string pending;
+    ChunkAssembler assembler(MaxChunk());
     for (const cbt::ByteRange& r : ranges) {
       uint64_t pos = r.offset;
       while (pos < r.end()) {
@@ -422,35 +399,28 @@ class VolumeBackup {
         }
         // Re-chunk from pos until resynchronised or the range ends.
         chunker_->Reset(pos);
-        pending.clear();
-        size_t emitted = 0;  // Bytes at the front of `pending` already in a chunk.
-        uint64_t chunk_start = pos, fed = pos;
+        assembler.Reset(pos);
+        uint64_t fed = pos;
         bool synced = false;
         auto emit = [&](uint64_t cut) -> bool {
-          const size_t len = static_cast<size_t>(cut - chunk_start);
-          ChunkJob job{chunk_start, pending.substr(emitted, len)};
-          emitted += len;
-          chunk_start = cut;
           ++chunks_;
-          return queue.Push(std::move(job));
+          return queue.Push(assembler.Cut(cut));
         };
         while (!synced && fed < r.end()) {
           FERRY_ASSIGN_OR_RETURN(ByteView view, BytesAt(fed, r.end()));
           cuts.clear();
           chunker_->Update(view, &cuts);
-          pending.append(reinterpret_cast<const char*>(view.data()), view.size());
+          assembler.BeginBuffer(view);
           fed += view.size();
           for (uint64_t cut : cuts) {
             if (!emit(cut)) return Status();
             if (cut < r.end() && plan.Reusable(cut, r.end()) != nullptr) {
-              synced = true;
+              synced = true;  // The rest of the view is the parent's chunk from here on.
               pos = cut;
               break;
             }
           }
-          // Drop what is in chunks once per buffer, not once per chunk.
-          pending.erase(0, emitted);
-          emitted = 0;
+          if (!synced) assembler.EndBuffer();
           tick();
         }
         if (!synced) {

@@ -28,9 +28,8 @@ Status ChunkStore::StoreIfNew(repo::BlobType type, const codec::ChunkId& id, Byt
   }
   chunks_new_.fetch_add(1, std::memory_order_relaxed);
   bytes_new_.fetch_add(data.size(), std::memory_order_relaxed);
-  c.blob.clear();
-  FERRY_RETURN_IF_ERROR(
-      EncodeChunkBlob(id, data, c.compressor.get(), *c.sealer, &c.scratch, &c.blob));
+  FERRY_ASSIGN_OR_RETURN(
+      ByteView blob, EncodeChunkBlob(id, data, c.compressor.get(), *c.sealer, &c.scratch, &c.blob));
   std::unique_ptr<OpenPack> full;
   {
     // Blobs are appended to the pack object as they come (a write to the page cache, or to
@@ -46,8 +45,8 @@ Status ChunkStore::StoreIfNew(repo::BlobType type, const codec::ChunkId& id, Byt
       current_ =
           std::make_unique<OpenPack>(OpenPack{repo::PackBuilder(pack_id), std::move(writer)});
     }
-    FERRY_RETURN_IF_ERROR(current_->writer->Append(AsBytes(c.blob)));
-    current_->builder.Add(type, id, static_cast<uint32_t>(c.blob.size()),
+    FERRY_RETURN_IF_ERROR(current_->writer->Append(blob));
+    current_->builder.Add(type, id, static_cast<uint32_t>(blob.size()),
                           static_cast<uint32_t>(data.size()));
     if (current_->builder.size() >= repo_.config().pack_size) full = std::move(current_);
   }

@@ -32,6 +32,7 @@ struct EncodeCodecs {
   std::unique_ptr<repo::Sealer> sealer;
   std::unique_ptr<codec::ChunkIdHasher> hasher;
   std::unique_ptr<codec::ZstdCompressor> compressor;  // Null when compression is off.
+  // Reused for every chunk this worker encodes (see EncodeChunkBlob).
   std::string scratch;
   std::string blob;
 

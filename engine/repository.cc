@@ -375,29 +375,41 @@ Status Repository::ReadChunksAt(std::span<const codec::ChunkId> ids,
       });
 }
 
-Status EncodeChunkBlob(const codec::ChunkId& id, ByteView data, codec::ZstdCompressor* compressor,
-                       repo::Sealer& sealer, std::string* scratch, std::string* out) {
-  scratch->resize(1 + codec::ZstdCompressor::MaxOutputSize(data.size()));
+namespace {
+// Grows `*buf` to at least `size` bytes and never shrinks it: a buffer reused for every chunk
+// is zero-filled only where it has never been before.
+MutableByteView AtLeast(std::string* buf, size_t size) {
+  if (buf->size() < size) buf->resize(size);
+  return {reinterpret_cast<std::byte*>(buf->data()), buf->size()};
+}
+}  // namespace
+
+Result<ByteView> EncodeChunkBlob(const codec::ChunkId& id, ByteView data,
+                                 codec::ZstdCompressor* compressor, repo::Sealer& sealer,
+                                 std::string* scratch, std::string* out) {
   bool compressed = false;
   size_t payload = 0;
   if (compressor != nullptr) {
-    FERRY_ASSIGN_OR_RETURN(
-        codec::CompressOutcome c,
-        compressor->Compress(
-            data, {reinterpret_cast<std::byte*>(scratch->data() + 1), scratch->size() - 1}));
+    const MutableByteView room =
+        AtLeast(scratch, 1 + codec::ZstdCompressor::MaxOutputSize(data.size()));
+    FERRY_ASSIGN_OR_RETURN(codec::CompressOutcome c, compressor->Compress(data, room.subspan(1)));
     compressed = !c.stored_raw;
     payload = c.size;
   }
   const std::byte encoding{compressed ? uint8_t{1} : uint8_t{0}};
   const std::string aad = repo::ChunkAad(id.view());
+  // Stored raw: the encoding byte and the chunk are sealed as two pieces, without copying the
+  // chunk.
+  ByteView pieces[] = {ByteView(&encoding, 1), data};
   if (compressed) {
     (*scratch)[0] = static_cast<char>(encoding);
-    return sealer.Seal(AsBytes(aad), AsBytes(std::string_view(*scratch).substr(0, 1 + payload)),
-                       out);
+    pieces[0] = AsBytes(std::string_view(*scratch).substr(0, 1 + payload));
+    pieces[1] = {};
   }
-  // Stored raw: seal the encoding byte and the chunk as two pieces, without copying the chunk.
-  const ByteView pieces[] = {ByteView(&encoding, 1), data};
-  return sealer.SealPieces(AsBytes(aad), pieces, out);
+  const MutableByteView room =
+      AtLeast(out, pieces[0].size() + pieces[1].size() + sealer.overhead());
+  FERRY_ASSIGN_OR_RETURN(size_t n, sealer.SealPiecesInto(AsBytes(aad), pieces, room));
+  return ByteView(room.data(), n);
 }
 
 }  // namespace ferry

@@ -178,8 +178,11 @@ class Repository {
 };
 
 // Encodes a chunk for storage: encoding byte + (zstd or raw) payload, sealed with the chunk's
-// associated data, appended to `*out`. `compressor` may be null (no compression).
-Status EncodeChunkBlob(const codec::ChunkId& id, ByteView data, codec::ZstdCompressor* compressor,
-                       repo::Sealer& sealer, std::string* scratch, std::string* out);
+// associated data. Returns the blob, a view of `*out`; `*scratch` and `*out` are buffers the
+// caller reuses for every chunk (they grow, never shrink). `compressor` may be null (no
+// compression).
+Result<ByteView> EncodeChunkBlob(const codec::ChunkId& id, ByteView data,
+                                 codec::ZstdCompressor* compressor, repo::Sealer& sealer,
+                                 std::string* scratch, std::string* out);
 
 }  // namespace ferry

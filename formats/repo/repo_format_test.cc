@@ -125,6 +125,37 @@ TEST(SealerTest, PiecesSealAsTheirConcatenation) {
   EXPECT_TRUE(enc->Open(AsBytes(aad), AsBytes(sealed), &out, "x").IsCorruption());
 }
 
+TEST(SealerTest, SealsIntoABufferReusedFromTheLastBlob) {
+  const std::string first = testing::RandomBytes(9000, 4), second = testing::RandomBytes(700, 5);
+  const std::string aad = ChunkAad(IdOf('y').view());
+  for (bool encrypted : {false, true}) {
+    SCOPED_TRACE(encrypted);
+    auto sealer = encrypted ? EncryptedSealer() : Sealer::Create({}).value();
+    std::string room(first.size() + sealer->overhead(), '\0');
+    auto view = [&] {
+      return MutableByteView{reinterpret_cast<std::byte*>(room.data()), room.size()};
+    };
+    const ByteView a[] = {AsBytes(first)};
+    ASSERT_TRUE(sealer->SealPiecesInto(AsBytes(aad), a, view()).has_value());
+    // The second, smaller blob lands over the first one's bytes: only its own size counts.
+    const std::string_view whole(second);
+    const ByteView b[] = {AsBytes(whole.substr(0, 1)), AsBytes(whole.substr(1))};
+    auto n = sealer->SealPiecesInto(AsBytes(aad), b, view());
+    ASSERT_TRUE(n.has_value());
+    EXPECT_EQ(*n, second.size() + sealer->overhead());
+    std::string out;
+    ASSERT_TRUE(
+        sealer->Open(AsBytes(aad), AsBytes(std::string_view(room).substr(0, *n)), &out, "x").ok());
+    EXPECT_TRUE(out == second);
+    // Too little room is an error, not an overrun.
+    const std::string too_big = first + "!";
+    const ByteView big[] = {AsBytes(too_big)};
+    auto full = sealer->SealPiecesInto(AsBytes(aad), big, view());
+    ASSERT_FALSE(full.has_value());
+    EXPECT_TRUE(full.error().IsInvalidArgument()) << full.error().ToString();
+  }
+}
+
 TEST(PackTest, BuildsAndParsesAndRejectsDamage) {
   auto sealer = EncryptedSealer();
   const ObjectId pack_id = NewObjectId().value();

@@ -50,20 +50,31 @@ Status Sealer::SealPieces(ByteView aad, std::span<const ByteView> pieces, std::s
   for (const ByteView& p : pieces) plain_size += p.size();
   const size_t base = out->size();
   out->resize(base + plain_size + overhead());
-  MutableByteView dst{reinterpret_cast<std::byte*>(out->data() + base), out->size() - base};
-  if (encrypted()) {
-    FERRY_ASSIGN_OR_RETURN(size_t n, gcm_->SealPieces(aad, pieces, dst));
-    out->resize(base + n);
-    return Status();
+  FERRY_ASSIGN_OR_RETURN(size_t n, SealPiecesInto(aad, pieces,
+                                                  {reinterpret_cast<std::byte*>(out->data() + base),
+                                                   out->size() - base}));
+  out->resize(base + n);
+  return Status();
+}
+
+Result<size_t> Sealer::SealPiecesInto(ByteView aad, std::span<const ByteView> pieces,
+                                      MutableByteView out) {
+  size_t plain_size = 0;
+  for (const ByteView& p : pieces) plain_size += p.size();
+  if (out.size() < plain_size + overhead()) {
+    return Err(
+        Status::InvalidArgument(fmt::format("sealing {} bytes needs {} bytes of room, got {}",
+                                            plain_size, plain_size + overhead(), out.size())));
   }
+  if (encrypted()) return gcm_->SealPieces(aad, pieces, out);
   size_t at = 0;
   for (const ByteView& p : pieces) {
-    std::copy(p.begin(), p.end(), dst.begin() + static_cast<ptrdiff_t>(at));
+    std::copy(p.begin(), p.end(), out.begin() + static_cast<ptrdiff_t>(at));
     at += p.size();
   }
   const uint64_t sum = Checksum(aad, pieces);
-  for (size_t i = 0; i < 8; ++i) dst[at + i] = static_cast<std::byte>(sum >> (8 * i));
-  return Status();
+  for (size_t i = 0; i < 8; ++i) out[at + i] = static_cast<std::byte>(sum >> (8 * i));
+  return at + 8;
 }
 
 Status Sealer::Open(ByteView aad, ByteView sealed, std::string* out, std::string_view what) {

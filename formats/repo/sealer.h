@@ -31,6 +31,10 @@ class Sealer {
   // As Seal() for a plaintext given in pieces, sealed as their concatenation without copying
   // them together first.
   Status SealPieces(ByteView aad, std::span<const ByteView> pieces, std::string* out);
+  // As SealPieces() into `out`, which holds at least the plaintext's size + overhead() bytes
+  // (a buffer reused across blobs, so nothing is zero-filled first). Returns the sealed size.
+  Result<size_t> SealPiecesInto(ByteView aad, std::span<const ByteView> pieces,
+                                MutableByteView out);
 
   // Opens `sealed` into `*out` (replacing its contents). Errors: kCorruption naming `what`
   // ("authentication failed" / "checksum mismatch" / "too short").
