@@ -438,7 +438,7 @@ class VolumeBackup {
   }
 
   void Work(BoundedQueue<ChunkJob>& queue) {
-    auto codecs = Codecs::Create(repo_);
+    auto codecs = Codecs::Create(repo_, options_.compression_level);
     if (!codecs) {
       error_.Set(codecs.error());
       queue.Close();
@@ -596,6 +596,12 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   if (options.memory_bytes < (16u << 20)) {
     return Err(Status::InvalidArgument("the memory bound must be at least 16 MiB"));
   }
+  if (options.compression_level &&
+      (*options.compression_level < 0 || *options.compression_level > 19)) {
+    return Err(Status::InvalidArgument(
+        fmt::format("compression level {} is out of range: 0 (store uncompressed) to 19",
+                    *options.compression_level)));
+  }
   VolumeSourceOptions source_options;
   source_options.reader.backend = options.io_backend;
   source_options.reader.buffers = static_cast<unsigned>(ReaderBytes(options.memory_bytes) >> 20);
@@ -680,7 +686,7 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
       options.progress({bytes_read.load(), total, ticker.seconds(), false});
     }
   };
-  FERRY_ASSIGN_OR_RETURN(Codecs main_codecs, Codecs::Create(repository));
+  FERRY_ASSIGN_OR_RETURN(Codecs main_codecs, Codecs::Create(repository, options.compression_level));
   uint64_t chunks = 0;
   for (size_t i = 0; i < sources.size(); ++i) {
     VolumeBackup volume(repository, store, options, *readers[i], error, bytes_read);

@@ -68,6 +68,10 @@ struct BackupOptions {
   // chunks picked at random) and compare with the parent; on any mismatch the volume is read
   // in full instead, with a warning, and the snapshot records it.
   double cbt_verify_percent = 0;
+  // zstd level for the chunks this backup stores (1-19; 0 stores them uncompressed), if not
+  // the repository's. Any level reads back the same way: a fast level for frequent incrementals,
+  // 0 for volumes of data that is compressed or encrypted already.
+  std::optional<int> compression_level;
   // How often the backup's lock is refreshed and when others may take it for dead.
   LockTiming lock_timing = LockTiming::FromEnvironment();
 };

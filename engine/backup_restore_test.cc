@@ -2,6 +2,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -67,6 +69,52 @@ TEST_F(BackupRestoreTest, UnchangedVolumeStoresNothingNewAndEditsStoreLittle) {
   EXPECT_LT(third->snapshot.stats.bytes_new, 600u << 10);
   EXPECT_GT(third->snapshot.stats.bytes_new, 0u);
   ExpectRestores(*repo, third->snapshot, "vol.img", vol);
+}
+
+TEST_F(BackupRestoreTest, ABackupStoresAtTheCompressionLevelItAsksFor) {
+  const std::string vol = (dir_.path() / "text.img").string();
+  testing::WriteFileOrDie(vol, testing::PseudoText(2'000'000, 31));
+  // Stored bytes per level, each into a fresh repository (whose own level is 3).
+  std::map<int, uint64_t> stored;
+  for (std::optional<int> level :
+       {std::optional<int>(), std::optional<int>(0), std::optional<int>(1), std::optional<int>(3),
+        std::optional<int>(19)}) {
+    SCOPED_TRACE(level.value_or(-1));
+    fs::remove_all(dir_.path() / "repo");
+    auto repo = InitRepo();
+    BackupOptions o;
+    o.compression_level = level;
+    auto r = Run(*repo, {{vol, "text"}}, o);
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    stored[level.value_or(-1)] = r->snapshot.stats.bytes_stored;
+    auto reopened = Reopen();
+    ExpectRestores(*reopened, r->snapshot, "text", vol);
+    CheckOptions c;
+    c.read_data = true;
+    auto checked = Check(*reopened, c);
+    ASSERT_TRUE(checked.has_value()) << checked.error().ToString();
+    EXPECT_TRUE(checked->ok()) << (checked->errors.empty() ? "" : checked->errors.front());
+  }
+  // Unset: the repository's level (metadata with random ids compresses a few bytes either way).
+  EXPECT_NEAR(static_cast<double>(stored[-1]), static_cast<double>(stored[3]), 1000);
+  EXPECT_GT(stored[0], 2'000'000u);  // Uncompressed (plus sealing and metadata).
+  EXPECT_LT(stored[1], stored[0] / 2);
+  EXPECT_GT(stored[1], stored[3] + 10'000);   // Here about 7% larger than level 3...
+  EXPECT_LT(stored[19], stored[3] - 10'000);  // ...and level 19 about 19% smaller.
+
+  // A level zstd does not have fails before anything is written.
+  fs::remove_all(dir_.path() / "repo");
+  auto repo = InitRepo();
+  BackupOptions o;
+  o.compression_level = 20;
+  auto r = Run(*repo, {{vol, "text"}}, o);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error().IsInvalidArgument());
+  EXPECT_NE(r.error().message().find("compression level 20"), std::string::npos)
+      << r.error().message();
+  EXPECT_TRUE(Reopen()->ListSnapshots().value().empty());
+  EXPECT_TRUE(!fs::exists(dir_.path() / "repo" / "data") ||
+              fs::is_empty(dir_.path() / "repo" / "data"));
 }
 
 TEST_F(BackupRestoreTest, SeveralVolumesAndAFifoInOneSnapshot) {

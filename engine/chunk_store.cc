@@ -2,13 +2,14 @@
 
 namespace ferry {
 
-Result<EncodeCodecs> EncodeCodecs::Create(const Repository& repo) {
+Result<EncodeCodecs> EncodeCodecs::Create(const Repository& repo,
+                                          std::optional<int> compression_level) {
   EncodeCodecs c;
   FERRY_ASSIGN_OR_RETURN(c.sealer, repo.NewSealer());
   FERRY_ASSIGN_OR_RETURN(c.hasher, repo.NewHasher());
-  if (repo.config().compression_level > 0) {
-    FERRY_ASSIGN_OR_RETURN(c.compressor,
-                           codec::ZstdCompressor::Create(repo.config().compression_level));
+  const int level = compression_level.value_or(repo.config().compression_level);
+  if (level > 0) {
+    FERRY_ASSIGN_OR_RETURN(c.compressor, codec::ZstdCompressor::Create(level));
   }
   return c;
 }

@@ -17,6 +17,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -36,7 +37,9 @@ struct EncodeCodecs {
   std::string scratch;
   std::string blob;
 
-  static Result<EncodeCodecs> Create(const Repository& repo);
+  // Compresses at `compression_level` (0: stores raw) if given, else at the repository's level.
+  static Result<EncodeCodecs> Create(const Repository& repo,
+                                     std::optional<int> compression_level = std::nullopt);
 };
 
 class ChunkStore {

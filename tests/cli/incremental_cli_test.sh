@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of incremental backups and delta restores through the CLI: change lists in
-# text and CSI JSON, --parent auto/latest/ID, --cbt-verify catching a lying change source, bad
-# change sources refused before anything is written.
+# text and CSI JSON, --parent auto/latest/ID, --cbt-verify catching a lying change source, a
+# backup's own compression level, bad change sources refused before anything is written.
 # Usage: incremental_cli_test.sh FERRY_BINARY
 set -u
 ferry=$1
@@ -72,8 +72,32 @@ check "recorded as a fall back" test "$(json_field "$tmp/v.json" cbt_fell_back)"
 "$ferry" restore -r "$repo" latest -t "$tmp/r3.img" >/dev/null 2>&1
 check "that backup holds the real content" cmp -s "$tmp/disk.img" "$tmp/r3.img"
 
+# --- a compression level of the backup's own -----------------------------------------------
+yes "a line of text that compresses well" | head -c $((1 << 20)) |
+  dd of="$tmp/disk.img" bs=4096 seek=2000 conv=notrunc status=none
+"$ferry" backup -r "$repo" --name disk "$tmp/disk.img" --parent latest --compression 0 --json \
+  >"$tmp/c0.json" 2>"$tmp/err"
+check "an incremental stored uncompressed" test $? -eq 0
+check "stores the text as it is" test "$(json_field "$tmp/c0.json" bytes_stored)" -ge "$(json_field "$tmp/c0.json" bytes_new)"
+"$ferry" restore -r "$repo" latest -t "$tmp/rc.img" >/dev/null 2>&1
+check "and restores byte-exact" cmp -s "$tmp/disk.img" "$tmp/rc.img"
+yes "another line of text, also compressible" | head -c $((1 << 20)) |
+  dd of="$tmp/disk.img" bs=4096 seek=2500 conv=notrunc status=none
+"$ferry" backup -r "$repo" --name disk "$tmp/disk.img" --parent latest --compression 1 --json \
+  >"$tmp/c1.json" 2>"$tmp/err"
+# New: the text and the random chunks around it (a third of it, which does not compress).
+check "an incremental at zstd level 1 compresses" test "$(json_field "$tmp/c1.json" bytes_stored)" -lt $(( $(json_field "$tmp/c1.json" bytes_new) / 2 ))
+"$ferry" restore -r "$repo" latest -t "$tmp/rc1.img" >/dev/null 2>&1
+check "and restores byte-exact" cmp -s "$tmp/disk.img" "$tmp/rc1.img"
+count=$(snapshot_count)
+"$ferry" backup -r "$repo" --name disk "$tmp/disk.img" --parent latest --compression 25 >/dev/null 2>"$tmp/err"
+check "a level zstd lacks exits 2" test $? -eq 2
+check "naming the level and the range" grep -q "compression level 25 is out of range: 0 (store uncompressed) to 19" "$tmp/err"
+check "and adds no snapshot" test "$(snapshot_count)" -eq "$count"
+
 # --- bad change sources: clear errors, nothing written --------------------------------------
 before=$(snapshot_count)
+
 packs_before=$(find "$repo/data" -type f | wc -l)
 printf '0 4096\nnonsense\n' >"$tmp/bad.txt"
 "$ferry" backup -r "$repo" --name disk "$tmp/disk.img" --parent auto --cbt "list:$tmp/bad.txt" >/dev/null 2>"$tmp/err"

@@ -109,6 +109,10 @@ int RunLayoutBackup(const BackupArgs& a) {
   if (a.cbt_verify > 0) {
     return Fail(Status::InvalidArgument("--cbt-verify is not available in the qcow2 layout yet"));
   }
+  if (a.compression) {
+    return Fail(Status::InvalidArgument(
+        "--compression: a qcow2-layout repository compresses as its init --compress says"));
+  }
   if (!a.cbt.empty() && a.sources.size() > 1) {
     return Fail(Status::InvalidArgument("--cbt describes one volume: back up one source"));
   }

@@ -48,6 +48,7 @@ struct BackupArgs {
   std::string cbt;
   double cbt_verify = 0;
   std::string source_format = "auto";
+  std::optional<int> compression;  // Unset: the repository's level.
 };
 
 struct ListArgs {

@@ -180,6 +180,7 @@ int RunBackup(const BackupArgs& a) {
   }
   BackupOptions o;
   o.cbt_verify_percent = a.cbt_verify;
+  o.compression_level = a.compression;
   o.tags = a.tags;
   o.threads = a.threads;
   o.memory_bytes = a.memory_mib << 20;
@@ -559,6 +560,9 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
                   "auto (default: QCOW2 images are read as the guest sees them), raw or qcow2");
     c->add_option("--cbt-verify", a->cbt_verify,
                   "Re-read PERCENT of what the CBT calls unchanged; read in full on a mismatch");
+    c->add_option("--compression", a->compression,
+                  "zstd level 1-19 for what this backup stores, 0 for none (default: the "
+                  "repository's, set by init)");
     c->add_flag("--json", a->json, "Print the result as JSON");
     c->callback([a, exit_code] { *exit_code = RunBackup(*a); });
   }
