@@ -21,6 +21,7 @@ class HookedTransport final : public Transport {
   std::function<void(std::string_view name)> before_get;  // Runs inside each Get.
   std::function<void()> around_read;  // Runs inside each ReadAt, before the read.
   std::function<void(std::string_view name)> before_remove;  // Runs inside each Remove.
+  std::function<void(std::string_view prefix)> before_list;  // Runs inside each List.
   std::atomic<int> gets{0};
   std::atomic<int> reads_in_flight{0};
   std::atomic<int> most_reads_in_flight{0};  // The most ReadAt calls ever at once.
@@ -57,6 +58,7 @@ class HookedTransport final : public Transport {
   }
   Result<uint64_t> Size(std::string_view name) override { return inner_->Size(name); }
   Result<std::vector<std::string>> List(std::string_view prefix) override {
+    if (before_list) before_list(prefix);
     return inner_->List(prefix);
   }
   Status Remove(std::string_view name) override {

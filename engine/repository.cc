@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <future>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -94,13 +95,16 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Transport> 
 
 Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Transport> transport,
                                                      const PassphraseSource& passphrase_source) {
+  // Listing the key files does not need the config: a remote repository answers both requests
+  // at once, a round trip fewer for every command. (Leaving early waits for the listing.)
+  auto key_listing = std::async(std::launch::async, [&t = *transport] { return t.List("keys"); });
   FERRY_ASSIGN_OR_RETURN(std::string config_bytes, ReadConfigBytes(*transport));
   FERRY_ASSIGN_OR_RETURN(repo::RepoConfig config, repo::DecodeConfig(config_bytes));
   std::string passphrase;
   if (config.encrypted) {
     FERRY_ASSIGN_OR_RETURN(passphrase, passphrase_source());
   }
-  FERRY_ASSIGN_OR_RETURN(auto key_names, transport->List("keys"));
+  FERRY_ASSIGN_OR_RETURN(auto key_names, key_listing.get());
   if (key_names.empty()) {
     return Err(Status::Corruption("repository at " + transport->Describe() + " has no key files"));
   }

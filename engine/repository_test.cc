@@ -197,5 +197,31 @@ TEST_F(RepositoryLoadTest, OpeningReadsTheConfigOnceAndAsksForAPassphraseOnlyIfE
   EXPECT_EQ(r.error().message(), "no passphrase given");
 }
 
+TEST_F(RepositoryLoadTest, OpeningAsksForTheConfigAndTheKeyListingAtOnce) {
+  InitRepo();
+  auto hooked = std::make_unique<HookedTransport>(
+      LocalTransport::Open((dir_.path() / "repo").string()).value());
+  // The config read takes as long as a slow round trip; the key listing must start meanwhile.
+  std::atomic<bool> reading_config{false}, listed_during_config_read{false};
+  hooked->before_get = [&](std::string_view name) {
+    if (name != "config") return;
+    reading_config = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    reading_config = false;
+  };
+  hooked->before_list = [&](std::string_view prefix) {
+    if (prefix == "keys" && reading_config) listed_during_config_read = true;
+  };
+  auto r = Repository::Open(std::move(hooked), "pw");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_TRUE(listed_during_config_read.load());
+  // A missing repository still says so, whatever became of the listing.
+  std::filesystem::remove(dir_.path() / "repo" / "config");
+  r = Repository::Open(LocalTransport::Open((dir_.path() / "repo").string()).value(), "pw");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error().IsNotFound()) << r.error().ToString();
+  EXPECT_NE(r.error().message().find("no config; run ferry init first"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ferry
