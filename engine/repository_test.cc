@@ -201,20 +201,23 @@ TEST_F(RepositoryLoadTest, OpeningAsksForTheConfigAndTheKeyListingAtOnce) {
   InitRepo();
   auto hooked = std::make_unique<HookedTransport>(
       LocalTransport::Open((dir_.path() / "repo").string()).value());
-  // The config read takes as long as a slow round trip; the key listing must start meanwhile.
-  std::atomic<bool> reading_config{false}, listed_during_config_read{false};
-  hooked->before_get = [&](std::string_view name) {
-    if (name != "config") return;
-    reading_config = true;
+  // Both requests take as long as a slow round trip; they must be in flight at the same time
+  // (whichever starts first).
+  std::atomic<int> in_flight{0}, most_in_flight{0};
+  auto slow = [&] {
+    HookedTransport::RecordMost(++in_flight, most_in_flight);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    reading_config = false;
+    --in_flight;
+  };
+  hooked->before_get = [&](std::string_view name) {
+    if (name == "config") slow();
   };
   hooked->before_list = [&](std::string_view prefix) {
-    if (prefix == "keys" && reading_config) listed_during_config_read = true;
+    if (prefix == "keys") slow();
   };
   auto r = Repository::Open(std::move(hooked), "pw");
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
-  EXPECT_TRUE(listed_during_config_read.load());
+  EXPECT_EQ(most_in_flight.load(), 2);
   // A missing repository still says so, whatever became of the listing.
   std::filesystem::remove(dir_.path() / "repo" / "config");
   r = Repository::Open(LocalTransport::Open((dir_.path() / "repo").string()).value(), "pw");
