@@ -101,11 +101,24 @@ CONF
       { cat "$state/log/user.out" >&2; exit 1; }
     "$python" - "http://127.0.0.1:$rgw_port" "$access_key" "$secret_key" <<'PY'
 import sys
+import time
 import boto3
+from botocore.exceptions import ClientError
 s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id=sys.argv[2],
                   aws_secret_access_key=sys.argv[3], region_name="us-east-1")
-s3.create_bucket(Bucket="ferry-locked", ObjectLockEnabledForBucket=True)
-s3.create_bucket(Bucket="ferry-plain")
+def create_bucket(**kwargs):
+    # The gateway may not know the user created a moment ago yet (seen once in CI as
+    # InvalidAccessKeyId): wait for it for a while rather than fail.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return s3.create_bucket(**kwargs)
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "InvalidAccessKeyId" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+create_bucket(Bucket="ferry-locked", ObjectLockEnabledForBucket=True)
+create_bucket(Bucket="ferry-plain")
 PY
     cat >"$state/env" <<ENV
 FERRY_RGW_ENDPOINT=http://127.0.0.1:$rgw_port
