@@ -112,6 +112,14 @@ class VolumeBackup {
   const std::vector<std::string>& notes() const { return notes_; }
   // How the incremental went (after Run), if this is one.
   const std::optional<repo::IncrementalInfo>& incremental_info() const { return info_; }
+  // The zstd level of the chunks this volume stores: the backup's, else the repository's for
+  // backups with a parent (even one that falls back to a full read: what it stores is still
+  // only what changed) or without.
+  int CompressionLevel() const {
+    const repo::RepoConfig& config = repo_.config();
+    return options_.compression_level.value_or(info_ ? config.IncrementalCompressionLevel()
+                                                     : config.compression_level);
+  }
 
   Result<std::vector<Extent>> Run(unsigned threads, const std::function<void()>& tick) {
     FERRY_ASSIGN_OR_RETURN(chunker_, chunker::MakeChunker(repo_.config().chunker));
@@ -437,7 +445,7 @@ class VolumeBackup {
   }
 
   void Work(BoundedQueue<ChunkJob>& queue) {
-    auto codecs = Codecs::Create(repo_, options_.compression_level);
+    auto codecs = Codecs::Create(repo_, CompressionLevel());
     if (!codecs) {
       error_.Set(codecs.error());
       queue.Close();
@@ -595,11 +603,9 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   if (options.memory_bytes < (16u << 20)) {
     return Err(Status::InvalidArgument("the memory bound must be at least 16 MiB"));
   }
-  if (options.compression_level &&
-      (*options.compression_level < 0 || *options.compression_level > 19)) {
-    return Err(Status::InvalidArgument(
-        fmt::format("compression level {} is out of range: 0 (store uncompressed) to 19",
-                    *options.compression_level)));
+  if (options.compression_level) {
+    FERRY_RETURN_IF_ERROR(
+        repo::ValidateCompressionLevel(*options.compression_level, "compression level"));
   }
   VolumeSourceOptions source_options;
   source_options.reader.backend = options.io_backend;

@@ -3,6 +3,7 @@
 // byte-exact, it reads little, and a change source that lies is caught by --cbt-verify.
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 
 #include <fcntl.h>
@@ -179,6 +180,76 @@ TEST_F(IncrementalTest, ReadsOnlyAroundTheChangesAndStoresLittle) {
   EXPECT_LT(inc->snapshot.stats.bytes_read, 2u << 20);
   EXPECT_LT(inc->snapshot.stats.bytes_new, 1200u << 10);
   ExpectRestores(*repo, inc->snapshot, "v", vol);
+}
+
+// New data of a backup with a parent is stored at the repository's incremental level (1 unless
+// init says otherwise), a full backup's at its main level (3), and a level the backup asks for
+// wins over both.
+TEST_F(IncrementalTest, AnIncrementalStoresAtTheRepositorysIncrementalLevel) {
+  const std::string vol = (dir_.path() / "text.img").string();
+  struct Stored {
+    uint64_t full = 0;
+    uint64_t incremental = 0;
+  };
+  auto run = [&](std::optional<int> repo_level, std::optional<int> backup_level) {
+    SCOPED_TRACE(::testing::Message() << "repository " << repo_level.value_or(-1) << ", backup "
+                                      << backup_level.value_or(-1));
+    Stored stored;
+    fs::remove_all(dir_.path() / "repo");
+    testing::WriteFileOrDie(vol, testing::PseudoText(3'000'000, 41));
+    InitOptions o = TestInitOptions();
+    o.incremental_compression_level = repo_level;
+    auto repo = InitRepoWithOptions(o);
+    auto full = Run(*repo, {{vol, "v"}});
+    EXPECT_TRUE(full.has_value()) << full.error().ToString();
+    if (!full) return stored;
+    const int fd = ::open(vol.c_str(), O_RDWR);
+    WriteAt(fd, 1'000'000, testing::PseudoText(1'000'000, 42));
+    ::close(fd);
+    BackupOptions bo;
+    bo.compression_level = backup_level;
+    auto inc = Run(*repo, {Incremental(vol, full->snapshot, {{1'000'000, 1'000'000}})}, bo);
+    EXPECT_TRUE(inc.has_value()) << inc.error().ToString();
+    if (!inc) return stored;
+    ExpectRestores(*repo, inc->snapshot, "v", vol);
+    stored = {full->snapshot.stats.bytes_stored, inc->snapshot.stats.bytes_stored};
+    return stored;
+  };
+  const Stored by_default = run(std::nullopt, std::nullopt);
+  const Stored repo_at_3 = run(3, std::nullopt);
+  const Stored asked_3 = run(std::nullopt, 3);
+  const Stored asked_1 = run(3, 1);
+  // Metadata with random ids compresses a few bytes either way.
+  const auto near = [](uint64_t a, uint64_t b) { return a + 1000 > b && b + 1000 > a; };
+  EXPECT_TRUE(near(by_default.full, repo_at_3.full)) << by_default.full << " " << repo_at_3.full;
+  // Level 1 stores this text about 7% larger than level 3.
+  EXPECT_GT(by_default.incremental, repo_at_3.incremental + 10'000);
+  EXPECT_TRUE(near(asked_3.incremental, repo_at_3.incremental))
+      << asked_3.incremental << " " << repo_at_3.incremental;
+  EXPECT_TRUE(near(asked_1.incremental, by_default.incremental))
+      << asked_1.incremental << " " << by_default.incremental;
+
+  // What init writes: 1 by default, 0 for an uncompressed repository, else as asked; a level
+  // zstd does not have is refused before anything is written.
+  const auto incremental_level = [&](InitOptions o) {
+    fs::remove_all(dir_.path() / "repo");
+    auto repo = InitRepoWithOptions(o);
+    return Reopen()->config().IncrementalCompressionLevel();
+  };
+  InitOptions o = TestInitOptions();
+  EXPECT_EQ(incremental_level(o), 1);
+  o.compression_level = 0;
+  EXPECT_EQ(incremental_level(o), 0);
+  o.incremental_compression_level = 7;
+  EXPECT_EQ(incremental_level(o), 7);
+  o.incremental_compression_level = 20;
+  fs::remove_all(dir_.path() / "repo");
+  fs::create_directories(dir_.path() / "repo");
+  auto refused = Repository::Init(LocalTransport::Open((dir_.path() / "repo").string()).value(), o);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().message(),
+            "incremental compression level 20 is out of range: 0 (store uncompressed) to 19");
+  EXPECT_TRUE(fs::is_empty(dir_.path() / "repo"));
 }
 
 TEST_F(IncrementalTest, ABadChangeSourceIsRejectedBeforeAnythingIsWritten) {

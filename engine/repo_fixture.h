@@ -25,13 +25,24 @@ class RepoFixture : public ::testing::Test {
   }
 
   std::unique_ptr<Repository> InitRepoWith(bool encrypted, const chunker::Params& params) {
-    std::filesystem::create_directories(dir_.path() / "repo");
-    InitOptions o;
+    InitOptions o = TestInitOptions();
     o.encrypted = encrypted;
+    o.chunker = params;
+    return InitRepoWithOptions(o);
+  }
+
+  // What InitRepo() uses: small chunks, small packs, cheap key derivation.
+  static InitOptions TestInitOptions() {
+    InitOptions o;
     o.passphrase = "pw";
     o.scrypt = {1024, 8, 1};  // Cheap for tests.
-    o.chunker = params;
+    o.chunker = {chunker::Algorithm::kFastCdc2020, 16 << 10, 64 << 10, 256 << 10, 1, 0};
     o.pack_size = 1 << 20;  // Many packs from small volumes.
+    return o;
+  }
+
+  std::unique_ptr<Repository> InitRepoWithOptions(const InitOptions& o) {
+    std::filesystem::create_directories(dir_.path() / "repo");
     auto r = Repository::Init(LocalTransport::Open((dir_.path() / "repo").string()).value(), o);
     EXPECT_TRUE(r.has_value()) << r.error().ToString();
     return std::move(*r);

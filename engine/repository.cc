@@ -32,9 +32,12 @@ Result<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<Transport> 
     return Err(Status::InvalidArgument("an encrypted repository needs a passphrase"));
   }
   FERRY_RETURN_IF_ERROR(chunker::ValidateParams(options.chunker));
-  if (options.compression_level < 0 || options.compression_level > 19) {
-    return Err(Status::InvalidArgument("compression level must be 0 (off) to 19"));
-  }
+  FERRY_RETURN_IF_ERROR(
+      repo::ValidateCompressionLevel(options.compression_level, "compression level"));
+  const int incremental_level = options.incremental_compression_level.value_or(
+      std::min(options.compression_level, repo::kDefaultIncrementalCompressionLevel));
+  FERRY_RETURN_IF_ERROR(
+      repo::ValidateCompressionLevel(incremental_level, "incremental compression level"));
   if (auto existing = transport->Size(kConfigName); existing.has_value()) {
     return Err(Status::AlreadyExists("a repository already exists at " + transport->Describe()));
   }
@@ -42,6 +45,7 @@ Result<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<Transport> 
   FERRY_ASSIGN_OR_RETURN(config.id, repo::NewObjectId());
   config.encrypted = options.encrypted;
   config.compression_level = options.compression_level;
+  config.incremental_compression_level = incremental_level;
   config.chunker = options.chunker;
   config.pack_size = options.pack_size;
   config.object_lock = options.object_lock;

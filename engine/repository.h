@@ -33,6 +33,10 @@ struct InitOptions {
   bool encrypted = true;
   std::string passphrase;  // REQUIRED when encrypted.
   int compression_level = 3;
+  // For backups with a parent (docs/FORMAT.md §3); unset: level 1, or 0 when compression_level
+  // is 0. An incremental's cost should follow what changed: level 1 takes about a fifth off its
+  // time for about 2% more of its bytes (bench/RESULTS.md, issue #4).
+  std::optional<int> incremental_compression_level;
   chunker::Params chunker = repo::RepoConfig{}.chunker;
   uint32_t pack_size = repo::kDefaultPackSize;
   codec::ScryptParams scrypt;  // Cost of the passphrase key derivation.

@@ -9,6 +9,12 @@ namespace ferry::repo {
 
 using nlohmann::json;
 
+Status ValidateCompressionLevel(int level, std::string_view what) {
+  if (level >= 0 && level <= kMaxCompressionLevel) return Status();
+  return Status::InvalidArgument(fmt::format("{} {} is out of range: 0 (store uncompressed) to {}",
+                                             what, level, kMaxCompressionLevel));
+}
+
 std::string EncodeConfig(const RepoConfig& c) {
   json j = {
       {"format", "ferry-repository"},
@@ -25,6 +31,9 @@ std::string EncodeConfig(const RepoConfig& c) {
         {"level", c.chunker.level}}},
       {"pack_size", c.pack_size},
   };
+  if (c.incremental_compression_level) {
+    j["incremental_compression_level"] = *c.incremental_compression_level;
+  }
   if (c.object_lock.enabled()) {
     j["object_lock"] = {{"mode", c.object_lock.governance ? "governance" : "compliance"},
                         {"days", c.object_lock.days}};
@@ -58,6 +67,15 @@ Result<RepoConfig> DecodeConfig(std::string_view text) {
     c.compression_level = j.at("compression").get<std::string>() == "none"
                               ? 0
                               : json_fields::Unsigned<int>(j, "compression_level");
+    if (j.contains("incremental_compression_level")) {
+      c.incremental_compression_level =
+          json_fields::Unsigned<int>(j, "incremental_compression_level");
+      if (*c.incremental_compression_level > kMaxCompressionLevel) {
+        return Err(Status::Corruption(
+            fmt::format("config: incremental_compression_level {} is out of range",
+                        *c.incremental_compression_level)));
+      }
+    }
     const json& ch = j.at("chunker");
     FERRY_ASSIGN_OR_RETURN(c.chunker.algorithm,
                            chunker::ParseAlgorithm(ch.at("algorithm").get<std::string>()));

@@ -42,6 +42,31 @@ TEST(RepoConfigTest, RoundTripsAndRejectsForeignOrNewer) {
   EXPECT_TRUE(DecodeConfig("{\"format\": 3}").error().IsNotSupported());
 }
 
+TEST(RepoConfigTest, TheIncrementalLevelIsOptionalAndChecked) {
+  RepoConfig c;
+  c.id = NewObjectId().value();
+  c.compression_level = 5;
+  // Configs written before the field existed: incrementals at the main level.
+  EXPECT_EQ(EncodeConfig(c).find("incremental_compression_level"), std::string::npos);
+  EXPECT_EQ(DecodeConfig(EncodeConfig(c)).value().IncrementalCompressionLevel(), 5);
+  c.incremental_compression_level = 1;
+  const RepoConfig back = DecodeConfig(EncodeConfig(c)).value();
+  EXPECT_EQ(back.incremental_compression_level, 1);
+  EXPECT_EQ(back.IncrementalCompressionLevel(), 1);
+  EXPECT_EQ(back.compression_level, 5);
+
+  std::string text = EncodeConfig(c);
+  const std::string field = "\"incremental_compression_level\": 1";
+  ASSERT_NE(text.find(field), std::string::npos) << text;
+  const std::string too_high = std::string(text).replace(text.find(field), field.size(),
+                                                         "\"incremental_compression_level\": 20");
+  EXPECT_EQ(DecodeConfig(too_high).error().message(),
+            "config: incremental_compression_level 20 is out of range");
+  const std::string negative = std::string(text).replace(text.find(field), field.size(),
+                                                         "\"incremental_compression_level\": -1");
+  EXPECT_TRUE(DecodeConfig(negative).error().IsCorruption());
+}
+
 TEST(RepoConfigTest, ObjectLockIsOptionalAndChecked) {
   RepoConfig c;
   c.id = NewObjectId().value();

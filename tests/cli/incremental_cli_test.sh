@@ -95,6 +95,37 @@ check "a level zstd lacks exits 2" test $? -eq 2
 check "naming the level and the range" grep -q "compression level 25 is out of range: 0 (store uncompressed) to 19" "$tmp/err"
 check "and adds no snapshot" test "$(snapshot_count)" -eq "$count"
 
+# --- the repository's level for incrementals ----------------------------------------------
+"$ferry" init -r "$tmp/lv-default" 2>"$tmp/init.err" >/dev/null
+check "init says incrementals store at level 1" grep -q "zstd level 3, 1 for incrementals" "$tmp/init.err"
+"$ferry" init -r "$tmp/lv-5" --compression 5 2>"$tmp/init.err" >/dev/null
+check "a level asked for at init is kept for incrementals" grep -q "zstd level 5, 5 for incrementals" "$tmp/init.err"
+"$ferry" init -r "$tmp/lv-5-2" --compression 5 --incremental-compression 2 2>"$tmp/init.err" >/dev/null
+check "unless init asks for another" grep -q "zstd level 5, 2 for incrementals" "$tmp/init.err"
+"$ferry" init -r "$tmp/lv-bad" --incremental-compression 25 >/dev/null 2>"$tmp/err"
+check "a level zstd lacks at init exits 2" test $? -eq 2
+check "naming it" grep -q "incremental compression level 25 is out of range" "$tmp/err"
+check "and creates no repository" test ! -e "$tmp/lv-bad/config"
+# The same incremental in the default repository and in one kept at level 3 for incrementals.
+for r in lv-default lv-3; do
+  test -d "$tmp/$r" || "$ferry" init -r "$tmp/$r" --incremental-compression 3 >/dev/null 2>&1
+  cp "$tmp/disk.img" "$tmp/lv.img"
+  "$ferry" backup -r "$tmp/$r" --name disk "$tmp/lv.img" >/dev/null 2>&1
+  python3 -c '
+import random, sys
+words = "the of and to in is that for it as was with be by on not he this are or his from at".split()
+rng = random.Random(7)
+sys.stdout.write(" ".join(rng.choice(words) + str(rng.randrange(100)) for _ in range(600000))[:2 << 20])' |
+    dd of="$tmp/lv.img" bs=4096 seek=3000 conv=notrunc status=none
+  printf '%d %d\n' $((3000 * 4096)) $((2 << 20)) >"$tmp/lv-changes.txt"
+  "$ferry" backup -r "$tmp/$r" --name disk "$tmp/lv.img" --parent auto \
+    --cbt "list:$tmp/lv-changes.txt" --json >"$tmp/$r.json" 2>/dev/null
+  check "an incremental into $r" test $? -eq 0
+  "$ferry" restore -r "$tmp/$r" latest -t "$tmp/$r-restored.img" >/dev/null 2>&1
+  check "restores byte-exact from $r" cmp -s "$tmp/lv.img" "$tmp/$r-restored.img"
+done
+check "the default level 1 stores more than level 3" test "$(json_field "$tmp/lv-default.json" bytes_stored)" -gt "$(json_field "$tmp/lv-3.json" bytes_stored)"
+
 # --- bad change sources: clear errors, nothing written --------------------------------------
 before=$(snapshot_count)
 

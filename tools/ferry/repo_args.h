@@ -25,7 +25,9 @@ struct InitArgs {
   // The deduplicated layout's options, and whether any was given.
   std::string encryption = "aes-256-gcm";
   ChunkerFlags chunker;
-  int compression = 3;
+  std::optional<int> compression;  // Unset: 3.
+  // Unset: 1, or --compression's level when that is given (a level asked for is kept).
+  std::optional<int> incremental_compression;
   uint32_t pack_size_mib = repo::kDefaultPackSize >> 20;
   uint32_t object_lock_days = 0;  // 0: no Object Lock.
   std::string object_lock_mode = "compliance";

@@ -63,7 +63,9 @@ int RunInit(const InitArgs& a) {
   auto params = ChunkerParamsFromFlags(a.chunker, o.chunker);
   if (!params) return Fail(params.error());
   o.chunker = *params;
-  o.compression_level = a.compression;
+  if (a.compression) o.compression_level = *a.compression;
+  o.incremental_compression_level =
+      a.incremental_compression ? a.incremental_compression : a.compression;
   o.pack_size = a.pack_size_mib << 20;
   if (a.pack_size_mib < 4 || a.pack_size_mib > 128) {
     return Fail(Status::InvalidArgument("--pack-size must be 4 to 128 MiB"));
@@ -82,9 +84,13 @@ int RunInit(const InitArgs& a) {
   if (!transport) return Fail(transport.error());
   auto repo = Repository::Init(std::move(*transport), o);
   if (!repo) return Fail(repo.error());
-  std::fprintf(stderr, "ferry: created repository %s at %s (%s, %s %u KiB average)\n",
-               Short((*repo)->config().id).c_str(), a.repo.repo.c_str(), a.encryption.c_str(),
-               a.chunker.algorithm.c_str(), o.chunker.avg_size >> 10);
+  const repo::RepoConfig& config = (*repo)->config();
+  std::fprintf(stderr,
+               "ferry: created repository %s at %s (%s, %s %u KiB average, zstd level %d, %d "
+               "for incrementals)\n",
+               Short(config.id).c_str(), a.repo.repo.c_str(), a.encryption.c_str(),
+               a.chunker.algorithm.c_str(), o.chunker.avg_size >> 10, config.compression_level,
+               config.IncrementalCompressionLevel());
   if (o.object_lock.enabled()) {
     std::fprintf(stderr,
                  "ferry: everything but locks, prune records and indexes is kept under S3 "
@@ -509,6 +515,8 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     c->add_option("--encryption", a->encryption, "aes-256-gcm (default) or none");
     AddChunkerFlags(c, "--chunker", "262144", &a->chunker);
     c->add_option("--compression", a->compression, "zstd level 1-19, 0 for none (default 3)");
+    c->add_option("--incremental-compression", a->incremental_compression,
+                  "zstd level for backups with a parent (default 1, or --compression's)");
     c->add_option("--pack-size", a->pack_size_mib, "Target pack size in MiB (default 16)");
     c->add_option("--object-lock-days", a->object_lock_days,
                   "S3 only: keep every object written under Object Lock for N days (the bucket "
@@ -526,7 +534,8 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
       for (const CLI::Option* opt : c->get_options()) {
         const std::string name = opt->get_name();
         if (opt->count() > 0 &&
-            (name == "--encryption" || name == "--compression" || name == "--pack-size" ||
+            (name == "--encryption" || name == "--compression" ||
+             name == "--incremental-compression" || name == "--pack-size" ||
              name.rfind("--chunker", 0) == 0 || name.rfind("--object-lock", 0) == 0)) {
           a->dedup_options_given = true;
         }
