@@ -54,7 +54,13 @@ Result<std::unique_ptr<SequentialReader>> SequentialReader::Open(
   return r;
 }
 
-SequentialReader::~SequentialReader() = default;
+SequentialReader::~SequentialReader() {
+  // The queue first: its destructor waits for reads still in the kernel (a backup that failed
+  // or was cancelled leaves some), which would otherwise land in buffers_ after they were
+  // freed. Members die in reverse order of declaration, which is buffers_ first: that corrupted
+  // the heap once freed buffers were reused rather than unmapped (common/malloc_tuning.h).
+  queue_.reset();
+}
 
 std::string_view SequentialReader::backend_name() const {
   return pipe_ ? std::string_view("read") : queue_->name();

@@ -86,7 +86,7 @@ class SequentialReader {
   bool pipe_ = false;
   bool started_ = false;
   uint64_t size_ = 0;
-  std::unique_ptr<io::IoQueue> queue_;
+  std::unique_ptr<io::IoQueue> queue_;  // Reads into buffers_: reset first (see the destructor).
   std::string fallback_reason_;
   bool registered_ = false;
   std::vector<io::AlignedBuffer> buffers_;
