@@ -5,6 +5,8 @@
 
 #include <signal.h>
 
+#include "common/malloc_tuning.h"
+
 #include "tools/ferry/commands.h"
 
 namespace ferry::cli {
@@ -26,6 +28,8 @@ void OnSignal(int) { GlobalCancel().Cancel(); }
 
 int main(int argc, char** argv) {
   using namespace ferry::cli;  // NOLINT(google-build-using-namespace): main only.
+  // Chunk and pack buffers reused rather than faulted in anew (common/malloc_tuning.h).
+  ferry::KeepLargeBuffersInHeap();
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigaction(SIGINT, &sa, nullptr);
