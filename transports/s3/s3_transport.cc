@@ -92,6 +92,7 @@ struct S3Transport::Impl {
   std::unique_ptr<HttpClient> http;
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> retries{0};
+  std::atomic<uint64_t> buffers_allocated{0};
   std::mutex pool_mu;
   std::vector<std::string> pool;  // GUARDED_BY(pool_mu)
   std::mutex rng_mu;
@@ -191,12 +192,15 @@ std::string S3Transport::TakeBuffer(size_t capacity) {
       }
     }
   }
+  impl_->buffers_allocated.fetch_add(1, std::memory_order_relaxed);
   std::string b;
   b.reserve(capacity);
   return b;
 }
 
 void S3Transport::ReturnBuffer(std::string buffer) {
+  // A writer whose buffer went up as its last part gives back an empty string: not worth a slot.
+  if (buffer.capacity() < kSmallestPooledBuffer) return;
   buffer.clear();
   std::lock_guard lock(impl_->pool_mu);
   // Enough for the packs a backup keeps in flight plus the one being filled.
@@ -212,6 +216,7 @@ TransportCapabilities S3Transport::capabilities() const {
 
 uint64_t S3Transport::requests() const { return impl_->requests.load(); }
 uint64_t S3Transport::retries() const { return impl_->retries.load(); }
+uint64_t S3Transport::buffers_allocated() const { return impl_->buffers_allocated.load(); }
 
 Result<HttpResponse> S3Transport::Execute(Call call) {
   if (call.body_sha256.empty()) call.body_sha256 = Sha256Of(call.body).hex;
@@ -488,7 +493,7 @@ class S3ObjectWriter final : public ObjectWriter {
       : t_(t), name_(std::move(name)), size_hint_(size_hint) {}
 
   ~S3ObjectWriter() override {
-    if (buffer_.capacity() != 0) t_.ReturnBuffer(std::move(buffer_));
+    if (has_buffer_) t_.ReturnBuffer(std::move(buffer_));
     if (upload_id_.empty() || committed_) return;
     for (auto& f : in_flight_) f.wait();
     // Best effort: a server without AbortMultipartUpload keeps the parts, which are invisible
@@ -499,11 +504,13 @@ class S3ObjectWriter final : public ObjectWriter {
 
   Status Append(ByteView data) override {
     FERRY_RETURN_IF_ERROR(failed_);
-    if (buffer_.capacity() == 0) {
-      // Room for the whole object (or its first parts), so appends never copy it again.
+    if (!has_buffer_) {
+      // Room for the whole object (or its first parts), so appends never copy it again. (Not
+      // decided by the string's capacity: an empty std::string has room for 15 bytes.)
       const uint64_t want = size_hint_ != 0 ? size_hint_ : t_.options().part_size;
       buffer_ = t_.TakeBuffer(static_cast<size_t>(
           std::min<uint64_t>(want, t_.options().multipart_threshold + t_.options().part_size)));
+      has_buffer_ = true;
     }
     buffer_.append(reinterpret_cast<const char*>(data.data()), data.size());
     size_ += data.size();
@@ -614,6 +621,7 @@ class S3ObjectWriter final : public ObjectWriter {
   const std::string name_;
   const uint64_t size_hint_;
   std::string buffer_;
+  bool has_buffer_ = false;  // buffer_ was taken from the transport (and goes back to it).
   uint64_t size_ = 0;
   std::string upload_id_;
   std::optional<SystemTime> retain_until_;  // Of the multipart upload, under Object Lock.

@@ -82,9 +82,11 @@ class S3Transport final : public Transport {
   Result<SystemTime> RetainedUntil(std::string_view name) override;
   Status ExtendRetention(std::string_view name, SystemTime until) override;
 
-  // Requests sent, retries among them (for tests and benchmarks).
+  // Requests sent, retries among them, upload buffers allocated rather than reused (for tests
+  // and benchmarks).
   uint64_t requests() const;
   uint64_t retries() const;
+  uint64_t buffers_allocated() const;
 
   // One S3 request: what a caller fills in. Public for the object writer in the .cc.
   struct Call {
@@ -115,8 +117,10 @@ class S3Transport final : public Transport {
                            std::vector<std::pair<std::string, std::string>>* headers) const;
   // Upload buffers, reused: a pack-sized allocation per pack would make the C library keep
   // freed ones around, and every fresh one costs page faults. Holds a few at most.
+  // Buffers under kSmallestPooledBuffer are not kept.
   std::string TakeBuffer(size_t capacity);
   void ReturnBuffer(std::string buffer);
+  static constexpr size_t kSmallestPooledBuffer = 1u << 20;
 
  private:
   struct Impl;

@@ -111,6 +111,45 @@ TEST_F(S3TransportTest, TheFrontEndRejectsABodyThatDoesNotMatchItsSignedDigest) 
   EXPECT_TRUE(t->Size("tampered").error().IsNotFound());
 }
 
+TEST_F(S3TransportTest, ObjectsWrittenOneAfterAnotherReuseOneUploadBuffer) {
+  // Each pack of a backup is a written object; a fresh pack-sized buffer for each costs a page
+  // fault per page and, grown by appends, copies of the whole pack.
+  auto t = S3Transport::Open(where_, credentials_).value();
+  for (unsigned i = 0; i < 4; ++i) {
+    const std::string data = testing::RandomBytes(3u << 20, i);
+    auto writer = t->Create("data/pack-" + std::to_string(i), 4u << 20).value();
+    for (size_t at = 0; at < data.size(); at += 65536) {
+      ASSERT_TRUE(writer->Append(AsBytes(std::string_view(data).substr(at, 65536))).ok());
+    }
+    ASSERT_TRUE(writer->Commit().ok());
+    writer.reset();
+    EXPECT_EQ(t->Get("data/pack-" + std::to_string(i)).value(), data);
+  }
+  EXPECT_EQ(t->buffers_allocated(), 1u);
+
+  // A multipart upload hands its last part's buffer to the request: nothing small is pooled in
+  // its place, and the next objects still find a full-sized buffer.
+  S3Options o;
+  o.multipart_threshold = 5u << 20;
+  o.part_size = 5u << 20;
+  auto m = S3Transport::Open(where_, credentials_, o).value();
+  uint64_t after_first = 0;
+  for (unsigned i = 0; i < 3; ++i) {
+    const std::string data = testing::RandomBytes(12u << 20, 10 + i);
+    auto writer = m->Create("data/big-" + std::to_string(i)).value();
+    for (size_t at = 0; at < data.size(); at += 1u << 20) {
+      ASSERT_TRUE(writer->Append(AsBytes(std::string_view(data).substr(at, 1u << 20))).ok());
+    }
+    ASSERT_TRUE(writer->Commit().ok());
+    writer.reset();
+    EXPECT_EQ(m->Get("data/big-" + std::to_string(i)).value(), data);
+    if (i == 0) after_first = m->buffers_allocated();
+  }
+  // One per part of the first upload (three), none afterwards.
+  EXPECT_EQ(after_first, 3u);
+  EXPECT_EQ(m->buffers_allocated(), after_first);
+}
+
 TEST_F(S3TransportTest, RetriesRideOutAFaultyServer) {
   const char* faulty = std::getenv("FERRY_S3_FAULTY_ENDPOINT");
   ASSERT_NE(faulty, nullptr);
