@@ -199,7 +199,7 @@ std::string S3Transport::TakeBuffer(size_t capacity) {
 }
 
 void S3Transport::ReturnBuffer(std::string buffer) {
-  // A writer whose buffer went up as its last part gives back an empty string: not worth a slot.
+  // The buffer of a small object is not worth one of the few slots.
   if (buffer.capacity() < kSmallestPooledBuffer) return;
   buffer.clear();
   std::lock_guard lock(impl_->pool_mu);
@@ -508,9 +508,8 @@ class S3ObjectWriter final : public ObjectWriter {
       // Room for the whole object (or its first parts), so appends never copy it again. (Not
       // decided by the string's capacity: an empty std::string has room for 15 bytes.)
       const uint64_t want = size_hint_ != 0 ? size_hint_ : t_.options().part_size;
-      buffer_ = t_.TakeBuffer(static_cast<size_t>(
+      TakeBuffer(static_cast<size_t>(
           std::min<uint64_t>(want, t_.options().multipart_threshold + t_.options().part_size)));
-      has_buffer_ = true;
     }
     buffer_.append(reinterpret_cast<const char*>(data.data()), data.size());
     size_ += data.size();
@@ -522,8 +521,8 @@ class S3ObjectWriter final : public ObjectWriter {
       // The buffer itself becomes the part; only what overshoots it is copied to a new one.
       std::string rest = buffer_.substr(part_size);
       buffer_.resize(part_size);
-      FERRY_RETURN_IF_ERROR(SendPart(std::move(buffer_)));
-      buffer_ = t_.TakeBuffer(part_size);
+      FERRY_RETURN_IF_ERROR(SendPart(ReleaseBuffer()));
+      TakeBuffer(part_size);
       buffer_.append(rest);
     }
     return Status();
@@ -536,7 +535,7 @@ class S3ObjectWriter final : public ObjectWriter {
       committed_ = true;
       return Status();
     }
-    if (!buffer_.empty() || parts_.empty()) FERRY_RETURN_IF_ERROR(SendPart(std::move(buffer_)));
+    if (!buffer_.empty() || parts_.empty()) FERRY_RETURN_IF_ERROR(SendPart(ReleaseBuffer()));
     while (!in_flight_.empty()) FERRY_RETURN_IF_ERROR(WaitOldest());
     std::sort(parts_.begin(), parts_.end(),
               [](const CompletedPart& a, const CompletedPart& b) { return a.number < b.number; });
@@ -558,6 +557,17 @@ class S3ObjectWriter final : public ObjectWriter {
   uint64_t size() const override { return size_; }
 
  private:
+  // buffer_ from the transport's pool, and back out of the writer (to go up as a part, which
+  // returns it to the pool when done): has_buffer_ says which buffer_ is the pool's.
+  void TakeBuffer(size_t capacity) {
+    buffer_ = t_.TakeBuffer(capacity);
+    has_buffer_ = true;
+  }
+  std::string ReleaseBuffer() {
+    has_buffer_ = false;
+    return std::move(buffer_);
+  }
+
   Status StartMultipart() {
     S3Transport::Call call{.method = "POST",
                            .key = t_.KeyOf(name_),

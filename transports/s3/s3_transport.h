@@ -116,8 +116,8 @@ class S3Transport final : public Transport {
   void AddRetentionHeaders(std::optional<SystemTime> until, ByteView body,
                            std::vector<std::pair<std::string, std::string>>* headers) const;
   // Upload buffers, reused: a pack-sized allocation per pack would make the C library keep
-  // freed ones around, and every fresh one costs page faults. Holds a few at most.
-  // Buffers under kSmallestPooledBuffer are not kept.
+  // freed ones around, and every fresh one costs page faults. Holds a few at most, none under
+  // kSmallestPooledBuffer.
   std::string TakeBuffer(size_t capacity);
   void ReturnBuffer(std::string buffer);
   static constexpr size_t kSmallestPooledBuffer = 1u << 20;
