@@ -44,7 +44,7 @@ TEST(ChunkFilterTest, NeverForgetsAnIdAndRarelyClaimsOne) {
     false_positives += f.MayContain(IdFromSeed(static_cast<uint64_t>(i))) ? 1 : 0;
   }
   EXPECT_LT(false_positives, kIds * 2 / 100);  // About 1% expected at 10 bits per id.
-  EXPECT_LE(f.memory_bytes(), kIds * 10 / 8 + 8);
+  EXPECT_LE(f.memory_bytes(), static_cast<size_t>(kIds) * 10 / 8 + 8);
 }
 
 // --- Retention -----------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 #include "formats/repo/repo_config.h"
 
+#include <stdexcept>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -64,17 +66,19 @@ Result<RepoConfig> DecodeConfig(std::string_view text) {
       return Err(Status::NotSupported("unknown encryption '" + enc + "' in config"));
     }
     c.encrypted = enc == "aes-256-gcm";
-    c.compression_level = j.at("compression").get<std::string>() == "none"
-                              ? 0
-                              : json_fields::Unsigned<int>(j, "compression_level");
-    if (j.contains("incremental_compression_level")) {
-      c.incremental_compression_level =
-          json_fields::Unsigned<int>(j, "incremental_compression_level");
-      if (*c.incremental_compression_level > kMaxCompressionLevel) {
-        return Err(Status::Corruption(
-            fmt::format("config: incremental_compression_level {} is out of range",
-                        *c.incremental_compression_level)));
+    // Levels past zstd's are refused where they are read: a damaged config must not turn into
+    // a compressor that silently clamps or allocates for an "ultra" level.
+    auto level = [&](const char* field) {
+      const int v = json_fields::Unsigned<int>(j, field);
+      if (v > kMaxCompressionLevel) {
+        throw std::out_of_range(fmt::format("{} {} is out of range", field, v));
       }
+      return v;
+    };
+    c.compression_level =
+        j.at("compression").get<std::string>() == "none" ? 0 : level("compression_level");
+    if (j.contains("incremental_compression_level")) {
+      c.incremental_compression_level = level("incremental_compression_level");
     }
     const json& ch = j.at("chunker");
     FERRY_ASSIGN_OR_RETURN(c.chunker.algorithm,

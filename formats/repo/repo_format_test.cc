@@ -65,6 +65,14 @@ TEST(RepoConfigTest, TheIncrementalLevelIsOptionalAndChecked) {
   const std::string negative = std::string(text).replace(text.find(field), field.size(),
                                                          "\"incremental_compression_level\": -1");
   EXPECT_TRUE(DecodeConfig(negative).error().IsCorruption());
+
+  const std::string main_field = "\"compression_level\": 5";
+  ASSERT_NE(text.find(main_field), std::string::npos) << text;
+  const std::string main_too_high = std::string(text).replace(
+      text.find(main_field), main_field.size(), "\"compression_level\": 23");
+  const auto refused = DecodeConfig(main_too_high);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().message(), "config: compression_level 23 is out of range");
 }
 
 TEST(RepoConfigTest, ObjectLockIsOptionalAndChecked) {
