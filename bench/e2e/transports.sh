@@ -63,7 +63,7 @@ for round in $(seq "$rounds"); do
     [local]=$work/repo-local
     [s3]="s3://$FERRY_S3_BUCKET/bench-$round?endpoint=$FERRY_S3_DIRECT_ENDPOINT"
     [s3-signed]="s3://$FERRY_S3_BUCKET/bench-signed-$round?endpoint=$FERRY_S3_ENDPOINT"
-    [rgw]="s3://$FERRY_RGW_PLAIN_BUCKET/bench-$round?endpoint=$FERRY_RGW_ENDPOINT"
+    [rgw]="s3://${FERRY_RGW_PLAIN_BUCKET:-}/bench-$round?endpoint=${FERRY_RGW_ENDPOINT:-}"
     [nfs]="$FERRY_NFS_URI/bench-$round"
   )
   # Start one further along each round, so no transport always runs first or after the same one.
@@ -96,8 +96,9 @@ done
 
 # Over the rounds: the fastest time; and the median and range of the per-round ratios to local.
 best() { local r; for r in $(seq "$rounds"); do get "$1-$r" 2; done | sort -g | head -1; }
-ratios() {  # ratios OP: "median% (min–max%)" of 100 * local / b over the rounds.
+ratios() {  # ratios TRANSPORT OP: "median% (min–max%)" of 100 * local / TRANSPORT over the rounds.
   local r
+  [[ $1 == local ]] && { echo "100%"; return; }
   for r in $(seq "$rounds"); do
     echo "scale=4; 100 * $(get "local-$2-$r" 2) / $(get "$1-$2-$r" 2)" | bc
   done | sort -g | awk '{v[NR] = $1}
