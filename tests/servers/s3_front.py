@@ -68,6 +68,9 @@ class Stats:
 
 class Front(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in separate writes: with Nagle's algorithm the body would wait for
+    # the client's delayed ACK of the headers, 40 ms on every small response.
+    disable_nagle_algorithm = True
     server_version = "ferry-s3-front"
 
     def log_message(self, fmt, *args):  # Quiet: tests read the stats file instead.
