@@ -6,6 +6,7 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <random>
 #include <set>
@@ -647,6 +648,10 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
             Status::NotFound(fmt::format("snapshot {} has no volume '{}' to be the parent",
                                          inc->parent.id.ToHex().substr(0, 8), inc->parent_volume)));
       }
+      // The block hashes are read beside the map: over a network, a round trip fewer.
+      auto hashes = std::async(std::launch::async, [&repository, parent] {
+        return LoadBlockHashes(repository, *parent);
+      });
       FERRY_ASSIGN_OR_RETURN(parent_maps[i], LoadVolumeMap(repository, *parent));
       // Parent chunks are taken without reading; one that is in no pack this backup may use
       // (a prune is deleting it) makes the volume a full read instead.
@@ -663,7 +668,7 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
         readers.push_back(std::move(r));
         continue;
       }
-      FERRY_ASSIGN_OR_RETURN(parent_hashes[i], LoadBlockHashes(repository, *parent));
+      FERRY_ASSIGN_OR_RETURN(parent_hashes[i], hashes.get());
       parent_hash_block[i] = parent->hash_block_size;
     }
     readers.push_back(std::move(r));

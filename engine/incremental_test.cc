@@ -1,16 +1,19 @@
 // CBT-driven incremental backups: the map of an incremental backup equals the map of a full
 // backup of the same new volume (randomised, many seeds, both kinds of chunker), its restore is
 // byte-exact, it reads little, and a change source that lies is caught by --cbt-verify.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <random>
+#include <thread>
 
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sys/stat.h>
 
 #include "engine/block_hasher.h"
+#include "engine/hooked_transport.h"
 #include "engine/repo_fixture.h"
 
 namespace ferry {
@@ -180,6 +183,33 @@ TEST_F(IncrementalTest, ReadsOnlyAroundTheChangesAndStoresLittle) {
   EXPECT_LT(inc->snapshot.stats.bytes_read, 2u << 20);
   EXPECT_LT(inc->snapshot.stats.bytes_new, 1200u << 10);
   ExpectRestores(*repo, inc->snapshot, "v", vol);
+}
+
+// Over a network each page is a round trip: an incremental reads its parent's map and block
+// hashes at once, not one after the other.
+TEST_F(IncrementalTest, TheParentsMapAndBlockHashesAreReadAtOnce) {
+  auto repo = InitRepo(false);
+  const std::string vol = (dir_.path() / "vol.img").string();
+  { std::ofstream(vol, std::ios::binary) << testing::RandomBytes(4 << 20, 6); }
+  auto parent = Run(*repo, {{vol, "v"}});
+  ASSERT_TRUE(parent.has_value()) << parent.error().ToString();
+  ASSERT_EQ(parent->snapshot.volumes.at(0).pages.size(), 1u);
+  ASSERT_EQ(parent->snapshot.volumes.at(0).hash_pages.size(), 1u);
+  const int fd = ::open(vol.c_str(), O_RDWR);
+  WriteAt(fd, 1'000'000, "a change");
+  ::close(fd);
+
+  auto hooked = std::make_unique<testing::HookedTransport>(
+      LocalTransport::Open((dir_.path() / "repo").string()).value());
+  testing::HookedTransport* transport = hooked.get();
+  auto reopened = Repository::Open(std::move(hooked), "pw");
+  ASSERT_TRUE(reopened.has_value()) << reopened.error().ToString();
+  transport->around_read = [] { std::this_thread::sleep_for(std::chrono::milliseconds(20)); };
+  auto inc = Run(**reopened, {Incremental(vol, parent->snapshot, {{1'000'000, 8}})});
+  ASSERT_TRUE(inc.has_value()) << inc.error().ToString();
+  EXPECT_GE(transport->most_reads_in_flight.load(), 2) << "the map page, then the hash page";
+  transport->around_read = nullptr;
+  ExpectRestores(**reopened, inc->snapshot, "v", vol);
 }
 
 // New data of a backup with a parent is stored at the repository's incremental level (1 unless

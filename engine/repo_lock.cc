@@ -175,7 +175,9 @@ Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(Repository& repository, repo
   }
   FERRY_ASSIGN_OR_RETURN(lock->honoured_, ListPruneRecords(repository));
   for (const auto& r : lock->honoured_) lock->candidates_.insert(r.packs.begin(), r.packs.end());
-  FERRY_RETURN_IF_ERROR(lock->Rewrite());
+  // Generation 1 already says that nothing was seen: with no record to honour (nearly always),
+  // rewriting it would cost two round trips and tell nobody anything new.
+  if (!lock->honoured_.empty()) FERRY_RETURN_IF_ERROR(lock->Rewrite());
   lock->refresher_ = std::thread([l = lock.get()] { l->RefreshLoop(); });
   return lock;
 }

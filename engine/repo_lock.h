@@ -52,11 +52,11 @@ Result<std::vector<LockView>> ListLocks(Repository& repository, const LockTiming
 class RepoLock {
  public:
   // Announces a job of `kind`: writes the lock, reads every prune record, rewrites the lock with
-  // them in `seen`, and starts refreshing. A read lock on a repository this job cannot write
-  // (kNotSupported, kPermissionDenied) is not written; messages() says so. An exclusive lock fails
-  // with kUnavailable, naming the holder, while another non-stale exclusive lock exists (stale ones
-  // are removed, and said so in messages()). Errors: the transport's (kIoError,
-  // kPermissionDenied…), kCorruption for a damaged prune record.
+  // them in `seen` (if there are any), and starts refreshing. A read lock on a repository this job
+  // cannot write (kNotSupported, kPermissionDenied) is not written; messages() says so. An
+  // exclusive lock fails with kUnavailable, naming the holder, while another non-stale exclusive
+  // lock exists (stale ones are removed, and said so in messages()). Errors: the transport's
+  // (kIoError, kPermissionDenied…), kCorruption for a damaged prune record.
   static Result<std::unique_ptr<RepoLock>> Acquire(
       Repository& repository, repo::LockKind kind,
       const LockTiming& timing = LockTiming::FromEnvironment());
