@@ -751,7 +751,7 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodeSnapshot(*main_codecs.sealer, snap));
   FERRY_RETURN_IF_ERROR(lock->ValidateBeforePublish([&] { return PacksUsedBy(repository, snap); }));
   FERRY_RETURN_IF_ERROR(
-      repository.transport().Put("snapshots/" + snap.id.ToHex(), AsBytes(sealed), true));
+      repository.transport().Put("snapshots/" + snap.id.ToHex(), AsBytes(sealed)));
   for (std::string& m : lock->TakeMessages()) result.warnings.push_back(std::move(m));
   FERRY_RETURN_IF_ERROR(lock->Release());
   if (options.progress) options.progress({bytes_read.load(), total, ticker.seconds(), true});

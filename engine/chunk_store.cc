@@ -134,7 +134,7 @@ Status ChunkStore::WriteIndexIfDue(repo::Sealer& sealer, bool all) {
   }
   FERRY_ASSIGN_OR_RETURN(repo::ObjectId index_id, repo::NewObjectId());
   FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodeIndex(sealer, index_id, entries));
-  FERRY_RETURN_IF_ERROR(repo_.transport().Put("index/" + index_id.ToHex(), AsBytes(sealed), true));
+  FERRY_RETURN_IF_ERROR(repo_.transport().Put("index/" + index_id.ToHex(), AsBytes(sealed)));
   std::lock_guard lock(index_mu_);
   published_.insert(published_.end(), entries.begin(), entries.end());
   return Status();

@@ -1,11 +1,14 @@
 // Garbage collection through the library (docs/FORMAT.md §13-14): retention decisions, the
 // compact mark filter, locks, and prune's two phases with jobs that started before it.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -16,6 +19,7 @@
 #include "engine/chunk_filter.h"
 #include "engine/hooked_transport.h"
 #include "engine/prune.h"
+#include "engine/repair_index.h"
 #include "engine/repo_fixture.h"
 #include "engine/repo_lock.h"
 #include "engine/retention.h"
@@ -249,6 +253,47 @@ TEST_F(GcTest, ALockIsRewrittenOnlyToListPruneRecordsSeen) {
   EXPECT_EQ(second->generation, 2u);
   ASSERT_EQ((*honouring)->honoured().size(), 1u);
   EXPECT_EQ(second->seen, std::vector<repo::ObjectId>{(*honouring)->honoured()[0].id});
+}
+
+// Snapshots, index objects and prune records are named by fresh random ids: putting them
+// "exclusive" would cost S3 a HEAD each, and a PUT retried after a lost response would fail on
+// its own first attempt. A backup, a prune that repacks, and an index repair ask for none.
+TEST_F(GcTest, ObjectsNamedByFreshIdsArePutWithoutAnExistenceCheck) {
+  auto repo = InitRepo();
+  const std::string a = MakeVolume("a.img", 3), b = MakeVolume("b.img", 4);
+  auto kept = Run(*repo, {{a, "a"}, {b, "b"}});
+  auto forgotten = Run(*repo, {{MakeVolume("c.img", 5), "c"}});
+  ASSERT_TRUE(kept.has_value() && forgotten.has_value());
+  ASSERT_TRUE(repo->ForgetSnapshot(kept->snapshot.id).ok());
+
+  testing::HookedTransport* transport = nullptr;
+  auto reopened = ReopenHooked(&transport);
+  ASSERT_NE(reopened, nullptr);
+  std::mutex mu;
+  std::vector<std::string> puts, exclusive;
+  transport->before_put = [&](std::string_view name, bool is_exclusive) {
+    std::lock_guard g(mu);
+    puts.emplace_back(name);
+    if (is_exclusive) exclusive.emplace_back(name);
+  };
+  auto again = Run(*reopened, {{a, "a"}, {MakeVolume("d.img", 6), "d"}});
+  ASSERT_TRUE(again.has_value()) << again.error().ToString();
+  PruneOptions o;
+  o.repack_unused = 0.01;
+  auto pruned = Prune(*reopened, o);
+  ASSERT_TRUE(pruned.has_value()) << pruned.error().ToString();
+  ASSERT_TRUE(RepairIndex(*reopened, {}).has_value());
+  transport->before_put = nullptr;
+  auto written = [&](std::string_view prefix) {
+    return std::count_if(puts.begin(), puts.end(),
+                         [&](const std::string& n) { return n.starts_with(prefix); });
+  };
+  EXPECT_GE(written("snapshots/"), 1);
+  EXPECT_GE(written("index/"), 2) << "the backup's, the repair's";
+  EXPECT_GE(pruned->packs_deleted, 1u);
+  EXPECT_GE(written("prune/"), 1);
+  EXPECT_TRUE(exclusive.empty()) << exclusive.front();
+  ExpectCheckPasses(*reopened);
 }
 
 TEST_F(GcTest, PruneWaitsForJobsThatStartedBeforeItAndFinishesLater) {

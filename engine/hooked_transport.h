@@ -18,7 +18,8 @@ class HookedTransport final : public Transport {
  public:
   explicit HookedTransport(std::unique_ptr<Transport> inner) : inner_(std::move(inner)) {}
 
-  std::function<void(std::string_view name)> before_get;  // Runs inside each Get.
+  std::function<void(std::string_view name, bool exclusive)> before_put;  // Inside each Put.
+  std::function<void(std::string_view name)> before_get;                  // Runs inside each Get.
   std::function<void()> around_read;  // Runs inside each ReadAt, before the read.
   std::function<void(std::string_view name)> before_remove;  // Runs inside each Remove.
   std::function<void(std::string_view prefix)> before_list;  // Runs inside each List.
@@ -39,6 +40,7 @@ class HookedTransport final : public Transport {
   }
   std::string Describe() const override { return inner_->Describe(); }
   Status Put(std::string_view name, ByteView data, bool exclusive = false) override {
+    if (before_put) before_put(name, exclusive);
     return inner_->Put(name, data, exclusive);
   }
   Result<std::unique_ptr<ObjectWriter>> Create(std::string_view name, uint64_t hint) override {

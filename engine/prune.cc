@@ -160,7 +160,7 @@ class PackCopier {
     FERRY_ASSIGN_OR_RETURN(repo::ObjectId index_id, repo::NewObjectId());
     FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodeIndex(sealer_, index_id, entries));
     FERRY_RETURN_IF_ERROR(
-        repository_.transport().Put("index/" + index_id.ToHex(), AsBytes(sealed), true));
+        repository_.transport().Put("index/" + index_id.ToHex(), AsBytes(sealed)));
     writer_.reset();
     builder_.reset();
     return Status();
@@ -330,7 +330,7 @@ class Pruner {
     record.time = NowRfc3339();
     record.hostname = LocalHostname();
     FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodePruneRecord(*sealer_, record));
-    FERRY_RETURN_IF_ERROR(t_.Put(repo::PruneRecordName(record.id), AsBytes(sealed), true));
+    FERRY_RETURN_IF_ERROR(t_.Put(repo::PruneRecordName(record.id), AsBytes(sealed)));
     return std::optional<repo::PruneRecord>(std::move(record));
   }
 
@@ -544,7 +544,7 @@ class Pruner {
       if (!kept.empty()) {
         FERRY_ASSIGN_OR_RETURN(repo::ObjectId id, repo::NewObjectId());
         FERRY_ASSIGN_OR_RETURN(std::string fresh, repo::EncodeIndex(*sealer, id, kept));
-        FERRY_RETURN_IF_ERROR(t_.Put("index/" + id.ToHex(), AsBytes(fresh), true));
+        FERRY_RETURN_IF_ERROR(t_.Put("index/" + id.ToHex(), AsBytes(fresh)));
       }
       FERRY_RETURN_IF_ERROR(t_.Remove(name));
       ++rewritten;

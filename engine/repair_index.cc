@@ -35,7 +35,7 @@ Result<RepairIndexReport> RepairIndex(Repository& repository, const RepairIndexO
       std::vector<repo::IndexEntry> batch(pending.begin(), pending.begin() + static_cast<long>(n));
       FERRY_ASSIGN_OR_RETURN(repo::ObjectId id, repo::NewObjectId());
       FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodeIndex(*sealer, id, batch));
-      FERRY_RETURN_IF_ERROR(t.Put("index/" + id.ToHex(), AsBytes(sealed), true));
+      FERRY_RETURN_IF_ERROR(t.Put("index/" + id.ToHex(), AsBytes(sealed)));
       ++report.index_objects_written;
       pending.erase(pending.begin(), pending.begin() + static_cast<long>(n));
     }

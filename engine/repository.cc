@@ -71,7 +71,7 @@ Status Repository::WriteNew(const InitOptions& options) {
                          repo::EncodeKeyFile(key, config_bytes, options.encrypted,
                                              options.passphrase, options.scrypt));
   FERRY_ASSIGN_OR_RETURN(repo::ObjectId key_id, repo::NewObjectId());
-  FERRY_RETURN_IF_ERROR(transport_->Put("keys/" + key_id.ToHex(), AsBytes(key_file), true));
+  FERRY_RETURN_IF_ERROR(transport_->Put("keys/" + key_id.ToHex(), AsBytes(key_file)));
   FERRY_RETURN_IF_ERROR(transport_->Put(kConfigName, AsBytes(config_bytes), true));
   key_ = std::move(key);
   return Status();

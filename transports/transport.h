@@ -83,7 +83,10 @@ class Transport {
   virtual std::string Describe() const = 0;
 
   // Publishes `data` as `name`, durably and atomically. With `exclusive`, fails with
-  // kAlreadyExists if `name` exists. Blocks. Errors: kNoSpace, kPermissionDenied, kIoError,
+  // kAlreadyExists if `name` exists: for names that are not new by construction (a repository's
+  // config). Objects named by a fresh random id need no such check, and must not ask for one: it
+  // costs a round trip on S3, and a request retried after its response was lost would find its
+  // own first attempt there and fail. Blocks. Errors: kNoSpace, kPermissionDenied, kIoError,
   // each naming the object.
   virtual Status Put(std::string_view name, ByteView data, bool exclusive = false) = 0;
 
