@@ -220,7 +220,7 @@ TEST_F(GcTest, ExclusiveLocksExcludeEachOtherAndStaleLocksAreSeen) {
 // every job over a network), and rewritten with the records in `seen` when there are.
 TEST_F(GcTest, ALockIsRewrittenOnlyToListPruneRecordsSeen) {
   auto repo = InitRepo();
-  auto generation_of = [&](const repo::ObjectId& session) -> std::optional<repo::LockRecord> {
+  auto lock_of = [&](const repo::ObjectId& session) -> std::optional<repo::LockRecord> {
     auto locks = ListLocks(*repo, LockTiming{}, nullptr);
     EXPECT_TRUE(locks.has_value());
     for (const LockView& l : locks.value_or(std::vector<LockView>{})) {
@@ -233,7 +233,7 @@ TEST_F(GcTest, ALockIsRewrittenOnlyToListPruneRecordsSeen) {
   };
   auto quiet = RepoLock::Acquire(*repo, repo::LockKind::kRead);
   ASSERT_TRUE(quiet.has_value()) << quiet.error().ToString();
-  auto first = generation_of((*quiet)->session());
+  auto first = lock_of((*quiet)->session());
   ASSERT_TRUE(first.has_value());
   EXPECT_EQ(first->generation, 1u);
   EXPECT_TRUE(first->seen.empty());
@@ -248,16 +248,17 @@ TEST_F(GcTest, ALockIsRewrittenOnlyToListPruneRecordsSeen) {
   ASSERT_EQ(pruned->records_pending, 1u);
   auto honouring = RepoLock::Acquire(*repo, repo::LockKind::kBackup);
   ASSERT_TRUE(honouring.has_value()) << honouring.error().ToString();
-  auto second = generation_of((*honouring)->session());
+  auto second = lock_of((*honouring)->session());
   ASSERT_TRUE(second.has_value());
   EXPECT_EQ(second->generation, 2u);
   ASSERT_EQ((*honouring)->honoured().size(), 1u);
   EXPECT_EQ(second->seen, std::vector<repo::ObjectId>{(*honouring)->honoured()[0].id});
 }
 
-// Snapshots, index objects and prune records are named by fresh random ids: putting them
-// "exclusive" would cost S3 a HEAD each, and a PUT retried after a lost response would fail on
-// its own first attempt. A backup, a prune that repacks, and an index repair ask for none.
+// Snapshots, index objects, prune records and key files are named by fresh random ids: putting
+// them "exclusive" would cost S3 a HEAD each, and a PUT retried after a lost response would fail
+// on its own first attempt. A backup, a prune that repacks, an index repair and an init ask for
+// none; only the config keeps the check.
 TEST_F(GcTest, ObjectsNamedByFreshIdsArePutWithoutAnExistenceCheck) {
   auto repo = InitRepo();
   const std::string a = MakeVolume("a.img", 3), b = MakeVolume("b.img", 4);
@@ -294,6 +295,20 @@ TEST_F(GcTest, ObjectsNamedByFreshIdsArePutWithoutAnExistenceCheck) {
   EXPECT_GE(written("prune/"), 1);
   EXPECT_TRUE(exclusive.empty()) << exclusive.front();
   ExpectCheckPasses(*reopened);
+
+  // A new repository: its key file is named by a fresh id too; its config is the one fixed name
+  // and keeps the check (a second init must not replace it).
+  std::filesystem::create_directories(dir_.path() / "other");
+  auto elsewhere = std::make_unique<testing::HookedTransport>(
+      LocalTransport::Open((dir_.path() / "other").string()).value());
+  puts.clear();
+  elsewhere->before_put = [&](std::string_view name, bool is_exclusive) {
+    if (is_exclusive) exclusive.emplace_back(name);
+    puts.emplace_back(name);
+  };
+  ASSERT_TRUE(Repository::Init(std::move(elsewhere), TestInitOptions()).has_value());
+  EXPECT_EQ(written("keys/"), 1);
+  EXPECT_EQ(exclusive, std::vector<std::string>{"config"});
 }
 
 TEST_F(GcTest, PruneWaitsForJobsThatStartedBeforeItAndFinishesLater) {
