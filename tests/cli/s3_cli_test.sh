@@ -30,7 +30,11 @@ check "an S3 restore to a pipe is byte-exact" cmp -s "$tmp/vol.img" "$tmp/stream
 
 # --- a server that fails, resets and delays requests ---------------------------------------
 faulty="s3://$FERRY_S3_BUCKET/cli-$$/faulty?endpoint=$FERRY_S3_FAULTY_ENDPOINT"
-before=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["fail"]+d["slowdown"]+d["reset"])' "$FERRY_S3_STATE/faulty-stats.json" 2>/dev/null || echo 0)
+faults() {  # FRONT: the faults it has injected so far
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["fail"]+d["slowdown"]+d["reset"]+d["lost"])' \
+    "$FERRY_S3_STATE/$1-stats.json" 2>/dev/null || echo 0
+}
+before=$(faults faulty)
 "$ferry" init -r "$faulty" >/dev/null 2>"$tmp/err" &&
   "$ferry" backup -r "$faulty" "$tmp/vol.first" >/dev/null 2>"$tmp/err" &&
   "$ferry" backup -r "$faulty" "$tmp/vol.img" >/dev/null 2>"$tmp/err" &&
@@ -40,8 +44,31 @@ check "backups and restores ride out a faulty server" cmp -s "$tmp/vol.img" "$tm
 check "... to a pipe too" cmp -s "$tmp/vol.img" "$tmp/faulty-stream.img"
 "$ferry" check -r "$faulty" --read-data >/dev/null 2>&1
 check "check --read-data passes after the faulty server" test $? -eq 0
-after=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["fail"]+d["slowdown"]+d["reset"])' "$FERRY_S3_STATE/faulty-stats.json")
+after=$(faults faulty)
 check "faults were injected ($((after - before)))" test $((after - before)) -gt 5
+
+# --- a server that loses the answer to every publication's first sending -------------------
+# Each PUT and upload completion is done, its answer lost, and sent again: a create-if-absent
+# PUT then meets its own object, a completion finds its upload gone. With 96 MiB packs, the
+# 80 MiB of incompressible data fill one pack that goes up in parts.
+lossy="s3://$FERRY_S3_BUCKET/cli-$$/lossy?endpoint=$FERRY_S3_LOSSY_ENDPOINT"
+head -c 80M /dev/urandom >"$tmp/random.img"
+before=$(faults lossy)
+"$ferry" init -r "$lossy" --pack-size 96 >/dev/null 2>"$tmp/err"
+check "init succeeds though its answers are lost" test $? -eq 0
+"$ferry" backup -r "$lossy" "$tmp/random.img" >/dev/null 2>"$tmp/err" &&
+  "$ferry" restore -r "$lossy" latest -t "$tmp/random.out" >/dev/null 2>>"$tmp/err"
+check "a pack sent in parts rides out a lost completion" cmp -s "$tmp/random.img" "$tmp/random.out"
+rm -f "$tmp/random.img" "$tmp/random.out"
+"$ferry" backup -r "$lossy" "$tmp/vol.first" >/dev/null 2>"$tmp/err" &&
+  "$ferry" backup -r "$lossy" "$tmp/vol.img" >/dev/null 2>>"$tmp/err" &&
+  "$ferry" forget -r "$lossy" --keep-last 1 --group-by '' --prune >/dev/null 2>>"$tmp/err" &&
+  "$ferry" restore -r "$lossy" latest -t "$tmp/lossy.img" >/dev/null 2>>"$tmp/err"
+check "backup, prune and restore ride out lost answers" cmp -s "$tmp/vol.img" "$tmp/lossy.img"
+"$ferry" check -r "$lossy" --read-data >/dev/null 2>&1
+check "check --read-data passes after lost answers" test $? -eq 0
+after=$(faults lossy)
+check "answers were lost ($((after - before)))" test $((after - before)) -gt 5
 
 # --- errors that must be final and clear -------------------------------------------------------
 start=$(date +%s.%N)

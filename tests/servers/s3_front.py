@@ -11,6 +11,15 @@ Faults (each a probability per request, drawn from a seeded generator):
   --slowdown-rate answer 503 SlowDown without forwarding
   --reset-rate    close the connection without answering (after reading the request)
   --delay-rate    wait --delay-ms before forwarding
+  --lose-rate     forward, then close the connection without answering: the server did the
+                  work and the client cannot know (a response lost on the way back)
+  --lose-first-publish
+                  lose the answer to the first attempt of every object publication (a PUT of a
+                  whole object, a CompleteMultipartUpload), so each one is retried after it
+                  succeeded
+Where s3rver departs from S3 on what the tests rely on, the front end answers as S3 does:
+`If-None-Match: *` on a PUT is enforced (412 PreconditionFailed if the object exists; s3rver
+ignores it), and an upload already completed is 404 NoSuchUpload (s3rver answers 500).
 s3rver writes an object in place while a PUT or CompleteMultipartUpload is still running, so a
 reader can see part of it; S3 itself publishes objects whole. The front end restores S3's
 semantics: a read of an object, or a listing of a prefix, waits while a write to that object
@@ -55,7 +64,8 @@ class Stats:
         self.path = path
         self.lock = threading.Lock()
         self.counts = {"requests": 0, "forwarded": 0, "rejected_signature": 0,
-                       "rejected_digest": 0, "fail": 0, "slowdown": 0, "reset": 0, "delay": 0}
+                       "rejected_digest": 0, "fail": 0, "slowdown": 0, "reset": 0, "delay": 0, "lost": 0,
+                       "precondition_failed": 0}
 
     def bump(self, key):
         with self.lock:
@@ -103,15 +113,10 @@ class Front(http.server.BaseHTTPRequestHandler):
             delay_roll = self.server.rng.random()
         if roll < cfg.reset_rate:
             stats.bump("reset")
-            self.close_connection = True
-            try:
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                           b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            return
+            return self.reset()
         roll -= cfg.reset_rate
+        lose = roll < cfg.lose_rate
+        roll -= cfg.lose_rate
         if roll < cfg.fail_rate:
             stats.bump("fail")
             return self.reply(500, error_xml("InternalError", "injected fault"))
@@ -127,9 +132,18 @@ class Front(http.server.BaseHTTPRequestHandler):
         if problem:
             stats.bump("rejected_signature" if problem[0] != 400 else "rejected_digest")
             return self.reply(problem[0], error_xml(problem[1], problem[2]))
-        self.forward_atomically(body)
+        self.forward_atomically(body, lose)
 
-    def forward_atomically(self, body):
+    def reset(self):
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def forward_atomically(self, body, lose):
         raw_path, _, raw_query = self.path.partition("?")
         query = dict(urllib.parse.parse_qsl(raw_query, keep_blank_values=True))
         path = urllib.parse.unquote(raw_path)
@@ -140,8 +154,25 @@ class Front(http.server.BaseHTTPRequestHandler):
             with gate:
                 gate.wait_for(lambda: path not in self.server.writing)
                 self.server.writing.add(path)
+                if self.server.cfg.lose_first_publish and \
+                        (self.command, self.path) not in self.server.published:
+                    self.server.published.add((self.command, self.path))
+                    lose = True
             try:
-                return self.forward(body)
+                if self.headers.get("If-None-Match") == "*" and self.upstream_has(path):
+                    self.server.stats.bump("precondition_failed")
+                    return self.reply(412, error_xml(
+                        "PreconditionFailed",
+                        "At least one of the pre-conditions you specified did not hold"))
+                upload = query.get("uploadId") if self.command == "POST" else None
+                if upload in self.server.completed_uploads:
+                    return self.reply(404, error_xml(
+                        "NoSuchUpload", "The specified upload does not exist. The upload ID "
+                        "may be invalid, or the upload may have been aborted or completed."))
+                status, data = self.forward(body, lose)
+                if upload and status == 200 and b"<Error>" not in data:
+                    self.server.completed_uploads.add(upload)
+                return
             finally:
                 with gate:
                     self.server.writing.discard(path)
@@ -154,7 +185,16 @@ class Front(http.server.BaseHTTPRequestHandler):
                 busy = lambda: path in self.server.writing
             with gate:
                 gate.wait_for(lambda: not busy())
-        self.forward(body)
+        self.forward(body, lose)
+
+    def upstream_has(self, path):
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.cfg.upstream, timeout=60)
+        try:
+            conn.request("HEAD", urllib.parse.quote(path),
+                         headers={"Host": self.headers.get("Host", "127.0.0.1")})
+            return conn.getresponse().status == 200
+        finally:
+            conn.close()
 
     def check_signature(self, body):
         cfg = self.server.cfg
@@ -228,7 +268,7 @@ class Front(http.server.BaseHTTPRequestHandler):
                     "provided. Check your key and signing method.")
         return None
 
-    def forward(self, body):
+    def forward(self, body, lose=False):
         stats = self.server.stats
         conn = getattr(self.server.local, "conn", None)
         for attempt in range(2):
@@ -247,8 +287,13 @@ class Front(http.server.BaseHTTPRequestHandler):
                 conn = None
                 self.server.local.conn = None
                 if attempt == 1:
-                    return self.reply(502, error_xml("InternalError", "s3rver did not answer"))
+                    self.reply(502, error_xml("InternalError", "s3rver did not answer"))
+                    return 502, b""
         stats.bump("forwarded")
+        if lose:
+            stats.bump("lost")
+            self.reset()
+            return resp.status, data
         self.send_response(resp.status)
         for k, v in resp.getheaders():
             if k.lower() not in HOP_BY_HOP and k.lower() != "content-length":
@@ -260,6 +305,7 @@ class Front(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+        return resp.status, data
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -278,6 +324,8 @@ def main():
     p.add_argument("--reset-rate", type=float, default=0.0)
     p.add_argument("--delay-rate", type=float, default=0.0)
     p.add_argument("--delay-ms", type=int, default=200)
+    p.add_argument("--lose-rate", type=float, default=0.0)
+    p.add_argument("--lose-first-publish", action="store_true")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--stats-file", default="")
     cfg = p.parse_args()
@@ -289,6 +337,8 @@ def main():
     server.local = threading.local()
     server.gate = threading.Condition()
     server.writing = set()
+    server.completed_uploads = set()
+    server.published = set()  # (method, path) of publications whose first answer was lost
     print("s3_front: listening on 127.0.0.1:%d, forwarding to 127.0.0.1:%d" %
           (server.server_address[1], cfg.upstream), flush=True)
     server.serve_forever()

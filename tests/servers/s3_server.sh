@@ -7,8 +7,10 @@
 #                                  writes them to STATE_DIR/env
 #   s3_server.sh stop STATE_DIR
 #
-# Three endpoints on one s3rver: FERRY_S3_ENDPOINT (signatures checked), FERRY_S3_FAULTY_ENDPOINT
-# (checked, and a share of requests fail with 500 or 503 SlowDown, are reset or delayed) and
+# Four endpoints on one s3rver: FERRY_S3_ENDPOINT (signatures checked), FERRY_S3_FAULTY_ENDPOINT
+# (checked, and a share of requests fail with 500 or 503 SlowDown, are reset, delayed, or done
+# with their answer lost), FERRY_S3_LOSSY_ENDPOINT (checked, and the first answer to every
+# object publication is lost, so each is retried after it took effect) and
 # FERRY_S3_DIRECT_ENDPOINT (s3rver itself, for benchmarks of the transport alone).
 #
 # The bucket is "ferry-test"; the keys are fixed test keys (not secrets).
@@ -53,10 +55,12 @@ case "${1:-}" in
     }
     start_front front
     start_front faulty --fail-rate 0.08 --slowdown-rate 0.04 --reset-rate 0.04 \
-      --delay-rate 0.05 --delay-ms 300 --seed "${FERRY_S3_FAULT_SEED:-7}"
+      --lose-rate 0.03 --delay-rate 0.05 --delay-ms 300 --seed "${FERRY_S3_FAULT_SEED:-7}"
+    start_front lossy --lose-first-publish
     cat >"$state/env" <<ENV
 FERRY_S3_ENDPOINT=http://127.0.0.1:$front_port
 FERRY_S3_FAULTY_ENDPOINT=http://127.0.0.1:$faulty_port
+FERRY_S3_LOSSY_ENDPOINT=http://127.0.0.1:$lossy_port
 FERRY_S3_STATE=$state
 FERRY_S3_DIRECT_ENDPOINT=http://127.0.0.1:$upstream
 FERRY_S3_BUCKET=$bucket
@@ -69,6 +73,7 @@ ENV
     state=${2:?state directory}
     stop_pid "$state/front.pid"
     stop_pid "$state/faulty.pid"
+    stop_pid "$state/lossy.pid"
     stop_pid "$state/s3rver.pid"
     ;;
   *)

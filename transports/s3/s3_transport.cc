@@ -306,7 +306,15 @@ Status S3Transport::Put(std::string_view name, ByteView data, bool exclusive) {
   if (exclusive) call.headers.emplace_back("If-None-Match", "*");
   AddRetentionHeaders(RetentionFor(name), data, &call.headers);
   FERRY_ASSIGN_OR_RETURN(HttpResponse r, Execute(std::move(call)));
-  if (r.status == 412) return Status::AlreadyExists(UriOf(name) + " already exists");
+  if (r.status == 412) {
+    // Absent a moment ago, there now. Most likely this very PUT, sent again after its answer
+    // was lost (by Execute, or by libcurl itself, which resends once when a reused
+    // connection dies unanswered, so no attempt count can tell). Holding our bytes, the
+    // object is what this put was to create.
+    auto existing = Get(name);
+    if (existing.has_value() && std::ranges::equal(AsBytes(*existing), data)) return Status();
+    return Status::AlreadyExists(UriOf(name) + " already exists");
+  }
   if (!Is2xx(r.status)) return ErrorOf(r, "put " + UriOf(name));
   return Status();
 }
@@ -544,6 +552,10 @@ class S3ObjectWriter final : public ObjectWriter {
                                                        .key = t_.KeyOf(name_),
                                                        .query = {{"uploadId", upload_id_}},
                                                        .body = AsBytes(xml)}));
+    if (r.status == 404 && ParseErrorBody(r.body).code == "NoSuchUpload") {
+      FERRY_ASSIGN_OR_RETURN(const bool completed, CompletedUnseen());
+      if (completed) r = HttpResponse{.status = 200, .headers = {}, .body = {}};
+    }
     // CompleteMultipartUpload can fail after "200 OK", with an <Error> body.
     if (!(r.status >= 200 && r.status < 300) || r.body.find("<Error>") != std::string::npos) {
       if (r.status >= 200 && r.status < 300) r.status = 500;
@@ -566,6 +578,25 @@ class S3ObjectWriter final : public ObjectWriter {
   std::string ReleaseBuffer() {
     has_buffer_ = false;
     return std::move(buffer_);
+  }
+
+  // Whether the object stands complete with this writer's size and part count. Asked when
+  // CompleteMultipartUpload answers 404 NoSuchUpload for an upload that took our parts: an
+  // earlier sending of the request (a retry's, or libcurl's own resend on a reused connection)
+  // may have completed it, which is why it is gone, with the answer lost. The name is this
+  // writer's alone (content-addressed or fresh), so nobody else made such an object.
+  Result<bool> CompletedUnseen() {
+    FERRY_ASSIGN_OR_RETURN(HttpResponse head,
+                           t_.Execute({.method = "HEAD", .key = t_.KeyOf(name_)}));
+    if (!Is2xx(head.status) || head.Header("content-length") != std::to_string(size_)) {
+      return false;
+    }
+    // AWS names a multipart object's ETag "<digest>-<parts>"; servers that hash the whole
+    // object (s3rver) have no suffix.
+    std::string_view etag = head.Header("etag");
+    if (!etag.empty() && etag.back() == '"') etag.remove_suffix(1);
+    const size_t dash = etag.rfind('-');
+    return dash == std::string_view::npos || etag.substr(dash + 1) == std::to_string(parts_.size());
   }
 
   Status StartMultipart() {

@@ -42,6 +42,25 @@ class S3TransportTest : public ::testing::Test {
     return in ? nlohmann::json::parse(in) : nlohmann::json::object();
   }
 
+  // Options that send anything over 5 MiB in 5 MiB parts (S3's smallest), so tests can make
+  // multipart uploads of a few parts.
+  static S3Options SmallParts() {
+    S3Options o;
+    o.multipart_threshold = 5u << 20;
+    o.part_size = 5u << 20;
+    return o;
+  }
+
+  // Opens the test prefix through the front end whose endpoint is in `endpoint_variable`.
+  Result<std::unique_ptr<S3Transport>> OpenThrough(const char* endpoint_variable,
+                                                   const S3Options& options) {
+    const char* endpoint = std::getenv(endpoint_variable);
+    if (endpoint == nullptr)
+      return Err(Status::NotFound(std::string(endpoint_variable) + " unset"));
+    where_.endpoint = endpoint;
+    return S3Transport::Open(where_, credentials_, options);
+  }
+
   S3Location where_;
   Credentials credentials_;
 };
@@ -129,10 +148,7 @@ TEST_F(S3TransportTest, ObjectsWrittenOneAfterAnotherReuseOneUploadBuffer) {
 
   // A multipart upload hands its last part's buffer to the request: nothing small is pooled in
   // its place, and the next objects still find a full-sized buffer.
-  S3Options o;
-  o.multipart_threshold = 5u << 20;
-  o.part_size = 5u << 20;
-  auto m = S3Transport::Open(where_, credentials_, o).value();
+  auto m = S3Transport::Open(where_, credentials_, SmallParts()).value();
   uint64_t after_first = 0;
   for (unsigned i = 0; i < 3; ++i) {
     const std::string data = testing::RandomBytes(12u << 20, 10 + i);
@@ -151,14 +167,9 @@ TEST_F(S3TransportTest, ObjectsWrittenOneAfterAnotherReuseOneUploadBuffer) {
 }
 
 TEST_F(S3TransportTest, RetriesRideOutAFaultyServer) {
-  const char* faulty = std::getenv("FERRY_S3_FAULTY_ENDPOINT");
-  ASSERT_NE(faulty, nullptr);
-  where_.endpoint = faulty;
-  S3Options o;
-  o.multipart_threshold = 5u << 20;
-  o.part_size = 5u << 20;
+  S3Options o = SmallParts();
   o.max_attempts = 10;
-  auto opened = S3Transport::Open(where_, credentials_, o);
+  auto opened = OpenThrough("FERRY_S3_FAULTY_ENDPOINT", o);
   ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
   auto& t = **opened;
   constexpr unsigned kObjects = 40;
@@ -200,6 +211,42 @@ TEST_F(S3TransportTest, RetriesRideOutAFaultyServer) {
   EXPECT_GT(stats.value("fail", 0) + stats.value("slowdown", 0), 0) << stats.dump();
   EXPECT_GT(stats.value("reset", 0), 0) << stats.dump();
   EXPECT_GT(t.retries(), 0u);
+}
+
+// The lossy front end carries out every publication but loses its first answer, so each is
+// sent again after it took effect: the second sending of a create-if-absent PUT meets its own
+// object (412), and of a CompleteMultipartUpload finds the upload gone (404 NoSuchUpload).
+// Both are the success the first sending was.
+TEST_F(S3TransportTest, APublicationWhoseAnswerWasLostStillSucceeds) {
+  auto opened = OpenThrough("FERRY_S3_LOSSY_ENDPOINT", SmallParts());
+  ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+  auto& t = **opened;
+  const auto before = FrontStats("lossy");
+
+  const std::string config = testing::RandomBytes(300, 1);
+  Status put = t.Put("config", AsBytes(config), /*exclusive=*/true);
+  ASSERT_TRUE(put.ok()) << put.ToString();
+  EXPECT_EQ(t.Get("config").value(), config);
+  // Still create-if-absent: another object of that name, or even the same bytes again, is
+  // refused.
+  EXPECT_EQ(t.Put("config", AsBytes(testing::RandomBytes(300, 2)), true).code(),
+            Status::Code::kAlreadyExists);
+  EXPECT_EQ(t.Put("config", AsBytes(config), true).code(), Status::Code::kAlreadyExists);
+  EXPECT_EQ(t.Get("config").value(), config);
+
+  const std::string big = testing::RandomBytes(12u << 20, 3);
+  auto writer = t.Create("data/big").value();
+  ASSERT_TRUE(writer->Append(AsBytes(big)).ok());
+  const Status committed = writer->Commit();
+  ASSERT_TRUE(committed.ok()) << committed.ToString();
+  writer.reset();
+  EXPECT_EQ(t.Get("data/big").value(), big);
+
+  const auto after = FrontStats("lossy");
+  // The config, the multipart completion (the refused puts stop at their existence check).
+  EXPECT_GE(after.value("lost", 0) - before.value("lost", 0), 2) << after.dump();
+  EXPECT_GE(after.value("precondition_failed", 0) - before.value("precondition_failed", 0), 1)
+      << after.dump();
 }
 
 }  // namespace
