@@ -118,6 +118,18 @@ TEST(KeyFileTest, UnencryptedStoresTheKeyPlain) {
   EXPECT_EQ(DecodeKeyFile(file, "c", "").value().bytes, master.bytes);
 }
 
+// Found by the repo_objects fuzz target: a "kdf" that is not a string threw out of
+// KeyFileNeedsPassphrase (nlohmann's value() converts, and throws when it cannot).
+TEST(KeyFileTest, AMalformedKdfIsNoPassphraseAndNoCrash) {
+  for (const char* file : {R"({"kdf": 666})", R"({"kdf": ["scrypt"]})", R"({"kdf": null})",
+                           R"([1, 2])", "not json", R"({"kdf": "scrypt")"}) {
+    EXPECT_FALSE(KeyFileNeedsPassphrase(file)) << file;
+    auto decoded = DecodeKeyFile(file, "c", "p");
+    ASSERT_FALSE(decoded.has_value()) << file;
+    EXPECT_EQ(decoded.error().code(), Status::Code::kCorruption) << file;
+  }
+}
+
 TEST(SealerTest, BothModesDetectDamageAndMisplacement) {
   for (bool encrypted : {true, false}) {
     auto sealer = Sealer::Create(encrypted ? AsBytes(std::string(32, 'k')) : ByteView{}).value();
