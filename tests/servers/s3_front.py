@@ -64,8 +64,8 @@ class Stats:
         self.path = path
         self.lock = threading.Lock()
         self.counts = {"requests": 0, "forwarded": 0, "rejected_signature": 0,
-                       "rejected_digest": 0, "fail": 0, "slowdown": 0, "reset": 0, "delay": 0, "lost": 0,
-                       "precondition_failed": 0}
+                       "rejected_digest": 0, "fail": 0, "slowdown": 0, "reset": 0, "delay": 0,
+                       "lost": 0, "precondition_failed": 0}
 
     def bump(self, key):
         with self.lock:
@@ -111,17 +111,21 @@ class Front(http.server.BaseHTTPRequestHandler):
         with self.server.rng_lock:
             roll = self.server.rng.random()
             delay_roll = self.server.rng.random()
-        if roll < cfg.reset_rate:
+        # At most one fault per request, each with its own share of the roll.
+        fault = None
+        for name, rate in (("reset", cfg.reset_rate), ("lost", cfg.lose_rate),
+                           ("fail", cfg.fail_rate), ("slowdown", cfg.slowdown_rate)):
+            if roll < rate:
+                fault = name
+                break
+            roll -= rate
+        if fault == "reset":
             stats.bump("reset")
             return self.reset()
-        roll -= cfg.reset_rate
-        lose = roll < cfg.lose_rate
-        roll -= cfg.lose_rate
-        if roll < cfg.fail_rate:
+        if fault == "fail":
             stats.bump("fail")
             return self.reply(500, error_xml("InternalError", "injected fault"))
-        roll -= cfg.fail_rate
-        if roll < cfg.slowdown_rate:
+        if fault == "slowdown":
             stats.bump("slowdown")
             return self.reply(503, error_xml("SlowDown", "injected slow down"))
         if delay_roll < cfg.delay_rate:
@@ -132,7 +136,7 @@ class Front(http.server.BaseHTTPRequestHandler):
         if problem:
             stats.bump("rejected_signature" if problem[0] != 400 else "rejected_digest")
             return self.reply(problem[0], error_xml(problem[1], problem[2]))
-        self.forward_atomically(body, lose)
+        self.forward_atomically(body, lose=fault == "lost")
 
     def reset(self):
         self.close_connection = True

@@ -210,6 +210,7 @@ TEST_F(S3TransportTest, RetriesRideOutAFaultyServer) {
   const auto stats = FrontStats("faulty");
   EXPECT_GT(stats.value("fail", 0) + stats.value("slowdown", 0), 0) << stats.dump();
   EXPECT_GT(stats.value("reset", 0), 0) << stats.dump();
+  EXPECT_GT(stats.value("lost", 0), 0) << stats.dump();
   EXPECT_GT(t.retries(), 0u);
 }
 
