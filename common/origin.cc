@@ -45,8 +45,10 @@ std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_vi
       !number(17, 2, &tm.tm_sec)) {
     return std::nullopt;
   }
-  if (month < 1 || month > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-      tm.tm_min > 59 || tm.tm_sec > 60) {
+  // The clock counts nanoseconds in 64 bits, which ends in April 2262; later years would
+  // overflow it.
+  if (year < 1970 || year > 2261 || month < 1 || month > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+      tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
     return std::nullopt;
   }
   tm.tm_year = year - 1900;

@@ -17,7 +17,8 @@ std::string Rfc3339(std::chrono::system_clock::time_point when);
 // `when` to the second, as S3 dates are and as messages read best ("2026-11-22T03:04:05Z").
 std::string Rfc3339Seconds(std::chrono::system_clock::time_point when);
 
-// Parses the form NowRfc3339() writes (the fraction optional); nullopt for anything else.
+// Parses the form NowRfc3339() writes (the fraction optional); nullopt for anything else,
+// and for years outside 1970-2261 (what the system clock can hold).
 std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text);
 
 // This machine's host name (empty if it has none).

@@ -139,6 +139,10 @@ TEST(Rfc3339Test, ParsesWhatSnapshotsRecord) {
   EXPECT_FALSE(ParseRfc3339("2026-13-01T00:00:00Z").has_value());
   EXPECT_FALSE(ParseRfc3339("yesterday").has_value());
   EXPECT_TRUE(ParseRfc3339("2026-11-22T03:04:05Z").has_value());
+  // The clock's nanoseconds end in 2262: a later year overflowed it (found by fuzzing).
+  EXPECT_TRUE(ParseRfc3339("2261-12-31T23:59:59.999999Z").has_value());
+  EXPECT_FALSE(ParseRfc3339("7473-11-22T03:04:05Z").has_value());
+  EXPECT_FALSE(ParseRfc3339("1969-12-31T23:59:59Z").has_value());
 }
 
 // --- Locks and prune -------------------------------------------------------------------------

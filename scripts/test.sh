@@ -29,7 +29,8 @@ echo "== benchmark smoke run"
 
 echo "== fuzz smoke run (libFuzzer, ${FERRY_FUZZ_SECONDS:-20} s per target)"
 bash scripts/build.sh fuzz
-for target in chunker aes_gcm zstd changed_list qcow2 qcow2_layout s3_xml repo_objects; do
+for source in tests/fuzz/*_fuzz.cc; do
+  target=$(basename "$source" _fuzz.cc)
   corpus=$(mktemp -d)
   cp -r "tests/data/fuzz-seeds/$target/." "$corpus/"
   # Past crashers too: the fuzz build's UBSan catches some (float casts) the ASan preset's does not.

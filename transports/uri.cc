@@ -120,7 +120,9 @@ Result<TransportUri> ParseS3(std::string_view uri, std::string_view rest,
   if (slash != std::string_view::npos) {
     std::string_view prefix = rest.substr(slash + 1);
     while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
-    if (prefix.find("//") != std::string_view::npos) return Err(Bad(uri, "empty path segment"));
+    if (prefix.starts_with('/') || prefix.find("//") != std::string_view::npos) {
+      return Err(Bad(uri, "empty path segment"));
+    }
     t.s3.prefix = std::string(prefix);
   }
   std::string style;

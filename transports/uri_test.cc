@@ -79,6 +79,7 @@ TEST(TransportUri, S3Compatible) {
   ExpectBad("s3://ab", "not a bucket name");
   ExpectBad("s3://-ab/x", "not a bucket name");
   ExpectBad("s3://bucket/a//b", "empty path segment");
+  ExpectBad("s3://bucket//a", "empty path segment");  // Keys would start with "/" (fuzzing).
   ExpectBad("s3://bucket?endpoint=127.0.0.1:4568", "not http(s)://HOST[:PORT]");
   ExpectBad("s3://bucket?endpoint=http://h/path", "not http(s)://HOST[:PORT]");
   ExpectBad("s3://bucket?endpoint=http://h:0", "port");

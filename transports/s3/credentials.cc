@@ -2,7 +2,6 @@
 
 #include <cerrno>
 #include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -15,9 +14,9 @@ std::string Env(const GetEnvFn& getenv, const char* name) {
   return v == nullptr ? "" : v;
 }
 
-std::string Trim(const std::string& s) {
+std::string_view Trim(std::string_view s) {
   const size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
+  if (b == std::string_view::npos) return {};
   return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
 }
 
@@ -40,7 +39,7 @@ Result<Credentials> LoadCredentials(const GetEnvFn& getenv) {
     file = Env(getenv, "HOME") + "/.aws/credentials";
   std::string profile = Env(getenv, "AWS_PROFILE");
   if (profile.empty()) profile = "default";
-  std::ifstream in(file);
+  std::ifstream in(file, std::ios::binary);
   if (!in) {
     if (errno != ENOENT || !Env(getenv, "AWS_PROFILE").empty()) {
       return Err(Status::FromErrno(errno, "S3 credentials file " + file));
@@ -50,19 +49,36 @@ Result<Credentials> LoadCredentials(const GetEnvFn& getenv) {
         "profile in {} (AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE)",
         profile, file.empty() ? "~/.aws/credentials" : file)));
   }
-  // INI: [profile] sections of "key = value" lines; '#' and ';' start comments.
+  // A credentials file holds a few lines per profile; anything this large is the wrong file.
+  constexpr std::streamsize kMaxFileSize = 1 << 20;
+  std::string text(static_cast<size_t>(kMaxFileSize) + 1, '\0');
+  in.read(text.data(), kMaxFileSize + 1);
+  if (in.bad()) return Err(Status::FromErrno(errno, "read S3 credentials file " + file));
+  if (in.gcount() > kMaxFileSize) {
+    return Err(Status::InvalidArgument(
+        fmt::format("S3 credentials file {} is larger than 1 MiB: not a credentials file", file)));
+  }
+  text.resize(static_cast<size_t>(in.gcount()));
+  return ParseCredentialsFile(text, profile, file);
+}
+
+Result<Credentials> ParseCredentialsFile(std::string_view text, std::string_view profile,
+                                         std::string_view file) {
+  Credentials c;
   bool in_profile = false, found = false;
-  for (std::string line; std::getline(in, line);) {
-    line = Trim(line);
+  while (!text.empty()) {
+    const size_t newline = text.find('\n');
+    const std::string_view line = Trim(text.substr(0, newline));
+    text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;
-    if (line.front() == '[' && line.back() == ']') {
+    if (line.front() == '[' && line.back() == ']' && line.size() >= 2) {
       in_profile = Trim(line.substr(1, line.size() - 2)) == profile;
       found |= in_profile;
       continue;
     }
     const size_t eq = line.find('=');
-    if (!in_profile || eq == std::string::npos) continue;
-    const std::string key = Trim(line.substr(0, eq)), value = Trim(line.substr(eq + 1));
+    if (!in_profile || eq == std::string_view::npos) continue;
+    const std::string_view key = Trim(line.substr(0, eq)), value = Trim(line.substr(eq + 1));
     if (key == "aws_access_key_id") c.access_key_id = value;
     if (key == "aws_secret_access_key") c.secret_access_key = value;
     if (key == "aws_session_token") c.session_token = value;

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "common/result.h"
 
@@ -20,5 +21,11 @@ using GetEnvFn = std::function<const char*(const char*)>;
 // the file or lacks a key, and when no source has credentials (saying where it looked);
 // kIoError for an unreadable credentials file.
 Result<Credentials> LoadCredentials(const GetEnvFn& getenv);
+
+// The [profile] section of a shared credentials file's text (INI: "key = value" lines, '#' and
+// ';' comment lines). `file` names it in errors. Errors: kInvalidArgument when the profile is
+// missing or lacks a key.
+Result<Credentials> ParseCredentialsFile(std::string_view text, std::string_view profile,
+                                         std::string_view file);
 
 }  // namespace ferry::s3

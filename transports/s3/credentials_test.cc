@@ -80,5 +80,48 @@ TEST(S3Credentials, NoneAnywhereSaysWhereItLooked) {
   EXPECT_NE(c.error().message().find("/nonexistent-home/.aws/credentials"), std::string::npos);
 }
 
+TEST(S3Credentials, TheFileParserKeepsToItsProfileAndToleratesOddLines) {
+  // CRLF line ends, a last line without one, a lone "[", a section header with blanks inside,
+  // keys of another profile before and after, a line without '='.
+  const std::string text =
+      "[other]\r\naws_access_key_id = O\r\n[\r\n[ backup ]\r\nno equals sign\r\n"
+      "aws_access_key_id=K=with=equals\r\naws_secret_access_key =\tS \r\n[x]\n"
+      "aws_secret_access_key = later";
+  auto c = ParseCredentialsFile(text, "backup", "creds");
+  ASSERT_TRUE(c.has_value()) << c.error().ToString();
+  EXPECT_EQ(c->access_key_id, "K=with=equals");
+  EXPECT_EQ(c->secret_access_key, "S");
+  EXPECT_EQ(c->session_token, "");
+
+  auto missing = ParseCredentialsFile("", "backup", "creds");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().message(), "S3 credentials: no [backup] profile in creds");
+}
+
+TEST(S3Credentials, AFileFarTooLargeIsRefusedByName) {
+  testing::TempDir dir;
+  const auto file = dir.path() / "credentials";
+  testing::WriteFileOrDie(file, "[default]\naws_access_key_id = A\naws_secret_access_key = B\n" +
+                                    std::string(2u << 20, '#'));
+  FakeEnv env;
+  env.vars = {{"AWS_SHARED_CREDENTIALS_FILE", file.string()}};
+  auto c = LoadCredentials(env.Fn());
+  ASSERT_FALSE(c.has_value());
+  EXPECT_TRUE(c.error().IsInvalidArgument());
+  EXPECT_NE(c.error().message().find(file.string() + " is larger than 1 MiB"), std::string::npos)
+      << c.error().message();
+}
+
+TEST(S3Credentials, ADirectoryInPlaceOfTheFileIsAnIoErrorNamingIt) {
+  testing::TempDir dir;
+  FakeEnv env;
+  env.vars = {{"AWS_SHARED_CREDENTIALS_FILE", dir.path().string()}};
+  auto c = LoadCredentials(env.Fn());
+  ASSERT_FALSE(c.has_value());
+  EXPECT_NE(c.error().message().find(dir.path().string()), std::string::npos)
+      << c.error().message();
+  EXPECT_FALSE(c.error().IsInvalidArgument()) << c.error().ToString();
+}
+
 }  // namespace
 }  // namespace ferry::s3
