@@ -89,8 +89,9 @@ std::unique_ptr<Transport> OpenRgw(const std::string&, std::string* skip, std::s
   return OpenS3Styled(skip, false, "FERRY_RGW_ENDPOINT", "FERRY_RGW_LOCKED_BUCKET", "with_rgw.sh");
 }
 
-std::unique_ptr<Transport> OpenNfs(const std::string&, std::string* skip, std::string* local_dir) {
-  const char* uri = std::getenv("FERRY_NFS_URI");
+std::unique_ptr<Transport> OpenNfsAt(const char* uri_variable, std::string* skip,
+                                     std::string* local_dir) {
+  const char* uri = std::getenv(uri_variable);
   if (uri == nullptr) {
     *skip = "no NFS test server: run through tests/servers/with_nfs.sh";
     return nullptr;
@@ -105,6 +106,16 @@ std::unique_ptr<Transport> OpenNfs(const std::string&, std::string* skip, std::s
   auto t = nfs::NfsTransport::Open(parsed->nfs, true);
   EXPECT_TRUE(t.has_value()) << t.error().ToString();
   return t.has_value() ? std::move(*t) : nullptr;
+}
+
+std::unique_ptr<Transport> OpenNfs(const std::string&, std::string* skip, std::string* local_dir) {
+  return OpenNfsAt("FERRY_NFS_URI", skip, local_dir);
+}
+// Through a proxy that loses the first answer to every LINK and RENAME: the server did it, the
+// client sends it again, and the server, not knowing the resend, fails it.
+std::unique_ptr<Transport> OpenNfsLossy(const std::string&, std::string* skip,
+                                        std::string* local_dir) {
+  return OpenNfsAt("FERRY_NFS_LOSSY_URI", skip, local_dir);
 }
 
 class TransportConformance : public ::testing::TestWithParam<Backend> {
@@ -358,7 +369,8 @@ INSTANTIATE_TEST_SUITE_P(
                                     LocalTransport::Open(dir).value());
                               }},
                       Backend{"S3", OpenS3}, Backend{"S3Virtual", OpenS3Virtual},
-                      Backend{"Rgw", OpenRgw}, Backend{"Nfs", OpenNfs}),
+                      Backend{"Rgw", OpenRgw}, Backend{"Nfs", OpenNfs},
+                      Backend{"NfsLossy", OpenNfsLossy}),
     [](const ::testing::TestParamInfo<Backend>& p) { return p.param.name; });
 
 }  // namespace

@@ -25,6 +25,20 @@ check "NFSv4 reads restore byte-exact" cmp -s "$tmp/vol.first" "$tmp/v4.img"
 "$ferry" backup -r "$repo?version=4" "$tmp/vol.img" >/dev/null 2>"$tmp/err"
 check "NFSv4 writes are refused, naming the fix" grep -q "use ?version=3" "$tmp/err"
 
+# --- a network that loses the answer to every LINK and RENAME's first sending ------------------
+# The server did it, the proxy dropped the connection, libnfs sent it again on a new one, and
+# ganesha, not knowing the resend, failed it (EEXIST for init's config, NOENT for every rename).
+lossy="$FERRY_NFS_LOSSY_URI/backups/lossy"
+lost() { python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['lost'])" "$FERRY_NFS_LOSSY_STATS"; }
+before=$(lost)
+"$ferry" init -r "$lossy" >/dev/null 2>"$tmp/err"
+check "init succeeds though its answers are lost" test $? -eq 0
+lossy_round "$lossy" NFS
+check "no temporary files are left after lost answers" \
+  test -z "$(find "$FERRY_NFS_EXPORT_DIR/backups/lossy" -name '.tmp-*')"
+after=$(lost)
+check "answers were lost ($((after - before)))" test $((after - before)) -gt 5
+
 # --- errors -------------------------------------------------------------------------------
 # No route leaves the test namespace (it has only lo): this fails at once, sending nothing.
 "$ferry" snapshots -r "nfs://192.0.2.1/export" >/dev/null 2>"$tmp/err"

@@ -75,3 +75,18 @@ prune_round() {
   "$ferry" restore -r "$repo" latest -t "$tmp/pruned.img" >/dev/null 2>&1
   check "the kept snapshot restores byte-exact after prune on $where" cmp -s "$tmp/big.img" "$tmp/pruned.img"
 }
+
+# lossy_round REPO WHERE: through a server whose answers are lost (the request done, the answer
+# never arriving, the client sending it again): backups of $tmp/vol.first and $tmp/vol.img,
+# forget --prune, a restore compared with the volume, check --read-data. The repository must
+# exist already (its init is the caller's first check).
+lossy_round() {
+  local repo=$1 where=$2
+  "$ferry" backup -r "$repo" "$tmp/vol.first" >/dev/null 2>"$tmp/err" &&
+    "$ferry" backup -r "$repo" "$tmp/vol.img" >/dev/null 2>>"$tmp/err" &&
+    "$ferry" forget -r "$repo" --keep-last 1 --group-by '' --prune >/dev/null 2>>"$tmp/err" &&
+    "$ferry" restore -r "$repo" latest -t "$tmp/lossy.img" >/dev/null 2>>"$tmp/err"
+  check "backup, prune and restore ride out lost answers on $where" cmp -s "$tmp/vol.img" "$tmp/lossy.img"
+  "$ferry" check -r "$repo" --read-data >/dev/null 2>&1
+  check "check --read-data passes after lost answers on $where" test $? -eq 0
+}

@@ -2,7 +2,9 @@
 # Runs a command with an NFS server up: nfs-ganesha (VFS FSAL) exporting a temporary directory
 # on 127.0.0.2, inside a private network and mount namespace, so nothing listens on
 # the host (NFSv3 needs rpcbind, and a plain rpcbind binds every address). The command runs in
-# the namespace with FERRY_NFS_URI=nfs://127.0.0.2/<export path>; both servers are stopped by PID.
+# the namespace with FERRY_NFS_URI=nfs://127.0.0.2/<export path>, and FERRY_NFS_LOSSY_URI (the same
+# export through tests/servers/nfs_lossy_proxy.py, counts in FERRY_NFS_LOSSY_STATS); the servers
+# and the proxy are stopped by PID.
 #   with_nfs.sh COMMAND [ARGS…]
 # Without root or namespaces, it says why and exits 0 without running COMMAND (a skip).
 set -euo pipefail
@@ -79,7 +81,19 @@ for _ in $(seq 1 200); do
   kill -0 "${pids[1]}" 2>/dev/null || { echo "with_nfs: ganesha exited:"; cat "$state/ganesha.log"; exit 1; }
   sleep 0.05
 done
+# The same export through a proxy that loses the first answer to every LINK and RENAME (done on
+# the server, then the connection dropped), as a network can.
+python3 "$here/nfs_lossy_proxy.py" --listen 127.0.0.2:20490 --to 127.0.0.2:2049 \
+  --procs LINK,RENAME --stats "$state/lossy.json" &
+pids+=($!)
+for _ in $(seq 1 200); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.2', 20490), 0.2)" 2>/dev/null && break
+  kill -0 "${pids[2]}" 2>/dev/null || { echo "with_nfs: the lossy proxy exited"; exit 1; }
+  sleep 0.05
+done
 export FERRY_NFS_URI=nfs://127.0.0.2$state/export
+export FERRY_NFS_LOSSY_URI=nfs://127.0.0.2:20490$state/export
+export FERRY_NFS_LOSSY_STATS=$state/lossy.json
 export FERRY_NFS_EXPORT_DIR=$state/export
 export FERRY_NFS_SERVER_PID=${pids[1]}
 "$@"

@@ -138,7 +138,7 @@ struct NfsTransport::Impl {
     // COMMIT before the name appears: the bytes are on the server's stable storage.
     if (s.ok() && (rc = nfs_fsync(ctx, fh)) != 0) s = Failed(rc, ctx, "commit " + what);
     if ((rc = nfs_close(ctx, fh)) != 0 && s.ok()) s = Failed(rc, ctx, "close " + what);
-    if (s.ok()) s = PublishTemporary(ctx, tmp, path, exclusive, name);
+    if (s.ok()) s = PublishTemporary(ctx, tmp, path, data, exclusive, name);
     // A rename leaves no temporary behind; a link, or any failure, does.
     if (exclusive || !s.ok()) (void)nfs_unlink(ctx, tmp.c_str());
     return s;
@@ -146,15 +146,67 @@ struct NfsTransport::Impl {
 
   // Gives the finished temporary its name: a rename (replacing what was there) or, for an
   // exclusive create, a hard link, which fails if the name exists.
+  //
+  // Neither call is idempotent, and libnfs sends a call again on a new connection when the old
+  // one died before the answer came. If the server had done it, and its duplicate-request cache
+  // does not know the resend (another connection, another port), it does it a second time: the
+  // link then finds the name taken by itself (EEXIST), the rename finds its source gone
+  // (NOENT). So a link that meets a name holding the temporary's very file (same file id), or a
+  // rename that meets a name holding exactly `data`, did what was asked; anything else is the
+  // error it seems. Only these failures cost the extra calls.
   Status PublishTemporary(nfs_context* ctx, const std::string& tmp, const std::string& path,
-                          bool exclusive, std::string_view name) {
+                          ByteView data, bool exclusive, std::string_view name) {
     const int rc = exclusive ? nfs_link(ctx, tmp.c_str(), path.c_str())
                              : nfs_rename(ctx, tmp.c_str(), path.c_str());
-    if (rc == -EEXIST && exclusive) {
-      return Status::AlreadyExists(Uri() + "/" + std::string(name) + " already exists");
+    if (rc == 0) return Status();
+    // Made before the checks below talk to the server again and replace libnfs' message.
+    Status failed = rc == -EEXIST && exclusive
+                        ? Status::AlreadyExists(Uri() + "/" + std::string(name) + " already exists")
+                        : Failed(rc, ctx, What("publish", name));
+    if (exclusive && rc == -EEXIST && SameFile(ctx, tmp, path)) return Status();
+    if (!exclusive && rc == -ENOENT && HoldsExactly(ctx, path, data)) return Status();
+    return failed;
+  }
+
+  static bool SameFile(nfs_context* ctx, const std::string& a, const std::string& b) {
+    nfs_stat_64 sa{}, sb{};
+    return nfs_stat64(ctx, a.c_str(), &sa) == 0 && nfs_stat64(ctx, b.c_str(), &sb) == 0 &&
+           sa.nfs_ino == sb.nfs_ino && sa.nfs_dev == sb.nfs_dev;
+  }
+
+  bool HoldsExactly(nfs_context* ctx, const std::string& path, ByteView data) {
+    nfs_stat_64 st{};
+    if (nfs_stat64(ctx, path.c_str(), &st) != 0 || st.nfs_size != data.size()) return false;
+    std::string held(data.size(), '\0');
+    auto got = Read(ctx, path, 0, {reinterpret_cast<std::byte*>(held.data()), held.size()}, path);
+    return got.has_value() && *got == data.size() &&
+           std::memcmp(held.data(), data.data(), data.size()) == 0;
+  }
+
+  // Reads up to dst.size() bytes of `path` from `offset`; fewer only at its end.
+  Result<size_t> Read(nfs_context* ctx, const std::string& path, uint64_t offset,
+                      MutableByteView dst, std::string_view what) {
+    nfsfh* fh = nullptr;
+    const int rc = nfs_open(ctx, path.c_str(), O_RDONLY, &fh);
+    if (rc != 0) return Err(Failed(rc, ctx, what));
+    size_t done = 0;
+    Status s;
+    // At most the server's read size per call: libnfs 4.0 splits large reads over v3 but not
+    // over v4, where the server then fails the oversized READ.
+    const uint64_t most = std::max<uint64_t>(nfs_get_readmax(ctx), 4096);
+    while (done < dst.size()) {
+      const uint64_t want = std::min<uint64_t>(dst.size() - done, most);
+      const int n = nfs_pread(ctx, fh, offset + done, want, dst.data() + done);
+      if (n < 0) {
+        s = Failed(n, ctx, fmt::format("{} at {}", what, offset + done));
+        break;
+      }
+      if (n == 0) break;  // End of the object.
+      done += static_cast<size_t>(n);
     }
-    if (rc != 0) return Failed(rc, ctx, What("publish", name));
-    return Status();
+    nfs_close(ctx, fh);
+    FERRY_RETURN_IF_ERROR(s);
+    return done;
   }
 
   // Calls `visit(name relative to the namespace, entry)` for every file under `dir` (whose
@@ -323,29 +375,7 @@ Result<std::string> NfsTransport::Get(std::string_view name) {
 
 Result<size_t> NfsTransport::ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) {
   Impl::Lease lease(*impl_);
-  nfs_context* ctx = lease.get();
-  const std::string path = impl_->PathOf(name);
-  nfsfh* fh = nullptr;
-  int rc = nfs_open(ctx, path.c_str(), O_RDONLY, &fh);
-  if (rc != 0) return Err(Failed(rc, ctx, impl_->What("read", name)));
-  size_t done = 0;
-  Status s;
-  // At most the server's read size per call: libnfs 4.0 splits large reads over v3 but not
-  // over v4, where the server then fails the oversized READ.
-  const uint64_t most = std::max<uint64_t>(nfs_get_readmax(ctx), 4096);
-  while (done < dst.size()) {
-    const uint64_t want = std::min<uint64_t>(dst.size() - done, most);
-    const int n = nfs_pread(ctx, fh, offset + done, want, dst.data() + done);
-    if (n < 0) {
-      s = Failed(n, ctx, fmt::format("{} at {}", impl_->What("read", name), offset + done));
-      break;
-    }
-    if (n == 0) break;  // End of the object.
-    done += static_cast<size_t>(n);
-  }
-  nfs_close(ctx, fh);
-  FERRY_RETURN_IF_ERROR(s);
-  return done;
+  return impl_->Read(lease.get(), impl_->PathOf(name), offset, dst, impl_->What("read", name));
 }
 
 Result<uint64_t> NfsTransport::Size(std::string_view name) {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/testutil/testutil.h"
+#include "transports/lost_answer_checks.h"
 #include "transports/s3/credentials.h"
 
 namespace ferry::s3 {
@@ -224,16 +225,7 @@ TEST_F(S3TransportTest, APublicationWhoseAnswerWasLostStillSucceeds) {
   auto& t = **opened;
   const auto before = FrontStats("lossy");
 
-  const std::string config = testing::RandomBytes(300, 1);
-  Status put = t.Put("config", AsBytes(config), /*exclusive=*/true);
-  ASSERT_TRUE(put.ok()) << put.ToString();
-  EXPECT_EQ(t.Get("config").value(), config);
-  // Still create-if-absent: another object of that name, or even the same bytes again, is
-  // refused.
-  EXPECT_EQ(t.Put("config", AsBytes(testing::RandomBytes(300, 2)), true).code(),
-            Status::Code::kAlreadyExists);
-  EXPECT_EQ(t.Put("config", AsBytes(config), true).code(), Status::Code::kAlreadyExists);
-  EXPECT_EQ(t.Get("config").value(), config);
+  testing::ExpectCreateIfAbsentSurvivesLostAnswers(t);
 
   const std::string big = testing::RandomBytes(12u << 20, 3);
   auto writer = t.Create("data/big").value();
