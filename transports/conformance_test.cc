@@ -111,8 +111,9 @@ std::unique_ptr<Transport> OpenNfsAt(const char* uri_variable, std::string* skip
 std::unique_ptr<Transport> OpenNfs(const std::string&, std::string* skip, std::string* local_dir) {
   return OpenNfsAt("FERRY_NFS_URI", skip, local_dir);
 }
-// Through a proxy that loses the first answer to every LINK and RENAME: the server did it, the
-// client sends it again, and the server, not knowing the resend, fails it.
+// Through a proxy that loses the first answer to every call that changes the namespace: the
+// server did it, the client sends it again, and the server, not knowing the resend, does it
+// again (and fails a LINK or a RENAME).
 std::unique_ptr<Transport> OpenNfsLossy(const std::string&, std::string* skip,
                                         std::string* local_dir) {
   return OpenNfsAt("FERRY_NFS_LOSSY_URI", skip, local_dir);

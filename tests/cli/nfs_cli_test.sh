@@ -25,7 +25,7 @@ check "NFSv4 reads restore byte-exact" cmp -s "$tmp/vol.first" "$tmp/v4.img"
 "$ferry" backup -r "$repo?version=4" "$tmp/vol.img" >/dev/null 2>"$tmp/err"
 check "NFSv4 writes are refused, naming the fix" grep -q "use ?version=3" "$tmp/err"
 
-# --- a network that loses the answer to every LINK and RENAME's first sending ------------------
+# --- a network that loses the first answer to every call that changes the namespace -----------
 # The server did it, the proxy dropped the connection, libnfs sent it again on a new one, and
 # ganesha, not knowing the resend, failed it (EEXIST for init's config, NOENT for every rename).
 lossy="$FERRY_NFS_LOSSY_URI/backups/lossy"

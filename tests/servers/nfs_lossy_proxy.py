@@ -4,9 +4,11 @@ and the proxy then drops the connection instead of passing the answer on.
 
 A client that reconnects sends the call again; when the server's duplicate-request cache does
 not recognise the resend (a new connection from another port), the server executes it a second
-time. For idempotent calls (READ, WRITE, GETATTR) that is harmless; for LINK and RENAME the
-second execution fails (EEXIST: the name exists; NOENT: the source is gone) although the first
-succeeded. This proxy makes that happen on demand, so tests can show ferry tells the two apart.
+time. For idempotent calls (READ, WRITE, GETATTR) that is harmless; for the calls that change
+the namespace the second execution can fail although the first succeeded: LINK and MKDIR with
+EEXIST (the name exists), RENAME and REMOVE with NOENT (the source is gone); an unchecked CREATE
+succeeds again. This proxy makes that happen on demand, so tests can show ferry tells the two
+apart.
 
 It reads ONC RPC record marking (RFC 5531 section 11) in both directions, notes the xid and
 procedure of every NFS call, and loses the first answer to each call (by xid) whose procedure is

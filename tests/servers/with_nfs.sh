@@ -81,10 +81,10 @@ for _ in $(seq 1 200); do
   kill -0 "${pids[1]}" 2>/dev/null || { echo "with_nfs: ganesha exited:"; cat "$state/ganesha.log"; exit 1; }
   sleep 0.05
 done
-# The same export through a proxy that loses the first answer to every LINK and RENAME (done on
-# the server, then the connection dropped), as a network can.
+# The same export through a proxy that loses the first answer to every call that changes the
+# namespace (done on the server, then the connection dropped), as a network can.
 python3 "$here/nfs_lossy_proxy.py" --listen 127.0.0.2:20490 --to 127.0.0.2:2049 \
-  --procs LINK,RENAME --stats "$state/lossy.json" &
+  --procs CREATE,MKDIR,REMOVE,LINK,RENAME --stats "$state/lossy.json" &
 pids+=($!)
 for _ in $(seq 1 200); do
   python3 -c "import socket; socket.create_connection(('127.0.0.2', 20490), 0.2)" 2>/dev/null && break
