@@ -43,6 +43,9 @@ check "answers were lost ($((after - before)))" test $((after - before)) -gt 5
 # No route leaves the test namespace (it has only lo): this fails at once, sending nothing.
 "$ferry" snapshots -r "nfs://192.0.2.1/export" >/dev/null 2>"$tmp/err"
 check "an unreachable server is named" grep -q "cannot reach nfs://192.0.2.1/export" "$tmp/err"
+"$ferry" snapshots -r "nfs://127.0.0.2:20499${FERRY_NFS_URI#nfs://127.0.0.2}/backups/repo" >/dev/null 2>"$tmp/err"
+check "an NFS port that does not answer is named, not taken for a path not exported" \
+  grep -q "cannot reach .*: 127.0.0.2 exports .* but its NFS service does not answer at port 20499" "$tmp/err"
 "$ferry" snapshots -r "nfs://127.0.0.2/not/exported" >/dev/null 2>"$tmp/err"
 check "a path nobody exports is named" grep -q "nfs://127.0.0.2/not/exported: no part of the path is exported by 127.0.0.2" "$tmp/err"
 "$ferry" snapshots -r "$FERRY_NFS_URI/backups/none" >/dev/null 2>"$tmp/err"

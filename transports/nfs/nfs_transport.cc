@@ -283,7 +283,7 @@ Result<std::unique_ptr<NfsTransport>> NfsTransport::Open(const NfsLocation& loca
     }
     const int rc = nfs_mount(ctx, location.host.c_str(), exported.c_str());
     if (rc != 0) {
-      Status s = Failed(rc, ctx, "mount " + uri);
+      Status s = Failed(rc, ctx, fmt::format("mount {}:{}", location.host, exported));
       nfs_destroy_context(ctx);
       return Err(s);
     }
@@ -303,6 +303,14 @@ Result<std::unique_ptr<NfsTransport>> NfsTransport::Open(const NfsLocation& loca
     }
     if (first_error.ok()) first_error = ctx.error();
     const std::string message = ctx.error().message();
+    // libnfs mounts first, then connects to the NFS port: "nfs_service failed" is the export
+    // mounted and that port not answering (a wrong :PORT, or the NFS service down).
+    if (message.find("nfs_service") != std::string::npos) {
+      return Err(Status::Unavailable(fmt::format(
+          "cannot reach {}: {} exports {} but its NFS service does not answer at port {}", uri,
+          location.host, exported,
+          location.port != 0 ? std::to_string(location.port) : "the portmapper's")));
+    }
     const bool unreachable = message.find("connect") != std::string::npos ||
                              message.find("timed out") != std::string::npos ||
                              message.find("portmap") != std::string::npos;
