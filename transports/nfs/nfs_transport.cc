@@ -180,7 +180,7 @@ struct NfsTransport::Impl {
     std::string held(data.size(), '\0');
     auto got = Read(ctx, path, 0, {reinterpret_cast<std::byte*>(held.data()), held.size()}, path);
     return got.has_value() && *got == data.size() &&
-           std::memcmp(held.data(), data.data(), data.size()) == 0;
+           (data.empty() || std::memcmp(held.data(), data.data(), data.size()) == 0);
   }
 
   // Reads up to dst.size() bytes of `path` from `offset`; fewer only at its end.
