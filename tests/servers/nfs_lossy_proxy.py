@@ -12,7 +12,7 @@ apart.
 
 It reads ONC RPC record marking (RFC 5531 section 11) in both directions, notes the xid and
 procedure of every NFS call, and loses the first answer to each call (by xid) whose procedure is
-listed. Counts go to a JSON stats file after every loss.
+listed. Counts (all losses, and per procedure) go to a JSON stats file after every loss.
 
   nfs_lossy_proxy.py --listen 127.0.0.2:20490 --to 127.0.0.2:2049 --procs LINK,RENAME \
       --stats FILE
@@ -57,7 +57,9 @@ class Proxy:
         self.stats_path = args.stats
         self.lock = threading.Lock()
         self.lost_xids = set()  # GUARDED_BY(lock)
+        # "lost" in all, and "lost_LINK" etc. per procedure.
         self.stats = {"connections": 0, "calls": 0, "lost": 0}  # GUARDED_BY(lock)
+        self.names = {number: name for name, number in PROCEDURES.items()}
         self.write_stats()
 
     def write_stats(self):
@@ -72,6 +74,8 @@ class Proxy:
                 return False
             self.lost_xids.add(xid)
             self.stats["lost"] += 1
+            key = "lost_" + self.names[procedure]
+            self.stats[key] = self.stats.get(key, 0) + 1
             self.write_stats()
             return True
 

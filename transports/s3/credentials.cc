@@ -71,7 +71,7 @@ Result<Credentials> ParseCredentialsFile(std::string_view text, std::string_view
     const std::string_view line = Trim(text.substr(0, newline));
     text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;
-    if (line.front() == '[' && line.back() == ']' && line.size() >= 2) {
+    if (line.front() == '[' && line.back() == ']') {  // Never one character: '[' != ']'.
       in_profile = Trim(line.substr(1, line.size() - 2)) == profile;
       found |= in_profile;
       continue;
