@@ -99,9 +99,24 @@ Result<TransportUri> ParseNfs(std::string_view uri, std::string_view rest) {
   FERRY_RETURN_IF_ERROR(SplitHostPort(uri, rest.substr(0, slash), &t.nfs.host, &t.nfs.port));
   t.nfs.export_path = std::string(rest.substr(slash));
   for (const auto& [k, v] : params) {
-    if (k != "version") return Err(Bad(uri, fmt::format("unknown parameter '{}' (version)", k)));
-    if (v != "3" && v != "4") return Err(Bad(uri, "version must be 3 or 4"));
-    t.nfs.version = v == "3" ? 3 : 4;
+    if (k == "version") {
+      if (v != "3" && v != "4") return Err(Bad(uri, "version must be 3 or 4"));
+      t.nfs.version = v == "3" ? 3 : 4;
+    } else if (k == "timeout") {
+      unsigned seconds = 0;
+      bool number = !v.empty() && v.size() <= 4;
+      for (const char c : v) {
+        number = number && std::isdigit(static_cast<unsigned char>(c));
+        seconds = seconds * 10 + static_cast<unsigned>(c - '0');
+      }
+      if (!number || seconds < 1 || seconds > 3600) {
+        return Err(
+            Bad(uri, fmt::format("timeout '{}' is not a number of seconds from 1 to 3600", v)));
+      }
+      t.nfs.timeout_seconds = static_cast<int>(seconds);
+    } else {
+      return Err(Bad(uri, fmt::format("unknown parameter '{}' (version, timeout)", k)));
+    }
   }
   return t;
 }

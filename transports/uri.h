@@ -1,5 +1,6 @@
 // Where a repository lives, as the user writes it (issue #6): a local directory (`/path` or
-// `file:///path`), an NFS export (`nfs://HOST[:PORT]/export/path[?version=3|4]`) or an S3
+// `file:///path`), an NFS export
+// (`nfs://HOST[:PORT]/export/path[?version=3|4][&timeout=SECONDS]`) or an S3
 // bucket and prefix (`s3://BUCKET[/prefix][?endpoint=URL&region=R&style=path|virtual]`).
 // Parsing is strict: anything malformed is refused with an error naming the URI and the part.
 #pragma once
@@ -19,6 +20,9 @@ struct NfsLocation {
   uint16_t port = 0;        // 0: ask the portmapper.
   std::string export_path;  // "/export/path" as the server exports it, then the repository path.
   int version = 3;          // 3 or 4.
+  // How long one call may wait for its answer before failing: through a reconnection, or a
+  // server restarting, but not for ever.
+  int timeout_seconds = 30;
 };
 
 struct S3Location {

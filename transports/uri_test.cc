@@ -52,6 +52,11 @@ TEST(TransportUri, Nfs) {
   ExpectBad("nfs:///e", "no host");
   ExpectBad("nfs://filer/e?version=2", "version must be 3 or 4");
   ExpectBad("nfs://filer/e?vers=3", "unknown parameter 'vers'");
+  EXPECT_EQ(t.nfs.timeout_seconds, 30);
+  EXPECT_EQ(Parse("nfs://filer/e?version=3&timeout=5").nfs.timeout_seconds, 5);
+  for (const char* bad : {"0", "3601", "-1", "5s", "", "99999999999"}) {
+    ExpectBad(std::string("nfs://filer/e?timeout=") + bad, "is not a number of seconds");
+  }
 }
 
 TEST(TransportUri, S3OnAws) {

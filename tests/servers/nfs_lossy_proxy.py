@@ -12,7 +12,10 @@ apart.
 
 It reads ONC RPC record marking (RFC 5531 section 11) in both directions, notes the xid and
 procedure of every NFS call, and loses the first answer to each call (by xid) whose procedure is
-listed. Counts (all losses, and per procedure) go to a JSON stats file after every loss.
+listed. Counts (all losses, and per procedure) go to a JSON stats file after every loss, and so
+does, per connection (numbered from 1 in the order they came; the latest 32 only, as every lost
+answer costs a connection), the most calls it ever had in flight at once, in all and of READs:
+"in_flight" {"3": {"all": 8, "READ": 4}}.
 
   nfs_lossy_proxy.py --listen 127.0.0.2:20490 --to 127.0.0.2:2049 --procs LINK,RENAME \
       --stats FILE
@@ -28,6 +31,8 @@ import threading
 NFS_PROGRAM = 100003
 # NFSv3 procedure numbers (RFC 1813).
 PROCEDURES = {"CREATE": 8, "MKDIR": 9, "REMOVE": 12, "RENAME": 14, "LINK": 15}
+READ = 6
+KEEP_IN_FLIGHT = 32  # Connections whose calls in flight are kept in the stats.
 
 
 def take_records(buf):
@@ -58,7 +63,7 @@ class Proxy:
         self.lock = threading.Lock()
         self.lost_xids = set()  # GUARDED_BY(lock)
         # "lost" in all, and "lost_LINK" etc. per procedure.
-        self.stats = {"connections": 0, "calls": 0, "lost": 0}  # GUARDED_BY(lock)
+        self.stats = {"connections": 0, "calls": 0, "lost": 0, "in_flight": {}}  # GUARDED_BY(lock)
         self.names = {number: name for name, number in PROCEDURES.items()}
         self.write_stats()
 
@@ -79,7 +84,7 @@ class Proxy:
             self.write_stats()
             return True
 
-    def note_call(self, calls, payload):
+    def note_call(self, number, calls, payload):
         """Remembers an NFS call's procedure by its xid; True to pass the record on."""
         if len(payload) >= 24:
             xid, kind, _, program, _, procedure = struct.unpack(">6I", payload[:24])
@@ -87,7 +92,20 @@ class Proxy:
                 calls[xid] = procedure
                 with self.lock:
                     self.stats["calls"] += 1
+                    self.note_in_flight(number, calls)
         return True
+
+    def note_in_flight(self, number, calls):
+        """Keeps the most calls connection `number` had unanswered at once (REQUIRES lock)."""
+        now = {"all": len(calls), "READ": sum(1 for p in calls.values() if p == READ)}
+        in_flight = self.stats["in_flight"]
+        if str(number) not in in_flight:
+            in_flight.pop(str(number - KEEP_IN_FLIGHT), None)
+        most = in_flight.setdefault(str(number), {"all": 0, "READ": 0})
+        if any(now[k] > most[k] for k in now):
+            for k in now:
+                most[k] = max(most[k], now[k])
+            self.write_stats()
 
     def pass_answer(self, calls, payload):
         """False to lose this answer: the server did the call, the client never hears of it."""
@@ -98,12 +116,13 @@ class Proxy:
     def serve(self, client):
         with self.lock:
             self.stats["connections"] += 1
+            number = self.stats["connections"]
         server = socket.create_connection(self.target)
         for s in (client, server):
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         calls = {}  # xid -> procedure, for calls on this connection not yet answered.
         # Per direction: where to send, what is buffered, what to do with each record.
-        ways = {client: [server, b"", lambda p: self.note_call(calls, p)],
+        ways = {client: [server, b"", lambda p: self.note_call(number, calls, p)],
                 server: [client, b"", lambda p: self.pass_answer(calls, p)]}
         try:
             while True:

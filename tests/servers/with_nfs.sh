@@ -3,8 +3,8 @@
 # on 127.0.0.2, inside a private network and mount namespace, so nothing listens on
 # the host (NFSv3 needs rpcbind, and a plain rpcbind binds every address). The command runs in
 # the namespace with FERRY_NFS_URI=nfs://127.0.0.2/<export path>, and FERRY_NFS_LOSSY_URI (the same
-# export through tests/servers/nfs_lossy_proxy.py, counts in FERRY_NFS_LOSSY_STATS); the servers
-# and the proxy are stopped by PID.
+# export through tests/servers/nfs_lossy_proxy.py, counts in FERRY_NFS_LOSSY_STATS, its PID in
+# FERRY_NFS_LOSSY_PID); the servers and the proxy are stopped by PID.
 #   with_nfs.sh COMMAND [ARGS…]
 # Without root or namespaces, it says why and exits 0 without running COMMAND (a skip).
 set -euo pipefail
@@ -94,6 +94,7 @@ done
 export FERRY_NFS_URI=nfs://127.0.0.2$state/export
 export FERRY_NFS_LOSSY_URI=nfs://127.0.0.2:20490$state/export
 export FERRY_NFS_LOSSY_STATS=$state/lossy.json
+export FERRY_NFS_LOSSY_PID=${pids[2]}
 export FERRY_NFS_EXPORT_DIR=$state/export
 export FERRY_NFS_SERVER_PID=${pids[1]}
 "$@"

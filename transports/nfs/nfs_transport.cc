@@ -1,9 +1,7 @@
 #include "transports/nfs/nfs_transport.h"
 
-// libnfs.h uses struct timeval without including its header.
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <functional>
 #include <mutex>
@@ -12,9 +10,9 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <nfsc/libnfs.h>
 #include <sys/stat.h>
-#include <sys/time.h>
+
+#include "transports/nfs/nfs_connection.h"
 
 namespace ferry::nfs {
 namespace {
@@ -24,13 +22,17 @@ std::string RandomHex() {
   return fmt::format("{:016x}", rng());
 }
 
-// libnfs returns -errno; its context holds a message with the server's view.
-Status Failed(int rc, nfs_context* ctx, std::string_view what) {
-  const int err = rc < 0 ? -rc : EIO;
-  const char* detail = ctx != nullptr ? nfs_get_error(ctx) : nullptr;
-  if (detail == nullptr || *detail == '\0') return Status::FromErrno(err, what);
-  // libnfs' words name the RPC that failed and the server's answer; the errno only its kind.
-  return Status::FromErrnoWithMessage(err, fmt::format("{}: {}", what, detail));
+// libnfs' words name the RPC that failed and the server's answer; its -errno only the kind.
+Status Failed(const NfsError& e, std::string_view what) {
+  const int err = e.rc < 0 ? -e.rc : EIO;
+  if (e.unanswered) {
+    return Status::Unavailable(fmt::format(
+        "{}: the NFS server did not answer in time ({}); a slow server may need ?timeout=SECONDS "
+        "in the URI",
+        what, e.message));
+  }
+  if (e.message.empty()) return Status::FromErrno(err, what);
+  return Status::FromErrnoWithMessage(err, fmt::format("{}: {}", what, e.message));
 }
 
 std::string ParentOf(const std::string& path) {
@@ -45,14 +47,7 @@ struct NfsTransport::Impl {
   NfsOptions options;
   std::string exported;  // What was mounted: "/export".
   std::string base;      // The repository inside it: "" or "/backups/host1".
-  std::vector<nfs_context*> all;
-  std::vector<nfs_context*> idle;  // GUARDED_BY(mu)
-  std::mutex mu;
-  std::condition_variable cv;
-
-  ~Impl() {
-    for (nfs_context* c : all) nfs_destroy_context(c);
-  }
+  std::vector<std::unique_ptr<NfsConnection>> connections;
 
   std::string Uri() const {
     if (location.port == 0) return fmt::format("nfs://{}{}", location.host, location.export_path);
@@ -68,48 +63,49 @@ struct NfsTransport::Impl {
     return fmt::format("{} {}/{}", verb, Uri(), name);
   }
 
-  // A connection for the length of one operation.
+  // Over NFSv4, one operation at a time: libnfs 4.0 keeps one open-owner per context, and
+  // operations overlapping on it fail with NFS4ERR_OLD_STATEID.
+  std::mutex v4_serial;
+
+  // The connection one operation uses throughout (a file handle belongs to its connection): the
+  // one fewest operations use at the moment.
   class Lease {
    public:
-    explicit Lease(Impl& impl) : impl_(impl) {
-      std::unique_lock lock(impl_.mu);
-      impl_.cv.wait(lock, [&] { return !impl_.idle.empty(); });
-      ctx_ = impl_.idle.back();
-      impl_.idle.pop_back();
+    explicit Lease(Impl& impl)
+        : c_(**std::min_element(impl.connections.begin(), impl.connections.end(),
+                                [](const auto& a, const auto& b) { return a->users < b->users; })) {
+      if (impl.location.version == 4) serial_ = std::unique_lock(impl.v4_serial);
+      ++c_.users;
     }
-    ~Lease() {
-      {
-        std::lock_guard lock(impl_.mu);
-        impl_.idle.push_back(ctx_);
-      }
-      impl_.cv.notify_one();
-    }
+    ~Lease() { --c_.users; }
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
-    nfs_context* get() const { return ctx_; }
+    NfsConnection& get() const { return c_; }
 
    private:
-    Impl& impl_;
-    nfs_context* ctx_;
+    NfsConnection& c_;
+    std::unique_lock<std::mutex> serial_;
   };
 
   // Creates `dir` and its missing parents (inside the export).
-  Status MakeDirs(nfs_context* ctx, const std::string& dir) {
+  Status MakeDirs(NfsConnection& c, const std::string& dir) {
     if (dir.empty() || dir == "/") return Status();
-    nfs_stat_64 st{};
-    if (nfs_stat64(ctx, dir.c_str(), &st) == 0) return Status();
-    FERRY_RETURN_IF_ERROR(MakeDirs(ctx, ParentOf(dir)));
-    const int rc = nfs_mkdir(ctx, dir.c_str());
-    if (rc != 0 && rc != -EEXIST) return Failed(rc, ctx, "create directory " + Uri() + dir);
+    if (c.Stat(dir)) return Status();
+    FERRY_RETURN_IF_ERROR(MakeDirs(c, ParentOf(dir)));
+    auto made = c.Mkdir(dir);
+    if (!made && made.error().rc != -EEXIST) {
+      return Failed(made.error(), "create directory " + Uri() + dir);
+    }
     return Status();
   }
 
-  Status WriteAll(nfs_context* ctx, nfsfh* fh, ByteView data, const std::string& what) {
+  static Status WriteAll(NfsConnection& c, nfsfh* fh, ByteView data, const std::string& what) {
     uint64_t done = 0;
     while (done < data.size()) {
-      const int n = nfs_pwrite(ctx, fh, done, data.size() - done, data.data() + done);
-      if (n <= 0) return Failed(n == 0 ? -EIO : n, ctx, what);
-      done += static_cast<uint64_t>(n);
+      auto n = c.Write(fh, done, data.subspan(done));
+      if (!n) return Failed(n.error(), what);
+      if (*n == 0) return Failed({.rc = -EIO, .message = "the server wrote nothing"}, what);
+      done += *n;
     }
     return Status();
   }
@@ -122,25 +118,27 @@ struct NfsTransport::Impl {
           "?version=3");
     }
     Lease lease(*this);
-    nfs_context* ctx = lease.get();
+    NfsConnection& c = lease.get();
     const std::string path = PathOf(name);
     const std::string dir = ParentOf(path);
     const std::string tmp = dir + "/.tmp-" + RandomHex();
     const std::string what = What("write", name);
-    nfsfh* fh = nullptr;
-    int rc = nfs_create(ctx, tmp.c_str(), O_WRONLY | O_TRUNC, 0644, &fh);
-    if (rc == -ENOENT) {
-      FERRY_RETURN_IF_ERROR(MakeDirs(ctx, dir));
-      rc = nfs_create(ctx, tmp.c_str(), O_WRONLY | O_TRUNC, 0644, &fh);
+    auto fh = c.Create(tmp, O_WRONLY | O_TRUNC, 0644);
+    if (!fh && fh.error().rc == -ENOENT) {
+      FERRY_RETURN_IF_ERROR(MakeDirs(c, dir));
+      fh = c.Create(tmp, O_WRONLY | O_TRUNC, 0644);
     }
-    if (rc != 0) return Failed(rc, ctx, what);
-    Status s = WriteAll(ctx, fh, data, what);
+    if (!fh) return Failed(fh.error(), what);
+    Status s = WriteAll(c, *fh, data, what);
     // COMMIT before the name appears: the bytes are on the server's stable storage.
-    if (s.ok() && (rc = nfs_fsync(ctx, fh)) != 0) s = Failed(rc, ctx, "commit " + what);
-    if ((rc = nfs_close(ctx, fh)) != 0 && s.ok()) s = Failed(rc, ctx, "close " + what);
-    if (s.ok()) s = PublishTemporary(ctx, tmp, path, data, exclusive, name);
+    if (s.ok()) {
+      if (auto committed = c.Commit(*fh); !committed)
+        s = Failed(committed.error(), "commit " + what);
+    }
+    if (auto closed = c.Close(*fh); !closed && s.ok()) s = Failed(closed.error(), "close " + what);
+    if (s.ok()) s = PublishTemporary(c, tmp, path, data, exclusive, name);
     // A rename leaves no temporary behind; a link, or any failure, does.
-    if (exclusive || !s.ok()) (void)nfs_unlink(ctx, tmp.c_str());
+    if (exclusive || !s.ok()) (void)c.Unlink(tmp);
     return s;
   }
 
@@ -154,83 +152,71 @@ struct NfsTransport::Impl {
   // (NOENT). So a link that meets a name holding the temporary's very file (same file id), or a
   // rename that meets a name holding exactly `data`, did what was asked; anything else is the
   // error it seems. Only these failures cost the extra calls.
-  Status PublishTemporary(nfs_context* ctx, const std::string& tmp, const std::string& path,
+  Status PublishTemporary(NfsConnection& c, const std::string& tmp, const std::string& path,
                           ByteView data, bool exclusive, std::string_view name) {
-    const int rc = exclusive ? nfs_link(ctx, tmp.c_str(), path.c_str())
-                             : nfs_rename(ctx, tmp.c_str(), path.c_str());
-    if (rc == 0) return Status();
-    // Made before the checks below talk to the server again and replace libnfs' message.
-    Status failed = rc == -EEXIST && exclusive
-                        ? Status::AlreadyExists(Uri() + "/" + std::string(name) + " already exists")
-                        : Failed(rc, ctx, What("publish", name));
-    if (exclusive && rc == -EEXIST && SameFile(ctx, tmp, path)) return Status();
-    if (!exclusive && rc == -ENOENT && HoldsExactly(ctx, path, data)) return Status();
-    return failed;
+    auto done = exclusive ? c.Link(tmp, path) : c.Rename(tmp, path);
+    if (done) return Status();
+    const int rc = done.error().rc;
+    if (exclusive && rc == -EEXIST) {
+      if (SameFile(c, tmp, path)) return Status();
+      return Status::AlreadyExists(Uri() + "/" + std::string(name) + " already exists");
+    }
+    if (!exclusive && rc == -ENOENT && HoldsExactly(c, path, data)) return Status();
+    return Failed(done.error(), What("publish", name));
   }
 
-  static bool SameFile(nfs_context* ctx, const std::string& a, const std::string& b) {
-    nfs_stat_64 sa{}, sb{};
-    return nfs_stat64(ctx, a.c_str(), &sa) == 0 && nfs_stat64(ctx, b.c_str(), &sb) == 0 &&
-           sa.nfs_ino == sb.nfs_ino && sa.nfs_dev == sb.nfs_dev;
+  static bool SameFile(NfsConnection& c, const std::string& a, const std::string& b) {
+    auto sa = c.Stat(a);
+    auto sb = c.Stat(b);
+    return sa && sb && sa->nfs_ino == sb->nfs_ino && sa->nfs_dev == sb->nfs_dev;
   }
 
-  bool HoldsExactly(nfs_context* ctx, const std::string& path, ByteView data) {
-    nfs_stat_64 st{};
-    if (nfs_stat64(ctx, path.c_str(), &st) != 0 || st.nfs_size != data.size()) return false;
+  bool HoldsExactly(NfsConnection& c, const std::string& path, ByteView data) {
+    auto st = c.Stat(path);
+    if (!st || st->nfs_size != data.size()) return false;
     std::string held(data.size(), '\0');
-    auto got = Read(ctx, path, 0, {reinterpret_cast<std::byte*>(held.data()), held.size()}, path);
+    auto got = Read(c, path, 0, {reinterpret_cast<std::byte*>(held.data()), held.size()}, path);
     return got.has_value() && *got == data.size() &&
            (data.empty() || std::memcmp(held.data(), data.data(), data.size()) == 0);
   }
 
   // Reads up to dst.size() bytes of `path` from `offset`; fewer only at its end.
-  Result<size_t> Read(nfs_context* ctx, const std::string& path, uint64_t offset,
-                      MutableByteView dst, std::string_view what) {
-    nfsfh* fh = nullptr;
-    const int rc = nfs_open(ctx, path.c_str(), O_RDONLY, &fh);
-    if (rc != 0) return Err(Failed(rc, ctx, what));
+  static Result<size_t> Read(NfsConnection& c, const std::string& path, uint64_t offset,
+                             MutableByteView dst, std::string_view what) {
+    auto fh = c.Open(path, O_RDONLY);
+    if (!fh) return Err(Failed(fh.error(), what));
     size_t done = 0;
     Status s;
-    // At most the server's read size per call: libnfs 4.0 splits large reads over v3 but not
-    // over v4, where the server then fails the oversized READ.
-    const uint64_t most = std::max<uint64_t>(nfs_get_readmax(ctx), 4096);
     while (done < dst.size()) {
-      const uint64_t want = std::min<uint64_t>(dst.size() - done, most);
-      const int n = nfs_pread(ctx, fh, offset + done, want, dst.data() + done);
-      if (n < 0) {
-        s = Failed(n, ctx, fmt::format("{} at {}", what, offset + done));
+      auto n = c.Read(*fh, offset + done, dst.subspan(done));
+      if (!n) {
+        s = Failed(n.error(), fmt::format("{} at {}", what, offset + done));
         break;
       }
-      if (n == 0) break;  // End of the object.
-      done += static_cast<size_t>(n);
+      if (*n == 0) break;  // The object's end.
+      done += *n;
     }
-    nfs_close(ctx, fh);
+    (void)c.Close(*fh);
     FERRY_RETURN_IF_ERROR(s);
     return done;
   }
 
   // Calls `visit(name relative to the namespace, entry)` for every file under `dir` (whose
   // relative name is `rel`, "" for the root), temporaries included.
-  Status Walk(nfs_context* ctx, const std::string& dir, const std::string& rel,
-              const std::function<void(const std::string&, const nfsdirent&)>& visit) {
-    nfsdir* d = nullptr;
-    const int rc = nfs_opendir(ctx, dir.c_str(), &d);
-    if (rc == -ENOENT || rc == -ENOTDIR) return Status();
-    if (rc != 0) return Failed(rc, ctx, fmt::format("list {}/{}", Uri(), rel));
-    std::vector<std::string> subdirs;
-    while (nfsdirent* e = nfs_readdir(ctx, d)) {
-      const std::string_view n = e->name;
-      if (n == "." || n == "..") continue;
-      const std::string name = rel.empty() ? std::string(n) : rel + "/" + std::string(n);
-      if (S_ISDIR(e->mode) || e->type == 2 /* NF3DIR */) {
-        subdirs.push_back(std::string(n));
-      } else {
-        visit(name, *e);
-      }
+  Status Walk(NfsConnection& c, const std::string& dir, const std::string& rel,
+              const std::function<void(const std::string&, const NfsDirEntry&)>& visit) {
+    auto entries = c.ReadDir(dir);
+    if (!entries && (entries.error().rc == -ENOENT || entries.error().rc == -ENOTDIR)) {
+      return Status();
     }
-    nfs_closedir(ctx, d);
-    for (const std::string& n : subdirs) {
-      FERRY_RETURN_IF_ERROR(Walk(ctx, dir + "/" + n, rel.empty() ? n : rel + "/" + n, visit));
+    if (!entries) return Failed(entries.error(), fmt::format("list {}/{}", Uri(), rel));
+    for (const NfsDirEntry& e : *entries) {
+      const std::string name = rel.empty() ? e.name : rel + "/" + e.name;
+      if (e.is_dir) {
+        FERRY_RETURN_IF_ERROR(Walk(c, dir + "/" + e.name, name, visit));
+      } else {
+        visit(name, e);
+      }
     }
     return Status();
   }
@@ -272,10 +258,12 @@ Result<std::unique_ptr<NfsTransport>> NfsTransport::Open(const NfsLocation& loca
   std::string url_options = fmt::format("?version={}", location.version);
   if (location.port != 0) url_options += fmt::format("&nfsport={}", location.port);
 
-  auto connect = [&](const std::string& exported) -> Result<nfs_context*> {
+  // Mounts with libnfs' synchronous call (nothing else uses the context yet), then hands the
+  // context to a connection that drives it asynchronously from then on.
+  auto connect = [&](const std::string& exported) -> Result<std::unique_ptr<NfsConnection>> {
     nfs_context* ctx = nfs_init_context();
     if (ctx == nullptr) return Err(Status::IoError("libnfs: cannot create a context"));
-    nfs_set_timeout(ctx, options.timeout_ms);
+    nfs_set_timeout(ctx, location.timeout_seconds * 1000);
     // Options in libnfs' own URL syntax (version, port) land on the context.
     if (nfs_url* parsed =
             nfs_parse_url_dir(ctx, ("nfs://" + location.host + exported + url_options).c_str())) {
@@ -283,26 +271,27 @@ Result<std::unique_ptr<NfsTransport>> NfsTransport::Open(const NfsLocation& loca
     }
     const int rc = nfs_mount(ctx, location.host.c_str(), exported.c_str());
     if (rc != 0) {
-      Status s = Failed(rc, ctx, fmt::format("mount {}:{}", location.host, exported));
+      const char* words = nfs_get_error(ctx);
+      Status s = Failed({.rc = rc, .message = words != nullptr ? words : ""},
+                        fmt::format("mount {}:{}", location.host, exported));
       nfs_destroy_context(ctx);
       return Err(s);
     }
-    return ctx;
+    return NfsConnection::Start(ctx);
   };
 
   // The export is the longest leading part of the path that the server exports.
   std::string exported = location.export_path.empty() ? "/" : location.export_path;
   std::string rest;
   Status first_error;
-  nfs_context* first = nullptr;
   for (;;) {
-    auto ctx = connect(exported);
-    if (ctx.has_value()) {
-      first = *ctx;
+    auto connection = connect(exported);
+    if (connection.has_value()) {
+      impl->connections.push_back(std::move(*connection));
       break;
     }
-    if (first_error.ok()) first_error = ctx.error();
-    const std::string message = ctx.error().message();
+    if (first_error.ok()) first_error = connection.error();
+    const std::string message = connection.error().message();
     // libnfs mounts first, then connects to the NFS port: "nfs_service failed" is the export
     // mounted and that port not answering (a wrong :PORT, or the NFS service down).
     if (message.find("nfs_service") != std::string::npos) {
@@ -314,10 +303,8 @@ Result<std::unique_ptr<NfsTransport>> NfsTransport::Open(const NfsLocation& loca
     const bool unreachable = message.find("connect") != std::string::npos ||
                              message.find("timed out") != std::string::npos ||
                              message.find("portmap") != std::string::npos;
-    if (unreachable) {
-      return Err(
-          Status::Unavailable(fmt::format("cannot reach {}: {}", uri, ctx.error().message())));
-    }
+    if (unreachable)
+      return Err(Status::Unavailable(fmt::format("cannot reach {}: {}", uri, message)));
     if (exported == "/") {
       return Err(Status::NotFound(fmt::format("{}: no part of the path is exported by {} ({})", uri,
                                               location.host, first_error.message())));
@@ -328,30 +315,28 @@ Result<std::unique_ptr<NfsTransport>> NfsTransport::Open(const NfsLocation& loca
   }
   impl->exported = exported;
   impl->base = rest;
-  impl->all.push_back(first);
   // libnfs 4.0 gives every context of a process the same NFSv4 client identity, and their
   // open sequence ids then collide (NFS4ERR_BAD_SEQID): one connection for v4.
   const unsigned connections = location.version == 4 ? 1u : std::max(options.connections, 1u);
   for (unsigned i = 1; i < connections; ++i) {
-    FERRY_ASSIGN_OR_RETURN(nfs_context * ctx, connect(exported));
-    impl->all.push_back(ctx);
+    FERRY_ASSIGN_OR_RETURN(std::unique_ptr<NfsConnection> c, connect(exported));
+    impl->connections.push_back(std::move(c));
   }
-  impl->idle = impl->all;
 
-  nfs_stat_64 st{};
+  NfsConnection& first = *impl->connections.front();
   const std::string root = impl->base.empty() ? "/" : impl->base;
-  int rc = nfs_stat64(first, root.c_str(), &st);
-  if (rc == -ENOENT && create) {
+  auto st = first.Stat(root);
+  if (!st && st.error().rc == -ENOENT && create) {
     if (location.version == 4) {
       return Err(Status::NotSupported(uri +
                                       ": creating a repository over NFSv4 is not supported with "
                                       "this libnfs; use ?version=3"));
     }
     FERRY_RETURN_IF_ERROR(impl->MakeDirs(first, root));
-    rc = nfs_stat64(first, root.c_str(), &st);
+    st = first.Stat(root);
   }
-  if (rc != 0) return Err(Failed(rc, first, uri));
-  if (!S_ISDIR(st.nfs_mode)) return Err(Status::InvalidArgument(uri + " is not a directory"));
+  if (!st) return Err(Failed(st.error(), uri));
+  if (!S_ISDIR(st->nfs_mode)) return Err(Status::InvalidArgument(uri + " is not a directory"));
   return std::unique_ptr<NfsTransport>(new NfsTransport(std::move(impl)));
 }
 
@@ -360,7 +345,7 @@ std::string NfsTransport::Describe() const { return impl_->Uri(); }
 TransportCapabilities NfsTransport::capabilities() const {
   return {.atomic_rename = true,
           .object_lock = false,
-          .parallelism = static_cast<unsigned>(impl_->all.size())};
+          .parallelism = static_cast<unsigned>(impl_->connections.size())};
 }
 
 Status NfsTransport::Put(std::string_view name, ByteView data, bool exclusive) {
@@ -383,25 +368,22 @@ Result<std::string> NfsTransport::Get(std::string_view name) {
 
 Result<size_t> NfsTransport::ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) {
   Impl::Lease lease(*impl_);
-  return impl_->Read(lease.get(), impl_->PathOf(name), offset, dst, impl_->What("read", name));
+  return Impl::Read(lease.get(), impl_->PathOf(name), offset, dst, impl_->What("read", name));
 }
 
 Result<uint64_t> NfsTransport::Size(std::string_view name) {
   Impl::Lease lease(*impl_);
-  nfs_stat_64 st{};
-  const int rc = nfs_stat64(lease.get(), impl_->PathOf(name).c_str(), &st);
-  if (rc != 0) return Err(Failed(rc, lease.get(), impl_->What("size of", name)));
-  return st.nfs_size;
+  auto st = lease.get().Stat(impl_->PathOf(name));
+  if (!st) return Err(Failed(st.error(), impl_->What("size of", name)));
+  return st->nfs_size;
 }
 
 Result<std::vector<std::string>> NfsTransport::List(std::string_view prefix) {
   Impl::Lease lease(*impl_);
   std::vector<std::string> names;
   FERRY_RETURN_IF_ERROR(impl_->Walk(lease.get(), impl_->PathOf(prefix), std::string(prefix),
-                                    [&](const std::string& name, const nfsdirent& e) {
-                                      if (!std::string_view(e.name).starts_with(".tmp-")) {
-                                        names.push_back(name);
-                                      }
+                                    [&](const std::string& name, const NfsDirEntry& e) {
+                                      if (!e.name.starts_with(".tmp-")) names.push_back(name);
                                     }));
   std::sort(names.begin(), names.end());
   return names;
@@ -413,9 +395,9 @@ Result<std::vector<LeftoverTemporary>> NfsTransport::ListLeftovers() {
   // Ages by this host's clock against the server's mtimes: skew between them shifts them.
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   FERRY_RETURN_IF_ERROR(impl_->Walk(
-      lease.get(), impl_->PathOf(""), "", [&](const std::string& name, const nfsdirent& e) {
-        if (!std::string_view(e.name).starts_with(".tmp-")) return;
-        const auto written = std::chrono::seconds(e.mtime.tv_sec);
+      lease.get(), impl_->PathOf(""), "", [&](const std::string& name, const NfsDirEntry& e) {
+        if (!e.name.starts_with(".tmp-")) return;
+        const auto written = std::chrono::seconds(e.mtime_seconds);
         out.push_back({name, e.size,
                        std::max(std::chrono::seconds(0),
                                 std::chrono::duration_cast<std::chrono::seconds>(now - written))});
@@ -425,9 +407,9 @@ Result<std::vector<LeftoverTemporary>> NfsTransport::ListLeftovers() {
 
 Status NfsTransport::Remove(std::string_view name) {
   Impl::Lease lease(*impl_);
-  const int rc = nfs_unlink(lease.get(), impl_->PathOf(name).c_str());
-  if (rc == 0 || rc == -ENOENT) return Status();
-  return Failed(rc, lease.get(), impl_->What("delete", name));
+  auto removed = lease.get().Unlink(impl_->PathOf(name));
+  if (removed || removed.error().rc == -ENOENT) return Status();
+  return Failed(removed.error(), impl_->What("delete", name));
 }
 
 }  // namespace ferry::nfs

@@ -1,12 +1,15 @@
 // NfsTransport: a Transport on a directory of an NFS export, through libnfs in user space (no
 // kernel mount, no root).
 //
-// Several connections, each its own libnfs context and mount, are lent to one operation at a
-// time; within an operation libnfs splits large reads and writes into many READ/WRITE RPCs
-// in flight. Objects are published as on a local disk: written under a temporary name beside
-// the target, COMMITted (fsync) and closed, then renamed into place — or, for exclusive
-// creates, hard-linked (which fails if the name exists) and the temporary removed. A crash
-// leaves at worst a stray ".tmp-" file, which List never returns.
+// Several connections (NfsConnection: a libnfs context and mount each, driven asynchronously)
+// are shared by all operations, each operation taking the least busy one for its calls; large
+// reads and writes become many READ/WRITE RPCs in flight. Every call waits for its answer at
+// most the URI's timeout.
+//
+// Objects are published as on a local disk: written under a temporary name beside the target,
+// COMMITted (fsync) and closed, then renamed into place — or, for exclusive creates,
+// hard-linked (which fails if the name exists) and the temporary removed. A crash leaves at
+// worst a stray ".tmp-" file, which List never returns.
 //
 // Objects written piece by piece are kept in memory and written at Commit in one pwrite (which
 // libnfs sends as many WRITEs at once): appends then never wait on the network.
@@ -28,7 +31,6 @@ namespace ferry::nfs {
 
 struct NfsOptions {
   unsigned connections = 4;
-  int timeout_ms = 30000;  // Of each RPC.
 };
 
 class NfsTransport final : public Transport {
