@@ -129,6 +129,7 @@ void NfsConnection::SendLocked() {
 
 void NfsConnection::FailOutstanding(const std::string& why) {
   broken_ = why;
+  given_up_.store(true);
   for (Slot* slot : outstanding_) {
     if (Waiter* w = std::exchange(slot->waiter, nullptr)) {
       w->failed = true;

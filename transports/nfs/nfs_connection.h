@@ -79,6 +79,8 @@ class NfsConnection {
   // Operations using this connection now, kept by callers that spread their work (see Lease in
   // nfs_transport.cc).
   std::atomic<unsigned> users{0};
+  // libnfs gave the connection up: every call fails at once.
+  bool given_up() const { return given_up_.load(); }
 
  private:
   struct Waiter;
@@ -107,6 +109,7 @@ class NfsConnection {
   std::mutex mu_;      // Every use of ctx_, and what follows.
   std::unordered_set<Slot*> outstanding_;
   std::string broken_;  // Why libnfs gave the connection up; empty while it works.
+  std::atomic<bool> given_up_{false};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -6,6 +6,7 @@
 #include <functional>
 #include <mutex>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include <fcntl.h>
@@ -67,13 +68,16 @@ struct NfsTransport::Impl {
   // operations overlapping on it fail with NFS4ERR_OLD_STATEID.
   std::mutex v4_serial;
 
-  // The connection one operation uses throughout (a file handle belongs to its connection): the
-  // one fewest operations use at the moment.
+  // The connection one operation uses throughout (a file handle belongs to its connection): of
+  // those libnfs has not given up (if any), the one fewest operations use at the moment.
   class Lease {
    public:
     explicit Lease(Impl& impl)
         : c_(**std::min_element(impl.connections.begin(), impl.connections.end(),
-                                [](const auto& a, const auto& b) { return a->users < b->users; })) {
+                                [](const auto& a, const auto& b) {
+                                  return std::pair(a->given_up(), a->users.load()) <
+                                         std::pair(b->given_up(), b->users.load());
+                                })) {
       if (impl.location.version == 4) serial_ = std::unique_lock(impl.v4_serial);
       ++c_.users;
     }
