@@ -57,34 +57,45 @@ check "a bad version is named" grep -q "version" "$tmp/err"
 killed_backup "$repo" "$FERRY_NFS_EXPORT_DIR"
 prune_round "$repo" NFS
 
+# --- the server restarts in the middle of a backup ------------------------------------------
+# Stopped (by PID) once the first pack is written; the rest of the volume arrives while it is
+# down, so the backup's calls wait for it; back 2 s later. libnfs reconnects and resends what
+# was in flight: the backup completes and restores byte-exact.
+python3 "$here/../../scripts/make-volume.py" "$tmp/restart.img" 48 13
+"$ferry" init -r "$FERRY_NFS_URI/backups/restart" >/dev/null 2>&1
+held_backup "$FERRY_NFS_URI/backups/restart" "$tmp/restart.img" restart
+wait_for_more_files "$FERRY_NFS_EXPORT_DIR/backups/restart" '*/data/*' 0
+"$FERRY_NFS_RESTART" 2 "$tmp/server-down" &
+restarter=$!
+for _ in $(seq 1 400); do [[ -e "$tmp/server-down" ]] && break; sleep 0.05; done
+end_of_volume  # The rest arrives while the server is away.
+wait $restarter
+restarted=$?
+wait $held_pid
+rc=$?
+check "the server was restarted" test $restarted -eq 0
+check "a backup rides out the server's restart" test $rc -eq 0
+"$ferry" restore -r "$FERRY_NFS_URI/backups/restart" latest -t "$tmp/restart.out" >/dev/null 2>&1
+check "and restores byte-exact" cmp -s "$tmp/restart.img" "$tmp/restart.out"
+
 # --- the server stops answering in the middle of a backup -----------------------------------
 # The backup reaches the server through the proxy, which is stopped (SIGSTOP, by PID) once the
 # first pack is written: every call from then on waits in vain. With ?timeout=2 the backup fails
 # within seconds, saying the server did not answer; nothing earlier is lost.
 "$ferry" restore -r "$repo" latest -t "$tmp/before-stall.img" >/dev/null 2>&1
 snapshots_before=$("$ferry" snapshots -r "$repo" 2>/dev/null | grep -c .)
-packs_before=$(find "$FERRY_NFS_EXPORT_DIR/backups/repo/data" -type f | wc -l)
 python3 "$here/../../scripts/make-volume.py" "$tmp/stall.img" 48 11  # New data: new packs.
-mkfifo "$tmp/stall-feed"
-{ cat "$tmp/stall.img"; exec sleep 120; } >"$tmp/stall-feed" &
-feeder=$!
-"$ferry" backup -r "$FERRY_NFS_LOSSY_URI/backups/repo?timeout=2" - --name stalled \
-  <"$tmp/stall-feed" >/dev/null 2>"$tmp/stall.err" &
-pid=$!
-for _ in $(seq 1 400); do
-  (( $(find "$FERRY_NFS_EXPORT_DIR/backups/repo/data" -type f | wc -l) > packs_before )) && break
-  sleep 0.05
-done
+packs_before=$(count_files "$FERRY_NFS_EXPORT_DIR/backups/repo" '*/data/*')
+held_backup "$FERRY_NFS_LOSSY_URI/backups/repo?timeout=2" "$tmp/stall.img" stalled
+wait_for_more_files "$FERRY_NFS_EXPORT_DIR/backups/repo" '*/data/*' "$packs_before"
 kill -STOP "$FERRY_NFS_LOSSY_PID"
-kill $feeder 2>/dev/null  # The end of the volume: the backup must now write the rest.
-wait $feeder 2>/dev/null
-wait $pid
+end_of_volume  # The backup must now write the rest.
+wait $held_pid
 rc=$?
 kill -CONT "$FERRY_NFS_LOSSY_PID"
-rm -f "$tmp/stall-feed"
 check "a backup whose server stops answering fails" test $rc -ne 0
 check "it says the server did not answer, naming the timeout to raise" \
-  grep -q "the NFS server did not answer in time.*?timeout=SECONDS" "$tmp/stall.err"
+  grep -q "the NFS server did not answer in time.*?timeout=SECONDS" "$tmp/held.err"
 "$ferry" check -r "$repo" >/dev/null 2>"$tmp/err"
 check "check passes after the server stopped answering" test $? -eq 0
 check "no snapshot was added" test "$("$ferry" snapshots -r "$repo" 2>/dev/null | grep -c .)" -eq "$snapshots_before"

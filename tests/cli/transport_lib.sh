@@ -29,29 +29,45 @@ PY
   check "check --read-data passes on $where" test $? -eq 0
 }
 
-# killed_backup REPO SERVER_DIR: SIGKILL a backup mid-way — fed through a pipe that stalls after
-# 48 MiB, killed once its lock and a pack of its own are on the server (SERVER_DIR, where the
-# server keeps the objects), so it can neither finish first nor die before it started; check
-# passes, the first snapshot still restores, and a new backup succeeds.
+# held_backup REPO VOLUME NAME: starts a backup (in the background) of VOLUME through
+# a pipe that stays open after it, so the backup waits for more until end_of_volume; sets
+# $held_pid, its stderr in $tmp/held.err.
+held_backup() {
+  local repo=$1 volume=$2 name=$3
+  rm -f "$tmp/held-feed" && mkfifo "$tmp/held-feed"
+  { cat "$volume"; exec sleep 120; } >"$tmp/held-feed" &
+  held_feeder=$!
+  "$ferry" backup -r "$repo" - --name "$name" <"$tmp/held-feed" >/dev/null 2>"$tmp/held.err" &
+  held_pid=$!
+}
+# end_of_volume: closes the held backup's pipe; the backup goes on to finish.
+end_of_volume() {
+  kill $held_feeder 2>/dev/null
+  wait $held_feeder 2>/dev/null
+  rm -f "$tmp/held-feed"
+}
+# count_files DIR PATH_GLOB: how many files under DIR match PATH_GLOB (find -path).
+count_files() { find "$1" -path "$2" -type f 2>/dev/null | wc -l; }
+# wait_for_more_files DIR PATH_GLOB N: until more than N files match (at most 20 s).
+wait_for_more_files() {
+  for _ in $(seq 1 400); do (( $(count_files "$@") > $3 )) && return; sleep 0.05; done
+}
+
+# killed_backup REPO SERVER_DIR: SIGKILL a backup mid-way — held after 48 MiB, killed once its
+# lock and a pack of its own are on the server (SERVER_DIR, where the server keeps the
+# objects), so it can neither finish first nor die before it started; check passes, the first
+# snapshot still restores, and a new backup succeeds.
 killed_backup() {
-  local repo=$1 server_dir=$2 pid feeder packs_before
+  local repo=$1 server_dir=$2 packs_before
   python3 "$here/../../scripts/make-volume.py" "$tmp/big.img" 160 7
-  packs_before=$(find "$server_dir" -path '*/repo/data/*' -type f | wc -l)
-  mkfifo "$tmp/feed"
-  { head -c 48M "$tmp/big.img"; exec sleep 120; } >"$tmp/feed" &
-  feeder=$!
-  "$ferry" backup -r "$repo" - --name big <"$tmp/feed" >/dev/null 2>&1 &
-  pid=$!
-  for _ in $(seq 1 400); do
-    [[ -n "$(find "$server_dir" -path '*/repo/locks/*' -type f)" &&
-      $(find "$server_dir" -path '*/repo/data/*' -type f | wc -l) -gt $packs_before ]] && break
-    sleep 0.05
-  done
-  kill -9 $pid 2>/dev/null
-  wait $pid 2>/dev/null
-  kill $feeder 2>/dev/null
-  wait $feeder 2>/dev/null
-  rm -f "$tmp/feed"
+  head -c 48M "$tmp/big.img" >"$tmp/big-start.img"
+  packs_before=$(count_files "$server_dir" '*/repo/data/*')
+  held_backup "$repo" "$tmp/big-start.img" big
+  wait_for_more_files "$server_dir" '*/repo/locks/*' 0
+  wait_for_more_files "$server_dir" '*/repo/data/*' "$packs_before"
+  kill -9 $held_pid 2>/dev/null
+  wait $held_pid 2>/dev/null
+  end_of_volume
   "$ferry" check -r "$repo" >/dev/null 2>"$tmp/err"
   check "check passes after a killed backup" test $? -eq 0
   "$ferry" restore -r "$repo" "${first:0:8}" -t "$tmp/first2.img" >/dev/null 2>&1

@@ -4,7 +4,8 @@
 # the host (NFSv3 needs rpcbind, and a plain rpcbind binds every address). The command runs in
 # the namespace with FERRY_NFS_URI=nfs://127.0.0.2/<export path>, and FERRY_NFS_LOSSY_URI (the same
 # export through tests/servers/nfs_lossy_proxy.py, counts in FERRY_NFS_LOSSY_STATS, its PID in
-# FERRY_NFS_LOSSY_PID); the servers and the proxy are stopped by PID.
+# FERRY_NFS_LOSSY_PID), and FERRY_NFS_RESTART (a script that restarts the server); the servers
+# and the proxy are stopped by PID.
 #   with_nfs.sh COMMAND [ARGS…]
 # Without root or namespaces, it says why and exits 0 without running COMMAND (a skip).
 set -euo pipefail
@@ -60,6 +61,8 @@ CONF
 pids=()
 cleanup() {
   local pid
+  # A server started again by restart-server is known by its file only.
+  [[ -f $state/server.pid ]] && pids+=("$(cat "$state/server.pid")")
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
@@ -81,6 +84,28 @@ for _ in $(seq 1 200); do
   kill -0 "${pids[1]}" 2>/dev/null || { echo "with_nfs: ganesha exited:"; cat "$state/ganesha.log"; exit 1; }
   sleep 0.05
 done
+# FERRY_NFS_RESTART SECONDS [DOWN_FILE]: stops the server (by PID), creates DOWN_FILE once it is
+# gone, keeps it down SECONDS, starts it again and returns once it answers; cleanup stops the new
+# one by the PID it leaves in server.pid.
+cat >"$state/restart-server" <<SCRIPT
+#!/usr/bin/env bash
+set -eu
+pid=\$(cat "$state/server.pid" 2>/dev/null || echo ${pids[1]})
+kill "\$pid"
+while kill -0 "\$pid" 2>/dev/null; do sleep 0.05; done
+[[ -z "\${2:-}" ]] || touch "\$2"
+sleep "\$1"
+ganesha.nfsd -F -f "$state/ganesha.conf" -L "$state/ganesha.log" -p /run/ganesha.pid \
+  </dev/null >/dev/null 2>&1 &
+echo \$! >"$state/server.pid"
+for _ in \$(seq 1 200); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.2', 2049), 0.2)" 2>/dev/null && exit 0
+  sleep 0.05
+done
+echo "restart-server: ganesha did not come back" >&2
+exit 1
+SCRIPT
+chmod +x "$state/restart-server"
 # The same export through a proxy that loses the first answer to every call that changes the
 # namespace (done on the server, then the connection dropped), as a network can.
 python3 "$here/nfs_lossy_proxy.py" --listen 127.0.0.2:20490 --to 127.0.0.2:2049 \
@@ -95,6 +120,7 @@ export FERRY_NFS_URI=nfs://127.0.0.2$state/export
 export FERRY_NFS_LOSSY_URI=nfs://127.0.0.2:20490$state/export
 export FERRY_NFS_LOSSY_STATS=$state/lossy.json
 export FERRY_NFS_LOSSY_PID=${pids[2]}
+export FERRY_NFS_RESTART=$state/restart-server
 export FERRY_NFS_EXPORT_DIR=$state/export
 export FERRY_NFS_SERVER_PID=${pids[1]}
 "$@"
