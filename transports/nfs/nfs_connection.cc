@@ -87,7 +87,7 @@ void NfsConnection::Wake() {
 }
 
 void NfsConnection::Serve() {
-  while (!stop_.load()) {
+  while (!stop_.load() && !given_up_.load()) {
     pollfd fds[2];
     {
       std::lock_guard lock(mu_);
@@ -103,7 +103,9 @@ void NfsConnection::Serve() {
       (void)!read(wake_fd_, &count, sizeof(count));
     }
     std::lock_guard lock(mu_);
-    if (!ServeLocked(n < 0 ? 0 : fds[0].revents)) return;
+    // A caller's send may have reconnected meanwhile: what poll saw was another socket's.
+    const bool same_socket = nfs_get_fd(ctx_) == fds[0].fd;
+    if (!ServeLocked(n < 0 || !same_socket ? 0 : fds[0].revents)) return;
   }
 }
 
