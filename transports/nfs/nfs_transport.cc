@@ -45,9 +45,7 @@ std::string ParentOf(const std::string& path) {
 
 struct NfsTransport::Impl {
   NfsLocation location;
-  NfsOptions options;
-  std::string exported;  // What was mounted: "/export".
-  std::string base;      // The repository inside it: "" or "/backups/host1".
+  std::string base;  // The repository inside the mounted export: "" or "/backups/host1".
   std::vector<std::unique_ptr<NfsConnection>> connections;
 
   std::string Uri() const {
@@ -257,7 +255,6 @@ Result<std::unique_ptr<NfsTransport>> NfsTransport::Open(const NfsLocation& loca
                                                          const NfsOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->location = location;
-  impl->options = options;
   const std::string uri = impl->Uri();
   std::string url_options = fmt::format("?version={}", location.version);
   if (location.port != 0) url_options += fmt::format("&nfsport={}", location.port);
@@ -317,7 +314,6 @@ Result<std::unique_ptr<NfsTransport>> NfsTransport::Open(const NfsLocation& loca
     rest = exported.substr(parent == "/" ? 0 : parent.size()) + rest;
     exported = parent;
   }
-  impl->exported = exported;
   impl->base = rest;
   // libnfs 4.0 gives every context of a process the same NFSv4 client identity, and their
   // open sequence ids then collide (NFS4ERR_BAD_SEQID): one connection for v4.
