@@ -1,5 +1,6 @@
 #include "engine/volume_source.h"
 
+#include <algorithm>
 #include <cerrno>
 
 #include <fcntl.h>
@@ -64,6 +65,15 @@ class RawSource final : public VolumeSource {
   int random_fd_ = -1;
 };
 
+// Fails a read that does not lie inside the volume.
+Status CheckInside(const VolumeSource& source, MutableByteView out, uint64_t offset) {
+  if (offset > source.size() || out.size() > source.size() - offset) {
+    return Status::IoError(
+        fmt::format("read {} at offset {}: past the end of the volume", source.path(), offset));
+  }
+  return Status();
+}
+
 // A source read a buffer at a time through ReadAt(), synchronously, over the ranges asked for.
 class RangedSource : public VolumeSource {
  public:
@@ -92,13 +102,6 @@ class RangedSource : public VolumeSource {
   }
 
  protected:
-  Status CheckInside(MutableByteView out, uint64_t offset) const {
-    if (offset > size() || out.size() > size() - offset) {
-      return Status::IoError(
-          fmt::format("read {} at offset {}: past the end of the volume", path(), offset));
-    }
-    return Status();
-  }
   const VolumeSourceOptions options_;
 
  private:
@@ -121,7 +124,7 @@ class ImageSource final : public RangedSource {
   std::string_view backend_name() const override { return "pread"; }
   Result<cbt::ExtentList> DataRanges() override { return image_->DataRanges(); }
   Status ReadAt(MutableByteView out, uint64_t offset) override {
-    FERRY_RETURN_IF_ERROR(CheckInside(out, offset));
+    FERRY_RETURN_IF_ERROR(CheckInside(*this, out, offset));
     return image_->Read(out, offset);
   }
   Result<std::unique_ptr<VolumeSource>> OpenAgain() const override {
@@ -134,23 +137,39 @@ class ImageSource final : public RangedSource {
   std::unique_ptr<qcow2::Image> image_;
 };
 
-// An NBD export: data through libnbd, allocation from base:allocation when the server has it.
-class NbdSource final : public RangedSource {
+// An NBD export: data through libnbd, streamed with reads in flight; allocation from
+// base:allocation when the server has it.
+class NbdSource final : public VolumeSource {
  public:
   NbdSource(std::unique_ptr<nbd::NbdClient> client, VolumeSourceOptions options)
-      : RangedSource(client->size(), std::move(options)), client_(std::move(client)) {}
+      : client_(std::move(client)), options_(std::move(options)), ranges_{{0, client_->size()}} {}
 
   const std::string& path() const override { return client_->uri(); }
   uint64_t size() const override { return client_->size(); }
   std::string_view format() const override { return "nbd"; }
   std::string_view backend_name() const override { return "libnbd"; }
+  const std::string& fallback_reason() const override { return no_fallback_; }
   Result<cbt::ExtentList> DataRanges() override {
     if (!client_->HasContext(nbd::kBaseAllocation)) return cbt::ExtentList{{0, size()}};
     return client_->RangesWhere(nbd::kBaseAllocation,
                                 [](uint32_t flags) { return (flags & nbd::kStateZero) == 0; });
   }
+  void SetRanges(cbt::ExtentList ranges) override { ranges_ = std::move(ranges); }
+  Result<SourceBuffer> NextBuffer() override {
+    if (!streaming_) {
+      // As much in flight as the read-ahead budget of a file, in the stream's pieces.
+      nbd::NbdStreamOptions stream;
+      const size_t budget = size_t{options_.reader.buffers} * options_.reader.buffer_size;
+      stream.depth = static_cast<unsigned>(
+          std::clamp<size_t>(budget / stream.piece_size, 4, nbd::kMaxStreamDepth));
+      client_->StartStream(std::move(ranges_), stream);
+      streaming_ = true;
+    }
+    FERRY_ASSIGN_OR_RETURN(nbd::NbdPiece piece, client_->NextPiece());
+    return SourceBuffer{piece.offset, piece.data};
+  }
   Status ReadAt(MutableByteView out, uint64_t offset) override {
-    FERRY_RETURN_IF_ERROR(CheckInside(out, offset));
+    FERRY_RETURN_IF_ERROR(CheckInside(*this, out, offset));
     return client_->Read(out, offset);
   }
   Result<std::unique_ptr<VolumeSource>> OpenAgain() const override {
@@ -159,6 +178,10 @@ class NbdSource final : public RangedSource {
 
  private:
   std::unique_ptr<nbd::NbdClient> client_;
+  const VolumeSourceOptions options_;
+  cbt::ExtentList ranges_;  // Handed to the client when the stream starts.
+  bool streaming_ = false;
+  std::string no_fallback_;
 };
 
 }  // namespace

@@ -12,6 +12,7 @@ packages=(
   xxhash zstd
   xfsprogs  # FIEMAP change-source tests on a loop-mounted XFS
   zlib1g-dev qemu-utils libnbd-bin libnbd-dev  # QCOW2, NBD; qemu-img, qemu-io, qemu-nbd, nbdinfo check us
+  nbdkit  # an NBD server whose filters log, delay and fail reads
   libcurl4-openssl-dev  # the S3 transport
   libnfs-dev nfs-ganesha nfs-ganesha-vfs rpcbind iproute2  # the NFS transport and its test server
   # S3 Object Lock tests: a one-node Ceph with its S3 gateway; boto3 checks retention independently

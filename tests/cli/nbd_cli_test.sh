@@ -3,24 +3,27 @@
 # qemu-nbd on a unix socket in this test's directory (nothing listens on the network): a full
 # backup reads only what base:allocation calls allocated, an incremental reads around what the
 # exported bitmap calls dirty, and both restore to what qemu-img convert makes of the image.
+# Then nbdkit, whose filters log, slow down and fail reads: a backup keeps several reads in
+# flight, and a read that fails mid-stream fails the backup cleanly.
 # Usage: nbd_cli_test.sh FERRY_BINARY
 set -u
 ferry=$1
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-require qemu-img qemu-io qemu-nbd nbdinfo
+require qemu-img qemu-io qemu-nbd nbdinfo nbdkit
 sock=$tmp/nbd.sock
 pidfile=$tmp/nbd.pid
 uri="nbd+unix:///?socket=$sock"
 serve() {  # serve IMAGE: export it read-only with bitmap b0, to several clients until stopped
   qemu-nbd -r -t -e 8 -f qcow2 -B b0 -k "$sock" --pid-file "$pidfile" --fork "$1"
 }
-stop() {
-  [[ -f $pidfile ]] || return 0
-  local pid; pid=$(cat "$pidfile")
+stop() {  # stop [PIDFILE]: stop the server whose PID the file holds (default: qemu-nbd's)
+  local file=${1:-$pidfile}
+  [[ -f $file ]] || return 0
+  local pid; pid=$(cat "$file")
   kill "$pid" 2>/dev/null
   while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
-  rm -f "$pidfile"
+  rm -f "$file"
 }
 trap 'stop; [[ -n "${KEEP_TMP:-}" ]] || rm -rf "$tmp"' EXIT
 
@@ -64,6 +67,54 @@ qemu-img convert -O raw "$img" "$tmp/ref2.raw"
 check "the incremental restores byte-exact" cmp -s "$tmp/ref2.raw" "$tmp/r2.raw"
 "$ferry" changes "$img" --cbt qcow2-bitmap:b0 >"$tmp/file.txt" 2>/dev/null
 check "the same bitmap read from the file agrees" cmp -s "$tmp/nbdinfo.txt" "$tmp/file.txt"
+
+# --- reads in flight, through nbdkit's log and delay filters -----------------------------------
+# Extents of odd sizes, so pieces end at range ends as well as at the piece size.
+raw=$tmp/many.raw
+qemu-img create -q -f raw "$raw" 96M
+qemu-io -f raw -c "write -P 0x61 0 5000k" -c "write -P 0x62 9M 13M" -c "write -P 0x63 30724k 4k" \
+  -c "write -P 0x64 40M 23M" -c "write -P 0x65 95M 1M" "$raw" >/dev/null
+kpid=$tmp/nbdkit.pid
+nbdkit_serve() {  # nbdkit_serve OPTION...: serve $raw read-only with ${params[@]}, until nbdkit_stop
+  rm -f "$sock" "$kpid"
+  nbdkit -r -U "$sock" -P "$kpid" "$@" file "$raw" "${params[@]}"
+}
+nbdkit_stop() { stop "$kpid"; }
+trap 'stop; nbdkit_stop; [[ -n "${KEEP_TMP:-}" ]] || rm -rf "$tmp"' EXIT
+params=("logfile=$tmp/nbdkit.log" delay-read=20ms)
+nbdkit_serve --filter=log --filter=delay
+"$ferry" backup -r "$repo" --name many "$uri" --json >"$tmp/many.json" 2>"$tmp/err"
+check "backup through nbdkit" test $? -eq 0
+nbdkit_stop
+# The most reads one connection had outstanding at once, from the log's request and reply lines.
+most_in_flight=$(python3 - "$tmp/nbdkit.log" <<'PY'
+import re, sys
+open_reads, most = {}, 0
+for line in open(sys.argv[1]):
+    m = re.search(r"connection=(\d+) (\.\.\.)?Read id=", line)
+    if not m:
+        continue
+    c = m.group(1)
+    open_reads[c] = open_reads.get(c, 0) + (-1 if m.group(2) else 1)
+    most = max(most, open_reads[c])
+print(most)
+PY
+)
+check "keeps several reads in flight (most at once: $most_in_flight)" test "$most_in_flight" -ge 4
+"$ferry" restore -r "$repo" latest:many -t "$tmp/many.out" >/dev/null 2>&1
+check "and restores byte-exact" cmp -s "$raw" "$tmp/many.out"
+
+params=(error-pread=EIO error-pread-rate=10%)
+nbdkit_serve --filter=error
+"$ferry" backup -r "$repo" --name many "$uri" --json >/dev/null 2>"$tmp/err"
+check "a read failing mid-stream fails the backup" test $? -eq 1
+check "naming the export and the offset" grep -q "read at offset [0-9]* of $uri" "$tmp/err"
+nbdkit_stop
+count_many() {
+  "$ferry" snapshots -r "$repo" --json |
+    python3 -c 'import json,sys; print(sum(v["name"] == "many" for s in json.load(sys.stdin) for v in s["volumes"]))'
+}
+check "and adds no snapshot" test "$(count_many)" -eq 1
 
 # --- errors ----------------------------------------------------------------------------------
 "$ferry" backup -r "$repo" --name vm "$uri" >/dev/null 2>"$tmp/err"

@@ -1,10 +1,17 @@
 #include "transports/nbd/nbd_client.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "transports/nbd/nbd_library.h"
 
 namespace ferry::nbd {
+
+namespace {
+// Servers limit a request (qemu-nbd: 32 MiB); stay well below.
+constexpr size_t kMaxRequest = 4u << 20;
+}  // namespace
 
 bool IsNbdUri(std::string_view path) {
   return path.starts_with("nbd://") || path.starts_with("nbds://") ||
@@ -57,8 +64,6 @@ bool NbdClient::HasContext(std::string_view context) const {
 }
 
 Status NbdClient::Read(MutableByteView out, uint64_t offset) {
-  // Servers limit a request (qemu-nbd: 32 MiB); stay well below.
-  constexpr size_t kMaxRequest = 4u << 20;
   for (size_t done = 0; done < out.size();) {
     const size_t n = std::min(kMaxRequest, out.size() - done);
     if (lib_.pread(handle_, out.data() + done, n, offset + done, 0) == -1) {
@@ -67,6 +72,63 @@ Status NbdClient::Read(MutableByteView out, uint64_t offset) {
     done += n;
   }
   return Status();
+}
+
+void NbdClient::StartStream(cbt::ExtentList ranges, const NbdStreamOptions& options) {
+  piece_size_ = std::clamp<size_t>(options.piece_size, 4096, kMaxRequest);
+  ranges_ = std::move(ranges);
+  range_index_ = 0;
+  cursor_ = ranges_.empty() ? 0 : ranges_.front().offset;
+  slots_.resize(std::max(1u, options.depth));
+  for (size_t i = 0; i < slots_.size() && stream_error_.ok(); ++i) {
+    slots_[i].buffer = std::make_unique_for_overwrite<std::byte[]>(piece_size_);
+    stream_error_ = SubmitPiece(i);
+  }
+}
+
+Status NbdClient::SubmitPiece(size_t slot) {
+  while (range_index_ < ranges_.size() && cursor_ >= ranges_[range_index_].end()) {
+    if (++range_index_ < ranges_.size()) cursor_ = ranges_[range_index_].offset;
+  }
+  StreamSlot& s = slots_[slot];
+  s.cookie = -1;
+  if (range_index_ == ranges_.size()) return Status();
+  s.offset = cursor_;
+  s.length =
+      static_cast<size_t>(std::min<uint64_t>(piece_size_, ranges_[range_index_].end() - cursor_));
+  s.cookie = lib_.aio_pread(handle_, s.buffer.get(), s.length, s.offset, NBD_NULL_COMPLETION, 0);
+  if (s.cookie == -1) return Error(fmt::format("read at offset {} of", s.offset));
+  cursor_ += s.length;
+  return Status();
+}
+
+Status NbdClient::AwaitCommand(int64_t cookie, uint64_t offset) {
+  for (;;) {
+    const int done = lib_.aio_command_completed(handle_, static_cast<uint64_t>(cookie));
+    if (done == 1) return Status();
+    if (done == -1 || lib_.poll(handle_, -1) == -1) {
+      return Error(fmt::format("read at offset {} of", offset));
+    }
+  }
+}
+
+Result<NbdPiece> NbdClient::NextPiece() {
+  if (!stream_error_.ok()) return Err(stream_error_);
+  const size_t depth = slots_.size();
+  if (holding_) {
+    // The caller is done with the previous piece: its slot reads the next one, behind the rest.
+    holding_ = false;
+    stream_error_ = SubmitPiece((next_slot_ + depth - 1) % depth);
+    if (!stream_error_.ok()) return Err(stream_error_);
+  }
+  StreamSlot& s = slots_[next_slot_];
+  if (s.cookie == -1) return NbdPiece{cursor_, {}};
+  stream_error_ = AwaitCommand(s.cookie, s.offset);
+  if (!stream_error_.ok()) return Err(stream_error_);
+  s.cookie = -1;
+  next_slot_ = (next_slot_ + 1) % depth;
+  holding_ = true;
+  return NbdPiece{s.offset, ByteView(s.buffer.get(), s.length)};
 }
 
 namespace {

@@ -23,6 +23,9 @@ Result<NbdLibrary> Load() {
            lib.Bind("nbd_can_meta_context", &n.can_meta_context),
            lib.Bind("nbd_pread", &n.pread),
            lib.Bind("nbd_block_status", &n.block_status),
+           lib.Bind("nbd_aio_pread", &n.aio_pread),
+           lib.Bind("nbd_aio_command_completed", &n.aio_command_completed),
+           lib.Bind("nbd_poll", &n.poll),
        }) {
     FERRY_RETURN_IF_ERROR(s);
   }

@@ -25,6 +25,9 @@ struct NbdLibrary {
   decltype(&::nbd_can_meta_context) can_meta_context = nullptr;
   decltype(&::nbd_pread) pread = nullptr;
   decltype(&::nbd_block_status) block_status = nullptr;
+  decltype(&::nbd_aio_pread) aio_pread = nullptr;
+  decltype(&::nbd_aio_command_completed) aio_command_completed = nullptr;
+  decltype(&::nbd_poll) poll = nullptr;
 };
 
 // libnbd (libnbd.so.0), loaded once per process. Errors: kNotSupported naming the library or
