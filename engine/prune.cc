@@ -230,11 +230,18 @@ class Pruner {
 
   // Deletes the temporaries no writer has touched for the stale-lock time (see prune.h).
   Status RemoveLeftovers() {
-    FERRY_ASSIGN_OR_RETURN(std::vector<LeftoverTemporary> leftovers, t_.ListLeftovers());
-    for (const LeftoverTemporary& l : leftovers) {
+    auto leftovers = t_.ListLeftovers();
+    if (!leftovers.has_value() && leftovers.error().IsNotSupported()) {
+      report_.messages.push_back(leftovers.error().message() +
+                                 "; a bucket lifecycle rule (AbortIncompleteMultipartUpload) "
+                                 "must remove those killed backups leave");
+      return Status();
+    }
+    if (!leftovers.has_value()) return leftovers.error();
+    for (const LeftoverTemporary& l : *leftovers) {
       if (l.age < options_.lock_timing.stale) continue;
       FERRY_RETURN_IF_ERROR(Cancelled());
-      if (!options_.dry_run) FERRY_RETURN_IF_ERROR(t_.Remove(l.name));
+      if (!options_.dry_run) FERRY_RETURN_IF_ERROR(t_.RemoveLeftover(l));
       ++report_.leftovers_removed;
       report_.leftover_bytes_removed += l.size;
     }

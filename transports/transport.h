@@ -54,11 +54,13 @@ using SystemTime = std::chrono::system_clock::time_point;
 
 // What a write that never published left behind: a backend that publishes by renaming a
 // finished temporary (atomic_rename) leaves the temporary when its writer is killed before the
-// rename. List never shows it; Remove(name) deletes it.
+// rename; S3 keeps the parts of a multipart upload that was never completed nor aborted (and
+// bills them). List never shows either; RemoveLeftover() deletes it.
 struct LeftoverTemporary {
-  std::string name;  // Relative, like an object's ("data/ab/.tmp-…").
+  std::string name;  // Relative, like an object's ("data/ab/.tmp-…", or the upload's object).
   uint64_t size = 0;
-  std::chrono::seconds age{0};  // Since it was last written to.
+  std::chrono::seconds age{0};  // Since it was last written to (S3: since the upload began).
+  std::string upload_id;        // S3: which of the object's uploads.
 };
 
 // Object Lock: how long new objects stay immutable, and in which mode. Under kCompliance nobody
@@ -111,10 +113,12 @@ class Transport {
   virtual Result<std::vector<std::string>> List(std::string_view prefix) = 0;
 
   // Every temporary a write left behind, anywhere in this namespace (see LeftoverTemporary).
-  // Backends that publish without temporaries (S3) have none.
+  // Errors: kNotSupported where the server cannot list them (s3rver lists no uploads).
   virtual Result<std::vector<LeftoverTemporary>> ListLeftovers() {
     return std::vector<LeftoverTemporary>{};
   }
+  // Deletes what ListLeftovers() found. Deleting what is gone since succeeds.
+  virtual Status RemoveLeftover(const LeftoverTemporary& leftover) { return Remove(leftover.name); }
 
   // Deletes `name`. Deleting what does not exist succeeds. Under a retention policy, an object
   // still retained is not deleted: kPermissionDenied naming it and the date.

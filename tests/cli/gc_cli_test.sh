@@ -86,7 +86,7 @@ head -c 300000 /dev/urandom >"$repo/data/5e/.tmp-killed"
 touch -d '2 hours ago' "$repo/data/5e/.tmp-killed"
 head -c 1000 /dev/urandom >"$repo/data/5e/.tmp-running"
 "$ferry" prune -r "$repo" >"$tmp/prune3.out" 2>&1
-check "prune reports the leftover it deleted" grep -q "deleted 1 temporary file(s)" "$tmp/prune3.out"
+check "prune reports the leftover it deleted" grep -q "deleted 1 leftover(s) of killed writers" "$tmp/prune3.out"
 check "the stale leftover is gone" test ! -e "$repo/data/5e/.tmp-killed"
 check "a fresh temporary is kept" test -e "$repo/data/5e/.tmp-running"
 rm -f "$repo/data/5e/.tmp-running"

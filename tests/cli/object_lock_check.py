@@ -13,6 +13,11 @@ tests/servers/with_rgw.sh sets up (FERRY_RGW_ENDPOINT, FERRY_RGW_LOCKED_BUCKET, 
   object_lock_check.py refuses PREFIX              the server refuses to delete a pack version
   object_lock_check.py download PREFIX DIR         copies the repository to a local directory
   object_lock_check.py count PREFIX SUB            prints how many objects PREFIX/SUB* has
+  object_lock_check.py start-upload PREFIX NAME    starts a multipart upload of PREFIX/NAME and
+                                                   sends one 5 MiB part, as a writer killed
+                                                   before its commit leaves it
+  object_lock_check.py uploads PREFIX              prints how many unfinished uploads PREFIX/*
+                                                   has
 """
 import datetime
 import os
@@ -98,9 +103,26 @@ def download(prefix, target):
         s3.download_file(bucket, key, path)
 
 
+def start_upload(prefix, name):
+    key = prefix + "/" + name
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"u" * (5 << 20))
+    print(upload)
+
+
+def uploads(prefix):
+    found = []
+    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket,
+                                                                     Prefix=prefix + "/"):
+        found += page.get("Uploads", [])
+    return found
+
+
 command, args = sys.argv[1], sys.argv[2:]
 if command == "count":
     print(len(keys(*args)))
+elif command == "uploads":
+    print(len(uploads(*args)))
 else:
     {"retained": retained, "shorten": shorten, "versions": versions, "refuses": refuses,
-     "download": download}[command](*args)
+     "download": download, "start-upload": start_upload}[command](*args)

@@ -4,7 +4,8 @@
 # records and indexes (checked with boto3, not our own client, and the server itself refuses to
 # delete); forget keeps locked snapshots; prune never deletes a locked pack, deletes (the
 # version, not just a delete marker) what is unused once its lock ends, and extends the lock
-# of what live snapshots use. Retentions are shortened with a governance bypass to stand for
+# of what live snapshots use, and aborts the unfinished upload a killed writer left once it is
+# stale (but not before). Retentions are shortened with a governance bypass to stand for
 # days passing. Usage: object_lock_cli_test.sh FERRY_BINARY
 set -u
 ferry=$1
@@ -90,6 +91,20 @@ check "what prune deleted is gone, not hidden behind delete markers" locks versi
 check "check --read-data passes after prune" test $? -eq 0
 "$ferry" restore -r "$repo" latest -t "$tmp/b.out2" >/dev/null 2>&1
 check "the kept snapshot restores byte-exact" cmp -s "$tmp/b.img" "$tmp/b.out2"
+
+# --- a killed writer's unfinished upload: aborted once stale ----------------------------------
+locks start-upload "$prefix" data/ff/killed-pack >/dev/null
+"$ferry" prune -r "$repo" >"$tmp/out" 2>&1
+check "prune leaves a young unfinished upload alone" test "$(locks uploads "$prefix")" = 1
+sleep 2
+FERRY_LOCK_STALE_SECONDS=1 "$ferry" prune -r "$repo" --dry-run >"$tmp/out" 2>&1
+check "prune --dry-run counts a stale one" grep -q "would delete 1 leftover(s) of killed writers (5.00 MiB)" "$tmp/out"
+check "... and leaves it" test "$(locks uploads "$prefix")" = 1
+FERRY_LOCK_STALE_SECONDS=1 "$ferry" prune -r "$repo" >"$tmp/out" 2>&1
+check "prune aborts it, saying so" grep -q "deleted 1 leftover(s) of killed writers (5.00 MiB)" "$tmp/out"
+check "... and the server lists no upload (boto3)" test "$(locks uploads "$prefix")" = 0
+"$ferry" check -r "$repo" >/dev/null 2>&1
+check "check passes" test $? -eq 0
 
 # --- a copy where nothing can be locked: readable, not writable -------------------------------
 locks download "$prefix" "$tmp/copy"

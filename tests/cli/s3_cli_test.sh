@@ -91,5 +91,7 @@ check "a malformed URI is named" grep -q "endpoint 'ftp://h' is not http(s)://HO
 # --- SIGKILL during a backup: nothing earlier is lost ----------------------------------------
 killed_backup "$repo" "$FERRY_S3_STATE/data"
 prune_round "$repo" S3
+check "prune says s3rver cannot list a killed backup's unfinished uploads" \
+  grep -q "note: the S3 server at .* does not list unfinished multipart uploads (HTTP 501 NotImplemented); a bucket lifecycle rule" "$tmp/prune.out"
 
 finish "S3 CLI"

@@ -1,5 +1,6 @@
-// S3 XML fuzz target: listings and error bodies come from the network. Any bytes must either
-// fail cleanly or give keys that survive escaping and parsing again unchanged.
+// S3 XML fuzz target: listings (of objects, unfinished uploads and their parts) and error bodies
+// come from the network. Any bytes must either fail cleanly or give keys that survive escaping
+// and parsing again unchanged.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -12,6 +13,24 @@ namespace s3 = ferry::s3;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view xml(reinterpret_cast<const char*>(data), size);
   (void)s3::ParseErrorBody(xml);
+  if (auto parts = s3::ParsePartsPage(xml); parts && parts->truncated) {
+    if (parts->next_part_marker.empty()) std::abort();
+  }
+  if (auto uploads = s3::ParseUploadsPage(xml)) {
+    if (uploads->truncated && uploads->next_key_marker.empty()) std::abort();
+    std::string again = "<ListMultipartUploadsResult>";
+    for (const s3::MultipartUpload& u : uploads->uploads) {
+      if (u.key.empty() || u.upload_id.empty()) std::abort();
+      again += "<Upload><Key>" + s3::XmlEscape(u.key) + "</Key><UploadId>" +
+               s3::XmlEscape(u.upload_id) + "</UploadId></Upload>";
+    }
+    again += "</ListMultipartUploadsResult>";
+    auto reparsed = s3::ParseUploadsPage(again);
+    if (!reparsed || reparsed->uploads.size() != uploads->uploads.size()) std::abort();
+    for (size_t i = 0; i < uploads->uploads.size(); ++i) {
+      if (reparsed->uploads[i].key != uploads->uploads[i].key) std::abort();
+    }
+  }
   auto page = s3::ParseListPage(xml);
   if (!page) return 0;
   if (page->truncated && page->next_token.empty()) std::abort();

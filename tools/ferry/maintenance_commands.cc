@@ -63,7 +63,7 @@ void PrintPrune(const PruneReport& r, bool dry_run) {
               static_cast<unsigned long>(r.packs), static_cast<unsigned long>(r.packs_repacked));
   if (dry_run) {
     if (r.leftovers_removed > 0) {
-      std::printf("would delete %lu temporary file(s) (%s) that killed writers left\n",
+      std::printf("would delete %lu leftover(s) of killed writers (%s)\n",
                   static_cast<unsigned long>(r.leftovers_removed),
                   HumanBytes(static_cast<double>(r.leftover_bytes_removed)).c_str());
     }
@@ -81,7 +81,7 @@ void PrintPrune(const PruneReport& r, bool dry_run) {
   }
   std::printf("\n");
   if (r.leftovers_removed > 0) {
-    std::printf("deleted %lu temporary file(s) (%s) that killed writers left\n",
+    std::printf("deleted %lu leftover(s) of killed writers (%s)\n",
                 static_cast<unsigned long>(r.leftovers_removed),
                 HumanBytes(static_cast<double>(r.leftover_bytes_removed)).c_str());
   }

@@ -198,8 +198,10 @@ Result<std::vector<LeftoverTemporary>> LocalTransport::ListLeftovers() {
     const auto size = it->file_size(stat_ec);
     const auto written = it->last_write_time(stat_ec);
     if (stat_ec) continue;
-    out.push_back({std::filesystem::relative(it->path(), root_).string(), size,
-                   std::chrono::duration_cast<std::chrono::seconds>(now - written)});
+    out.push_back({std::filesystem::relative(it->path(), root_).string(),
+                   size,
+                   std::chrono::duration_cast<std::chrono::seconds>(now - written),
+                   {}});
   }
   if (ec) return Err(Status::FromErrno(ec.value(), "list leftovers in " + root_));
   return out;

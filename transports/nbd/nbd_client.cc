@@ -96,7 +96,9 @@ Status NbdClient::SubmitPiece(size_t slot) {
   s.offset = cursor_;
   s.length =
       static_cast<size_t>(std::min<uint64_t>(piece_size_, ranges_[range_index_].end() - cursor_));
-  s.cookie = lib_.aio_pread(handle_, s.buffer.get(), s.length, s.offset, NBD_NULL_COMPLETION, 0);
+  // No completion callback: NextPiece() asks libnbd whether the read is done.
+  s.cookie =
+      lib_.aio_pread(handle_, s.buffer.get(), s.length, s.offset, nbd_completion_callback{}, 0);
   if (s.cookie == -1) return Error(fmt::format("read at offset {} of", s.offset));
   cursor_ += s.length;
   return Status();

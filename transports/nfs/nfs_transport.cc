@@ -398,9 +398,11 @@ Result<std::vector<LeftoverTemporary>> NfsTransport::ListLeftovers() {
       lease.get(), impl_->PathOf(""), "", [&](const std::string& name, const NfsDirEntry& e) {
         if (!e.name.starts_with(".tmp-")) return;
         const auto written = std::chrono::seconds(e.mtime_seconds);
-        out.push_back({name, e.size,
+        out.push_back({name,
+                       e.size,
                        std::max(std::chrono::seconds(0),
-                                std::chrono::duration_cast<std::chrono::seconds>(now - written))});
+                                std::chrono::duration_cast<std::chrono::seconds>(now - written)),
+                       {}});
       }));
   return out;
 }

@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/testutil/testutil.h"
-#include "transports/s3/credentials.h"
+#include "transports/s3/rgw_test_transport.h"
 #include "transports/s3/s3_transport.h"
 
 namespace ferry::s3 {
@@ -29,16 +29,7 @@ class ObjectLockTest : public ::testing::Test {
   }
 
   static std::unique_ptr<S3Transport> Open(const char* bucket_variable) {
-    S3Location where{.bucket = std::getenv(bucket_variable),
-                     .prefix = "locktest-" + std::to_string(std::random_device{}()),
-                     .endpoint = std::getenv("FERRY_RGW_ENDPOINT"),
-                     .region = "us-east-1",
-                     .path_style = true};
-    auto credentials = LoadCredentials([](const char* n) { return std::getenv(n); }).value();
-    S3Options o;
-    o.multipart_threshold = 5u << 20;
-    o.part_size = 5u << 20;
-    return S3Transport::Open(where, credentials, o).value();
+    return OpenRgwTransport(bucket_variable, "locktest-" + std::to_string(std::random_device{}()));
   }
 
   static ObjectLockPolicy Policy(ObjectLockPolicy::Mode mode, seconds period) {

@@ -77,7 +77,8 @@ std::string AmzDateNow() {
 bool Is2xx(long status) { return status >= 200 && status < 300; }
 
 bool IsRetryableStatus(const HttpResponse& r) {
-  if (r.status >= 500 || r.status == 429) return true;
+  // 501 Not Implemented is an answer, not a passing failure.
+  if ((r.status >= 500 && r.status != 501) || r.status == 429) return true;
   // S3 answers a client that sent its body too slowly with 400 RequestTimeout.
   return r.status == 400 && r.body.find("<Code>RequestTimeout</Code>") != std::string::npos;
 }
@@ -388,6 +389,86 @@ Result<std::vector<std::string>> S3Transport::List(std::string_view prefix) {
   } while (!token.empty());
   std::sort(names.begin(), names.end());
   return names;
+}
+
+Result<std::vector<LeftoverTemporary>> S3Transport::ListLeftovers() {
+  const std::string key_prefix = KeyOf("");  // "prefix/", or "" at the bucket's root.
+  const std::string what = "list the unfinished uploads under " + UriOf("");
+  const SystemTime now = std::chrono::system_clock::now();
+  std::vector<LeftoverTemporary> out;
+  std::string key_marker, upload_id_marker;
+  do {
+    Call call{.method = "GET",
+              .query = {{"uploads", ""},
+                        {"prefix", key_prefix},
+                        {"max-uploads", std::to_string(options_.list_page_size)}}};
+    if (!key_marker.empty()) {
+      call.query.emplace_back("key-marker", key_marker);
+      call.query.emplace_back("upload-id-marker", upload_id_marker);
+    }
+    FERRY_ASSIGN_OR_RETURN(HttpResponse r, Execute(std::move(call)));
+    if (r.status == 501) {
+      return Err(Status::NotSupported(fmt::format(
+          "the S3 server at {} does not list unfinished multipart uploads (HTTP 501 {})",
+          impl_->location.endpoint, ParseErrorBody(r.body).code)));
+    }
+    if (!Is2xx(r.status)) return Err(ErrorOf(r, what));
+    auto page = ParseUploadsPage(r.body);
+    if (!page.has_value()) return Err(Status::IoError(what + ": " + page.error().message()));
+    for (MultipartUpload& u : page->uploads) {
+      if (!u.key.starts_with(key_prefix)) {
+        return Err(Status::IoError(what + ": the server returned key '" + u.key +
+                                   "', outside the prefix"));
+      }
+      const auto initiated = ParseRfc3339(u.initiated);
+      if (!initiated) {
+        return Err(Status::IoError(fmt::format("{}: cannot read the date '{}' of an upload of {}",
+                                               what, u.initiated, u.key)));
+      }
+      LeftoverTemporary l{
+          .name = u.key.substr(key_prefix.size()),
+          .size = 0,
+          .age = std::max(std::chrono::seconds(0),
+                          std::chrono::duration_cast<std::chrono::seconds>(now - *initiated)),
+          .upload_id = std::move(u.upload_id)};
+      FERRY_ASSIGN_OR_RETURN(std::optional<uint64_t> bytes, UploadedBytes(l));
+      if (!bytes) continue;  // Completed or aborted since the listing.
+      l.size = *bytes;
+      out.push_back(std::move(l));
+    }
+    key_marker = page->truncated ? page->next_key_marker : std::string();
+    upload_id_marker = page->next_upload_id_marker;
+  } while (!key_marker.empty());
+  return out;
+}
+
+Result<std::optional<uint64_t>> S3Transport::UploadedBytes(const LeftoverTemporary& upload) {
+  const std::string what = "list the parts of an unfinished upload of " + UriOf(upload.name);
+  uint64_t bytes = 0;
+  std::string marker;
+  do {
+    Call call{.method = "GET",
+              .key = KeyOf(upload.name),
+              .query = {{"uploadId", upload.upload_id},
+                        {"max-parts", std::to_string(options_.list_page_size)}}};
+    if (!marker.empty()) call.query.emplace_back("part-number-marker", marker);
+    FERRY_ASSIGN_OR_RETURN(HttpResponse r, Execute(std::move(call)));
+    if (r.status == 404) return std::optional<uint64_t>();
+    if (!Is2xx(r.status)) return Err(ErrorOf(r, what));
+    auto page = ParsePartsPage(r.body);
+    if (!page.has_value()) return Err(Status::IoError(what + ": " + page.error().message()));
+    bytes += page->bytes;
+    marker = page->truncated ? page->next_part_marker : std::string();
+  } while (!marker.empty());
+  return std::optional<uint64_t>(bytes);
+}
+
+Status S3Transport::RemoveLeftover(const LeftoverTemporary& leftover) {
+  FERRY_ASSIGN_OR_RETURN(HttpResponse r, Execute({.method = "DELETE",
+                                                  .key = KeyOf(leftover.name),
+                                                  .query = {{"uploadId", leftover.upload_id}}}));
+  if (Is2xx(r.status) || r.status == 404) return Status();
+  return ErrorOf(r, "abort an unfinished upload of " + UriOf(leftover.name));
 }
 
 Status S3Transport::Remove(std::string_view name) {

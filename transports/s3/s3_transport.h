@@ -45,8 +45,8 @@ struct S3Options {
   uint64_t multipart_threshold = 64u << 20;  // Larger streamed objects go up in parts…
   uint64_t part_size = 16u << 20;            // …of this size (S3's minimum is 5 MiB).
   unsigned parts_in_flight = 4;              // Per object being written.
-  unsigned list_page_size = 1000;            // max-keys of each ListObjectsV2 request.
-  unsigned max_attempts = 6;                 // Of each request, the first included.
+  unsigned list_page_size = 1000;  // max-keys (max-uploads, max-parts) of each listing request.
+  unsigned max_attempts = 6;       // Of each request, the first included.
   std::chrono::milliseconds backoff_base{50};
   std::chrono::milliseconds backoff_cap{2000};
   HttpClient::Options http;
@@ -76,6 +76,12 @@ class S3Transport final : public Transport {
   Result<uint64_t> Size(std::string_view name) override;
   Result<std::vector<std::string>> List(std::string_view prefix) override;
   Status Remove(std::string_view name) override;
+  // The multipart uploads under the prefix that were never completed or aborted (a writer
+  // killed mid-object, or an answer to its abort lost), with the bytes of their parts.
+  // kNotSupported when the server does not implement ListMultipartUploads.
+  Result<std::vector<LeftoverTemporary>> ListLeftovers() override;
+  // Aborts the upload (AbortMultipartUpload), which deletes its parts.
+  Status RemoveLeftover(const LeftoverTemporary& leftover) override;
   // Checks with GET ?object-lock that the bucket has Object Lock enabled. Call before writing
   // anything (not thread-safe with writers).
   Status SetObjectLockPolicy(const ObjectLockPolicy& policy) override;
@@ -125,6 +131,8 @@ class S3Transport final : public Transport {
  private:
   struct Impl;
   S3Transport(std::unique_ptr<Impl> impl, S3Options options);
+  // The bytes of the parts of an unfinished upload (ListParts); nullopt if it is gone.
+  Result<std::optional<uint64_t>> UploadedBytes(const LeftoverTemporary& upload);
 
   std::unique_ptr<Impl> impl_;
   const S3Options options_;

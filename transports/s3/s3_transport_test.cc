@@ -83,6 +83,22 @@ TEST_F(S3TransportTest, AWrongSecretFailsAtOnceNamingTheProblem) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
+// s3rver answers ListMultipartUploads with 501 NotImplemented: that is a fact about the server,
+// said at once (prune passes it on), not a failure to retry.
+TEST_F(S3TransportTest, AServerThatCannotListUploadsSaysSoAtOnce) {
+  auto t = S3Transport::Open(where_, credentials_);
+  ASSERT_TRUE(t.has_value()) << t.error().ToString();
+  const uint64_t before = (*t)->requests();
+  auto leftovers = (*t)->ListLeftovers();
+  ASSERT_FALSE(leftovers.has_value());
+  EXPECT_TRUE(leftovers.error().IsNotSupported()) << leftovers.error().ToString();
+  EXPECT_NE(leftovers.error().message().find("does not list unfinished multipart uploads"),
+            std::string::npos)
+      << leftovers.error().message();
+  EXPECT_NE(leftovers.error().message().find(where_.endpoint), std::string::npos);
+  EXPECT_EQ((*t)->requests() - before, 1u) << "no retries";
+}
+
 TEST_F(S3TransportTest, AnUnknownAccessKeyIsNamed) {
   Credentials wrong = credentials_;
   wrong.access_key_id = "AKIDNOTKNOWNHERE";

@@ -71,7 +71,11 @@ Result<std::string> Unescape(std::string_view text) {
 
 }  // namespace
 
-Result<std::vector<std::string>> XmlElements(std::string_view xml, std::string_view tag) {
+namespace {
+
+// Every <tag>…</tag> element's content: unescaped text, or (raw) the markup as it stands, for
+// elements whose children are read next.
+Result<std::vector<std::string>> Elements(std::string_view xml, std::string_view tag, bool raw) {
   const std::string open = fmt::format("<{}>", tag);
   const std::string empty = fmt::format("<{}/>", tag);
   const std::string close = fmt::format("</{}>", tag);
@@ -91,11 +95,37 @@ Result<std::vector<std::string>> XmlElements(std::string_view xml, std::string_v
     if (end == std::string_view::npos) {
       return Err(Status::Corruption(fmt::format("XML: <{}> is not closed", tag)));
     }
-    FERRY_ASSIGN_OR_RETURN(std::string value, Unescape(xml.substr(start, end - start)));
-    out.push_back(std::move(value));
+    const std::string_view content = xml.substr(start, end - start);
+    if (raw) {
+      out.emplace_back(content);
+    } else {
+      FERRY_ASSIGN_OR_RETURN(std::string value, Unescape(content));
+      out.push_back(std::move(value));
+    }
     pos = end + close.size();
   }
   return out;
+}
+
+// Whether a listing page says it is truncated, and then where the next page starts: the
+// element `marker_tag`, which such a page must have.
+Status ReadTruncation(std::string_view xml, std::string_view marker_tag, bool* truncated,
+                      std::string* marker) {
+  FERRY_ASSIGN_OR_RETURN(auto flags, Elements(xml, "IsTruncated", /*raw=*/false));
+  *truncated = !flags.empty() && flags.front() == "true";
+  if (!*truncated) return Status();
+  FERRY_ASSIGN_OR_RETURN(auto markers, Elements(xml, marker_tag, /*raw=*/false));
+  if (markers.empty() || markers.front().empty()) {
+    return Status::Corruption(fmt::format("the listing is truncated but has no {}", marker_tag));
+  }
+  *marker = std::move(markers.front());
+  return Status();
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> XmlElements(std::string_view xml, std::string_view tag) {
+  return Elements(xml, tag, /*raw=*/false);
 }
 
 Result<std::string> XmlElement(std::string_view xml, std::string_view tag) {
@@ -136,14 +166,51 @@ Result<ListPage> ParseListPage(std::string_view xml) {
   }
   ListPage page;
   FERRY_ASSIGN_OR_RETURN(page.keys, XmlElements(xml, "Key"));
-  FERRY_ASSIGN_OR_RETURN(auto flags, XmlElements(xml, "IsTruncated"));
-  page.truncated = !flags.empty() && flags.front() == "true";
-  if (page.truncated) {
-    FERRY_ASSIGN_OR_RETURN(page.next_token, XmlElement(xml, "NextContinuationToken"));
-    if (page.next_token.empty()) {
-      return Err(Status::Corruption("the listing is truncated but has no continuation token"));
-    }
+  FERRY_RETURN_IF_ERROR(
+      ReadTruncation(xml, "NextContinuationToken", &page.truncated, &page.next_token));
+  return page;
+}
+
+Result<UploadsPage> ParseUploadsPage(std::string_view xml) {
+  if (xml.find("<ListMultipartUploadsResult") == std::string_view::npos) {
+    return Err(Status::Corruption("the listing is not a ListMultipartUploadsResult"));
   }
+  UploadsPage page;
+  FERRY_ASSIGN_OR_RETURN(auto uploads, Elements(xml, "Upload", /*raw=*/true));
+  for (const std::string& u : uploads) {
+    MultipartUpload upload;
+    FERRY_ASSIGN_OR_RETURN(upload.key, XmlElement(u, "Key"));
+    FERRY_ASSIGN_OR_RETURN(upload.upload_id, XmlElement(u, "UploadId"));
+    FERRY_ASSIGN_OR_RETURN(upload.initiated, XmlElement(u, "Initiated"));
+    if (upload.key.empty() || upload.upload_id.empty()) {
+      return Err(Status::Corruption("the listing has an upload without a key or an upload id"));
+    }
+    page.uploads.push_back(std::move(upload));
+  }
+  FERRY_RETURN_IF_ERROR(
+      ReadTruncation(xml, "NextKeyMarker", &page.truncated, &page.next_key_marker));
+  // Empty for a page that ends between two keys.
+  FERRY_ASSIGN_OR_RETURN(page.next_upload_id_marker, XmlElement(xml, "NextUploadIdMarker"));
+  return page;
+}
+
+Result<PartsPage> ParsePartsPage(std::string_view xml) {
+  if (xml.find("<ListPartsResult") == std::string_view::npos) {
+    return Err(Status::Corruption("the listing is not a ListPartsResult"));
+  }
+  PartsPage page;
+  FERRY_ASSIGN_OR_RETURN(auto parts, Elements(xml, "Part", /*raw=*/true));
+  for (const std::string& p : parts) {
+    FERRY_ASSIGN_OR_RETURN(std::string size, XmlElement(p, "Size"));
+    uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), n);
+    if (size.empty() || ec != std::errc() || end != size.data() + size.size()) {
+      return Err(Status::Corruption(fmt::format("the listing has a part of size '{}'", size)));
+    }
+    page.bytes += n;
+  }
+  FERRY_RETURN_IF_ERROR(
+      ReadTruncation(xml, "NextPartNumberMarker", &page.truncated, &page.next_part_marker));
   return page;
 }
 

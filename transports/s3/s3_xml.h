@@ -1,5 +1,6 @@
 // The few S3 XML documents ferry reads and writes: ListObjectsV2 pages, error bodies,
-// InitiateMultipartUpload results and the CompleteMultipartUpload request. These answers come
+// InitiateMultipartUpload results, the CompleteMultipartUpload request, and the pages of
+// ListMultipartUploads and ListParts (unfinished uploads, which prune aborts). These answers come
 // from the network, so reading them is strict about structure and never trusts a length.
 #pragma once
 
@@ -31,6 +32,33 @@ struct ListPage {
 // A ListBucketResult. Errors: kCorruption if it is not one, or says it is truncated without a
 // continuation token.
 Result<ListPage> ParseListPage(std::string_view xml);
+
+struct MultipartUpload {
+  std::string key;
+  std::string upload_id;
+  std::string initiated;  // RFC 3339, as the server wrote it.
+};
+
+struct UploadsPage {
+  std::vector<MultipartUpload> uploads;
+  bool truncated = false;
+  std::string next_key_marker;  // When truncated.
+  std::string next_upload_id_marker;
+};
+
+// A ListMultipartUploadsResult. Errors: kCorruption if it is not one, an upload lacks its key or
+// id, or it says it is truncated without a next key marker.
+Result<UploadsPage> ParseUploadsPage(std::string_view xml);
+
+struct PartsPage {
+  uint64_t bytes = 0;  // Of the parts on this page.
+  bool truncated = false;
+  std::string next_part_marker;  // NextPartNumberMarker, when truncated.
+};
+
+// A ListPartsResult. Errors: kCorruption if it is not one, a part's size is not a number, or it
+// says it is truncated without a next marker.
+Result<PartsPage> ParsePartsPage(std::string_view xml);
 
 struct ErrorBody {
   std::string code;  // "SignatureDoesNotMatch"; "" when the body is not an S3 error.

@@ -51,6 +51,79 @@ TEST(S3Xml, MalformedListingsAreRefused) {
                   .IsCorruption());
 }
 
+// Shaped like AWS's ListMultipartUploads answer (radosgw's has the same elements).
+TEST(S3Xml, UploadsPageKeysIdsAndMarkers) {
+  const std::string xml =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListMultipartUploadsResult "
+      "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>b</Bucket><KeyMarker/>"
+      "<UploadIdMarker/><NextKeyMarker>p/data/ab/c&amp;d</NextKeyMarker>"
+      "<NextUploadIdMarker>2~xyz</NextUploadIdMarker><MaxUploads>2</MaxUploads>"
+      "<IsTruncated>true</IsTruncated>"
+      "<Upload><Key>p/data/ab/one</Key><UploadId>2~abc</UploadId><Initiator><ID>u</ID>"
+      "</Initiator><StorageClass>STANDARD</StorageClass>"
+      "<Initiated>2026-11-24T03:00:00.000Z</Initiated></Upload>"
+      "<Upload><Key>p/data/ab/c&amp;d</Key><UploadId>2~xyz</UploadId>"
+      "<Initiated>2026-11-24T04:00:00.000Z</Initiated></Upload></ListMultipartUploadsResult>";
+  auto page = ParseUploadsPage(xml);
+  ASSERT_TRUE(page.has_value()) << page.error().ToString();
+  ASSERT_EQ(page->uploads.size(), 2u);
+  EXPECT_EQ(page->uploads[0].key, "p/data/ab/one");
+  EXPECT_EQ(page->uploads[0].upload_id, "2~abc");
+  EXPECT_EQ(page->uploads[0].initiated, "2026-11-24T03:00:00.000Z");
+  EXPECT_EQ(page->uploads[1].key, "p/data/ab/c&d");
+  EXPECT_TRUE(page->truncated);
+  EXPECT_EQ(page->next_key_marker, "p/data/ab/c&d");
+  EXPECT_EQ(page->next_upload_id_marker, "2~xyz");
+
+  auto none = ParseUploadsPage(
+      "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>");
+  ASSERT_TRUE(none.has_value());
+  EXPECT_TRUE(none->uploads.empty());
+  EXPECT_FALSE(none->truncated);
+}
+
+TEST(S3Xml, MalformedUploadsPagesAreRefused) {
+  // s3rver answers NotImplemented; an object listing is not an upload listing either.
+  EXPECT_TRUE(
+      ParseUploadsPage("<Error><Code>NotImplemented</Code></Error>").error().IsCorruption());
+  EXPECT_TRUE(
+      ParseUploadsPage("<ListBucketResult><Key>a</Key></ListBucketResult>").error().IsCorruption());
+  EXPECT_TRUE(ParseUploadsPage("<ListMultipartUploadsResult><Upload><Key>a</Key></Upload>"
+                               "</ListMultipartUploadsResult>")
+                  .error()
+                  .IsCorruption());
+  EXPECT_TRUE(ParseUploadsPage("<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
+                               "</ListMultipartUploadsResult>")
+                  .error()
+                  .IsCorruption());
+  EXPECT_TRUE(
+      ParseUploadsPage("<ListMultipartUploadsResult><Upload><Key>a</Key>").error().IsCorruption());
+}
+
+TEST(S3Xml, PartsPageAddsSizes) {
+  auto page = ParsePartsPage(
+      "<ListPartsResult><Bucket>b</Bucket><Key>k</Key><UploadId>u</UploadId>"
+      "<PartNumberMarker>0</PartNumberMarker><NextPartNumberMarker>2</NextPartNumberMarker>"
+      "<MaxParts>2</MaxParts><IsTruncated>true</IsTruncated>"
+      "<Part><PartNumber>1</PartNumber><ETag>\"e1\"</ETag><Size>8388608</Size></Part>"
+      "<Part><PartNumber>2</PartNumber><ETag>\"e2\"</ETag><Size>100</Size></Part>"
+      "</ListPartsResult>");
+  ASSERT_TRUE(page.has_value()) << page.error().ToString();
+  EXPECT_EQ(page->bytes, 8388708u);
+  EXPECT_TRUE(page->truncated);
+  EXPECT_EQ(page->next_part_marker, "2");
+  EXPECT_TRUE(ParsePartsPage("<ListPartsResult><Part><Size>-1</Size></Part></ListPartsResult>")
+                  .error()
+                  .IsCorruption());
+  EXPECT_TRUE(ParsePartsPage("<ListPartsResult><Part><Size>12x</Size></Part></ListPartsResult>")
+                  .error()
+                  .IsCorruption());
+  EXPECT_TRUE(ParsePartsPage("<ListPartsResult><IsTruncated>true</IsTruncated></ListPartsResult>")
+                  .error()
+                  .IsCorruption());
+  EXPECT_TRUE(ParsePartsPage("<Error/>").error().IsCorruption());
+}
+
 TEST(S3Xml, ErrorBodies) {
   const ErrorBody e = ParseErrorBody(
       "<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code><Message>The request "
