@@ -65,14 +65,6 @@ Result<std::string> EncodeKeyFile(const MasterKey& master, std::string_view conf
          "\n";
 }
 
-bool KeyFileNeedsPassphrase(std::string_view text) {
-  const json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return false;
-  // Not j.value("kdf", ""): it throws when "kdf" is there but not a string.
-  const auto kdf = j.find("kdf");
-  return kdf != j.end() && kdf->is_string() && kdf->get_ref<const std::string&>() == "scrypt";
-}
-
 Result<MasterKey> DecodeKeyFile(std::string_view text, std::string_view config_bytes,
                                 std::string_view passphrase) {
   const json j = json::parse(text, nullptr, false);

@@ -32,7 +32,4 @@ Result<std::string> EncodeKeyFile(const MasterKey& master, std::string_view conf
 Result<MasterKey> DecodeKeyFile(std::string_view json, std::string_view config_bytes,
                                 std::string_view passphrase);
 
-// True if the key file needs a passphrase (kdf scrypt).
-bool KeyFileNeedsPassphrase(std::string_view json);
-
 }  // namespace ferry::repo

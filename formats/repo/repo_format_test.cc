@@ -102,7 +102,6 @@ TEST(KeyFileTest, OpensWithThePassphraseOnly) {
   const std::string config = "config bytes";
   const codec::ScryptParams cheap{1024, 8, 1};
   const std::string file = EncodeKeyFile(master, config, true, "correct horse", cheap).value();
-  EXPECT_TRUE(KeyFileNeedsPassphrase(file));
   EXPECT_EQ(DecodeKeyFile(file, config, "correct horse").value().bytes, master.bytes);
   auto wrong = DecodeKeyFile(file, config, "battery staple");
   EXPECT_EQ(wrong.error().code(), Status::Code::kPermissionDenied);
@@ -114,16 +113,14 @@ TEST(KeyFileTest, OpensWithThePassphraseOnly) {
 TEST(KeyFileTest, UnencryptedStoresTheKeyPlain) {
   const MasterKey master = NewMasterKey().value();
   const std::string file = EncodeKeyFile(master, "c", false, "", {}).value();
-  EXPECT_FALSE(KeyFileNeedsPassphrase(file));
   EXPECT_EQ(DecodeKeyFile(file, "c", "").value().bytes, master.bytes);
 }
 
-// Found by the repo_objects fuzz target: a "kdf" that is not a string threw out of
-// KeyFileNeedsPassphrase (nlohmann's value() converts, and throws when it cannot).
-TEST(KeyFileTest, AMalformedKdfIsNoPassphraseAndNoCrash) {
+// Found by the repo_objects fuzz target: a "kdf" that is not a string threw (nlohmann's value()
+// converts, and throws when it cannot).
+TEST(KeyFileTest, AMalformedKdfIsCorruptionAndNoCrash) {
   for (const char* file : {R"({"kdf": 666})", R"({"kdf": ["scrypt"]})", R"({"kdf": null})",
                            R"([1, 2])", "not json", R"({"kdf": "scrypt")"}) {
-    EXPECT_FALSE(KeyFileNeedsPassphrase(file)) << file;
     auto decoded = DecodeKeyFile(file, "c", "p");
     ASSERT_FALSE(decoded.has_value()) << file;
     EXPECT_EQ(decoded.error().code(), Status::Code::kCorruption) << file;

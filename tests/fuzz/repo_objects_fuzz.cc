@@ -138,7 +138,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 9:
       if (!CostlyKeyFile(body)) {
-        (void)repo::KeyFileNeedsPassphrase(body);
         (void)repo::DecodeKeyFile(body, "{\"version\":1}", "passphrase");
       }
       break;
