@@ -4,7 +4,8 @@
 # backup reads only what base:allocation calls allocated, an incremental reads around what the
 # exported bitmap calls dirty, and both restore to what qemu-img convert makes of the image.
 # Then nbdkit, whose filters log, slow down and fail reads: a backup keeps several reads in
-# flight, and a read that fails mid-stream fails the backup cleanly.
+# flight, reads nbd:// over TCP on 127.0.0.1 as well, and a read that fails mid-stream fails
+# the backup cleanly.
 # Usage: nbd_cli_test.sh FERRY_BINARY
 set -u
 ferry=$1
@@ -104,6 +105,17 @@ check "keeps several reads in flight (most at once: $most_in_flight)" test "$mos
 "$ferry" restore -r "$repo" latest:many -t "$tmp/many.out" >/dev/null 2>&1
 check "and restores byte-exact" cmp -s "$raw" "$tmp/many.out"
 
+# The same export over TCP on the loopback address (nbd://): nothing new to store.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+rm -f "$kpid"
+nbdkit -r -i 127.0.0.1 -p "$port" -P "$kpid" file "$raw"
+"$ferry" backup -r "$repo" --name many "nbd://127.0.0.1:$port/" --json >"$tmp/tcp.json" 2>"$tmp/err"
+check "backup of nbd://127.0.0.1:$port/" test $? -eq 0
+nbdkit_stop
+check "stores nothing the unix-socket backup stored" test "$(json_field "$tmp/tcp.json" bytes_new)" -eq 0
+"$ferry" restore -r "$repo" latest:many -t "$tmp/tcp.out" >/dev/null 2>&1
+check "and restores byte-exact" cmp -s "$raw" "$tmp/tcp.out"
+
 params=(error-pread=EIO error-pread-rate=10%)
 nbdkit_serve --filter=error
 "$ferry" backup -r "$repo" --name many "$uri" --json >/dev/null 2>"$tmp/err"
@@ -114,7 +126,7 @@ count_many() {
   "$ferry" snapshots -r "$repo" --json |
     python3 -c 'import json,sys; print(sum(v["name"] == "many" for s in json.load(sys.stdin) for v in s["volumes"]))'
 }
-check "and adds no snapshot" test "$(count_many)" -eq 1
+check "and adds no snapshot" test "$(count_many)" -eq 2
 
 # --- errors ----------------------------------------------------------------------------------
 "$ferry" backup -r "$repo" --name vm "$uri" >/dev/null 2>"$tmp/err"
