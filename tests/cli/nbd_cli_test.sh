@@ -4,8 +4,8 @@
 # backup reads only what base:allocation calls allocated, an incremental reads around what the
 # exported bitmap calls dirty, and both restore to what qemu-img convert makes of the image.
 # Then nbdkit, whose filters log, slow down and fail reads: a backup keeps several reads in
-# flight, reads nbd:// over TCP on 127.0.0.1 as well, and a read that fails mid-stream fails
-# the backup cleanly.
+# flight, reads nbd:// over TCP on 127.0.0.1 as well, and a read that fails mid-stream, or a
+# server that stops answering, fails the backup cleanly.
 # Usage: nbd_cli_test.sh FERRY_BINARY
 set -u
 ferry=$1
@@ -126,6 +126,27 @@ count_many() {
   "$ferry" snapshots -r "$repo" --json |
     python3 -c 'import json,sys; print(sum(v["name"] == "many" for s in json.load(sys.stdin) for v in s["volumes"]))'
 }
+check "and adds no snapshot" test "$(count_many)" -eq 2
+
+# A server that stops answering: reads (delayed far past the timeout), then the handshake
+# (the server stopped by SIGSTOP, its socket still accepting).
+params=(delay-read=60)
+nbdkit_serve --filter=delay
+start=$SECONDS
+FERRY_NBD_TIMEOUT_SECONDS=2 "$ferry" backup -r "$repo" --name many "$uri" >/dev/null 2>"$tmp/err"
+check "a server that stops answering reads fails the backup" test $? -eq 1
+check "... in seconds ($((SECONDS - start)) s)" test $((SECONDS - start)) -lt 30
+check "... saying so" grep -q "read at offset [0-9]* of $uri: the NBD server did not answer for 2 s" "$tmp/err"
+kill -KILL "$(cat "$kpid")"
+nbdkit_stop
+params=()
+nbdkit_serve
+kill -STOP "$(cat "$kpid")"
+FERRY_NBD_TIMEOUT_SECONDS=2 "$ferry" backup -r "$repo" --name many "$uri" >/dev/null 2>"$tmp/err"
+check "a server that does not answer the handshake fails the backup" test $? -eq 1
+check "... saying so" grep -q "connect to $uri: the NBD server did not answer for 2 s" "$tmp/err"
+kill -KILL "$(cat "$kpid")"
+nbdkit_stop
 check "and adds no snapshot" test "$(count_many)" -eq 2
 
 # --- errors ----------------------------------------------------------------------------------

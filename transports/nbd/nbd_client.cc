@@ -1,6 +1,8 @@
 #include "transports/nbd/nbd_client.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -9,8 +11,22 @@
 namespace ferry::nbd {
 
 namespace {
+
 // Servers limit a request (qemu-nbd: 32 MiB); stay well below.
 constexpr size_t kMaxRequest = 4u << 20;
+// How long one poll waits before counting the time as silence.
+constexpr int kPollSliceMs = 500;
+
+std::chrono::seconds AnswerTimeoutFromEnvironment() {
+  constexpr std::chrono::seconds kDefault{300};
+  const char* v = std::getenv("FERRY_NBD_TIMEOUT_SECONDS");
+  if (v == nullptr || *v == '\0') return kDefault;
+  char* end = nullptr;
+  const long n = std::strtol(v, &end, 10);
+  if (*end != '\0' || n <= 0) return kDefault;
+  return std::chrono::seconds(n);
+}
+
 }  // namespace
 
 bool IsNbdUri(std::string_view path) {
@@ -33,14 +49,29 @@ Result<std::unique_ptr<NbdClient>> NbdClient::Connect(const std::string& uri,
   nbd_handle* h = lib->create();
   if (h == nullptr) return Err(Status::IoError(fmt::format("libnbd: {}", lib->get_error())));
   std::unique_ptr<NbdClient> client(new NbdClient(*lib, uri, h));
+  client->answer_timeout_ = AnswerTimeoutFromEnvironment();
   for (const std::string& c : contexts) {
     if (lib->add_meta_context(h, c.c_str()) == -1) return Err(client->Error("NBD context for"));
   }
-  if (lib->connect_uri(h, uri.c_str()) == -1) {
-    const int err = lib->get_errno();
-    const char* message = lib->get_error();
-    const std::string text = fmt::format("connect to {}: {}", uri, message ? message : "failed");
-    return Err(err == EINVAL ? Status::InvalidArgument(text) : Status::Unavailable(text));
+  // The handshake is bounded like every read: a server that accepts and then says nothing
+  // would otherwise hold the backup forever.
+  Status connected;
+  if (lib->aio_connect_uri(h, uri.c_str()) == -1) {
+    connected = client->Error("connect to");
+    if (lib->get_errno() == EINVAL) connected = Status::InvalidArgument(connected.message());
+  } else {
+    connected = client->PollUntil(
+        [&] {
+          if (lib->aio_is_connecting(h) == 1) return 0;
+          return lib->aio_is_ready(h) == 1 ? 1 : -1;
+        },
+        "connect to");
+  }
+  if (!connected.ok()) {
+    if (connected.code() == Status::Code::kIoError) {
+      return Err(Status::Unavailable(connected.message()));
+    }
+    return Err(connected);
   }
   const int64_t size = lib->get_size(h);
   if (size < 0) return Err(client->Error("size of"));
@@ -52,7 +83,9 @@ Result<std::unique_ptr<NbdClient>> NbdClient::Connect(const std::string& uri,
 }
 
 NbdClient::~NbdClient() {
-  lib_.shutdown(handle_, 0);
+  // The goodbye waits for the server to close the connection; one that stopped answering never
+  // would.
+  if (!unresponsive_) lib_.shutdown(handle_, 0);
   lib_.close(handle_);
 }
 
@@ -66,9 +99,10 @@ bool NbdClient::HasContext(std::string_view context) const {
 Status NbdClient::Read(MutableByteView out, uint64_t offset) {
   for (size_t done = 0; done < out.size();) {
     const size_t n = std::min(kMaxRequest, out.size() - done);
-    if (lib_.pread(handle_, out.data() + done, n, offset + done, 0) == -1) {
-      return Error(fmt::format("read at offset {} of", offset + done));
-    }
+    const int64_t cookie =
+        lib_.aio_pread(handle_, out.data() + done, n, offset + done, nbd_completion_callback{}, 0);
+    if (cookie == -1) return Error(fmt::format("read at offset {} of", offset + done));
+    FERRY_RETURN_IF_ERROR(AwaitCommand(cookie, offset + done));
     done += n;
   }
   return Status();
@@ -104,14 +138,29 @@ Status NbdClient::SubmitPiece(size_t slot) {
   return Status();
 }
 
-Status NbdClient::AwaitCommand(int64_t cookie, uint64_t offset) {
+template <class State>
+Status NbdClient::PollUntil(State state, std::string_view what) {
+  int silent_ms = 0;
   for (;;) {
-    const int done = lib_.aio_command_completed(handle_, static_cast<uint64_t>(cookie));
-    if (done == 1) return Status();
-    if (done == -1 || lib_.poll(handle_, -1) == -1) {
-      return Error(fmt::format("read at offset {} of", offset));
+    const int s = state();
+    if (s == 1) return Status();
+    if (s == -1) return Error(what);
+    const int polled = lib_.poll(handle_, kPollSliceMs);
+    if (polled == -1) return Error(what);
+    silent_ms = polled == 0 ? silent_ms + kPollSliceMs : 0;
+    if (silent_ms >= answer_timeout_.count() * 1000) {
+      unresponsive_ = true;
+      return Status::Unavailable(
+          fmt::format("{} {}: the NBD server did not answer for {} s (FERRY_NBD_TIMEOUT_SECONDS)",
+                      what, uri_, answer_timeout_.count()));
     }
   }
+}
+
+Status NbdClient::AwaitCommand(int64_t cookie, uint64_t offset) {
+  return PollUntil(
+      [&] { return lib_.aio_command_completed(handle_, static_cast<uint64_t>(cookie)); },
+      fmt::format("read at offset {} of", offset));
 }
 
 Result<NbdPiece> NbdClient::NextPiece() {

@@ -8,9 +8,14 @@
 // server reads ahead of the chunker: one read at a time made a backup through qemu-nbd 2.7x
 // slower than from the file, bench/RESULTS.md); single reads elsewhere go alongside.
 //
+// A server that answers nothing for FERRY_NBD_TIMEOUT_SECONDS (default 300) while a connection
+// or a read waits is taken to be gone: the call fails, and the client closes without the
+// goodbye that would wait for it.
+//
 // Thread-safety: one thread at a time per client.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -57,8 +62,8 @@ struct NbdStreamOptions {
 class NbdClient {
  public:
   // Connects to `uri`, asking the server for the metadata `contexts`. Errors: kInvalidArgument
-  // for a malformed URI, kUnavailable when the server cannot be reached, naming the URI;
-  // kNotSupported when libnbd cannot be loaded.
+  // for a malformed URI, kUnavailable when the server cannot be reached or does not answer,
+  // naming the URI; kNotSupported when libnbd cannot be loaded.
   static Result<std::unique_ptr<NbdClient>> Connect(const std::string& uri,
                                                     const std::vector<std::string>& contexts);
   ~NbdClient();
@@ -70,15 +75,16 @@ class NbdClient {
   // Whether the server agreed to `context`.
   bool HasContext(std::string_view context) const;
 
-  // Reads exactly `out.size()` bytes at `offset`. Errors: kIoError naming the URI and offset.
+  // Reads exactly `out.size()` bytes at `offset`. Errors: kIoError naming the URI and offset;
+  // kUnavailable if the server stopped answering.
   Status Read(MutableByteView out, uint64_t offset);
   // Starts reading `ranges` (sorted, inside size()) front to back, pieces of
   // `options.piece_size` with up to `options.depth` in flight, so the server reads ahead of the
   // caller. A piece never spans two ranges. REQUIRES: called at most once per client.
   void StartStream(cbt::ExtentList ranges, const NbdStreamOptions& options);
   // The next piece of the stream in offset order, or an empty one at its end. The data stays
-  // valid until the next call. Errors: kIoError naming the URI and offset; the same error on
-  // every later call. REQUIRES: StartStream() was called.
+  // valid until the next call. Errors: kIoError naming the URI and offset, kUnavailable if the
+  // server stopped answering; the same error on every later call. REQUIRES: StartStream().
   Result<NbdPiece> NextPiece();
 
   // The ranges of the whole export whose `context` flags satisfy `want`, sorted and merged.
@@ -91,6 +97,10 @@ class NbdClient {
   Status Error(std::string_view what) const;
   // Sends the read that fills stream slot `slot` with the next piece, if any is left.
   Status SubmitPiece(size_t slot);
+  // Lets libnbd work until `state()` is 1 (done) or -1 (failed: the handle's error, as
+  // Error(what)). Errors: kUnavailable when nothing moves for the answer timeout.
+  template <class State>
+  Status PollUntil(State state, std::string_view what);
   // Waits until the read of `cookie` is answered.
   Status AwaitCommand(int64_t cookie, uint64_t offset);
 
@@ -99,6 +109,8 @@ class NbdClient {
   nbd_handle* handle_;
   uint64_t size_ = 0;
   std::vector<std::string> contexts_;  // Agreed by the server.
+  std::chrono::seconds answer_timeout_{300};
+  bool unresponsive_ = false;  // A call timed out: closing must not wait for the server.
 
   // The stream. Its buffers outlive the handle (the destructor closes it first), so a read
   // still in flight never lands in freed memory.

@@ -18,7 +18,6 @@ Result<NbdLibrary> Load() {
            lib.Bind("nbd_get_error", &n.get_error),
            lib.Bind("nbd_get_errno", &n.get_errno),
            lib.Bind("nbd_add_meta_context", &n.add_meta_context),
-           lib.Bind("nbd_connect_uri", &n.connect_uri),
            lib.Bind("nbd_get_size", &n.get_size),
            lib.Bind("nbd_can_meta_context", &n.can_meta_context),
            lib.Bind("nbd_pread", &n.pread),
@@ -26,6 +25,9 @@ Result<NbdLibrary> Load() {
            lib.Bind("nbd_aio_pread", &n.aio_pread),
            lib.Bind("nbd_aio_command_completed", &n.aio_command_completed),
            lib.Bind("nbd_poll", &n.poll),
+           lib.Bind("nbd_aio_connect_uri", &n.aio_connect_uri),
+           lib.Bind("nbd_aio_is_connecting", &n.aio_is_connecting),
+           lib.Bind("nbd_aio_is_ready", &n.aio_is_ready),
        }) {
     FERRY_RETURN_IF_ERROR(s);
   }

@@ -20,7 +20,6 @@ struct NbdLibrary {
   decltype(&::nbd_get_error) get_error = nullptr;
   decltype(&::nbd_get_errno) get_errno = nullptr;
   decltype(&::nbd_add_meta_context) add_meta_context = nullptr;
-  decltype(&::nbd_connect_uri) connect_uri = nullptr;
   decltype(&::nbd_get_size) get_size = nullptr;
   decltype(&::nbd_can_meta_context) can_meta_context = nullptr;
   decltype(&::nbd_pread) pread = nullptr;
@@ -28,6 +27,9 @@ struct NbdLibrary {
   decltype(&::nbd_aio_pread) aio_pread = nullptr;
   decltype(&::nbd_aio_command_completed) aio_command_completed = nullptr;
   decltype(&::nbd_poll) poll = nullptr;
+  decltype(&::nbd_aio_connect_uri) aio_connect_uri = nullptr;
+  decltype(&::nbd_aio_is_connecting) aio_is_connecting = nullptr;
+  decltype(&::nbd_aio_is_ready) aio_is_ready = nullptr;
 };
 
 // libnbd (libnbd.so.0), loaded once per process. Errors: kNotSupported naming the library or
