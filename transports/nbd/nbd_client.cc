@@ -85,7 +85,7 @@ Result<std::unique_ptr<NbdClient>> NbdClient::Connect(const std::string& uri,
 NbdClient::~NbdClient() {
   // The goodbye waits for the server to close the connection; one that stopped answering never
   // would.
-  if (!unresponsive_) lib_.shutdown(handle_, 0);
+  if (unresponsive_error_.ok()) lib_.shutdown(handle_, 0);
   lib_.close(handle_);
 }
 
@@ -140,6 +140,9 @@ Status NbdClient::SubmitPiece(size_t slot) {
 
 template <class State>
 Status NbdClient::PollUntil(State state, std::string_view what) {
+  // Once a call timed out, no other waits: its answer could still come, into a buffer (or an
+  // extent callback's state) its caller has given up.
+  if (!unresponsive_error_.ok()) return unresponsive_error_;
   int silent_ms = 0;
   for (;;) {
     const int s = state();
@@ -149,10 +152,10 @@ Status NbdClient::PollUntil(State state, std::string_view what) {
     if (polled == -1) return Error(what);
     silent_ms = polled == 0 ? silent_ms + kPollSliceMs : 0;
     if (silent_ms >= answer_timeout_.count() * 1000) {
-      unresponsive_ = true;
-      return Status::Unavailable(
+      unresponsive_error_ = Status::Unavailable(
           fmt::format("{} {}: the NBD server did not answer for {} s (FERRY_NBD_TIMEOUT_SECONDS)",
                       what, uri_, answer_timeout_.count()));
+      return unresponsive_error_;
     }
   }
 }
@@ -220,10 +223,13 @@ Result<cbt::ExtentList> NbdClient::RangesWhere(std::string_view context,
   for (uint64_t at = 0; at < size_;) {
     collect.reached = at;
     const uint64_t n = std::min(kMaxQuery, size_ - at);
-    if (lib_.block_status(handle_, n, at, nbd_extent_callback{OnExtents, &collect, nullptr}, 0) ==
-        -1) {
-      return Err(Error(fmt::format("block status ({}) at offset {} of", context, at)));
-    }
+    const std::string what = fmt::format("block status ({}) at offset {} of", context, at);
+    const int64_t cookie =
+        lib_.aio_block_status(handle_, n, at, nbd_extent_callback{OnExtents, &collect, nullptr},
+                              nbd_completion_callback{}, 0);
+    if (cookie == -1) return Err(Error(what));
+    FERRY_RETURN_IF_ERROR(PollUntil(
+        [&] { return lib_.aio_command_completed(handle_, static_cast<uint64_t>(cookie)); }, what));
     if (collect.reached <= at) {
       return Err(Status::IoError(fmt::format(
           "block status ({}) of {}: the server reported nothing at offset {}", context, uri_, at)));

@@ -110,7 +110,9 @@ class NbdClient {
   uint64_t size_ = 0;
   std::vector<std::string> contexts_;  // Agreed by the server.
   std::chrono::seconds answer_timeout_{300};
-  bool unresponsive_ = false;  // A call timed out: closing must not wait for the server.
+  // Set when a call timed out: every later wait fails with it, and closing does not wait for
+  // the server.
+  Status unresponsive_error_;
 
   // The stream. Its buffers outlive the handle (the destructor closes it first), so a read
   // still in flight never lands in freed memory.
