@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Backing up a volume through NBD, the way a running VM's disk is read: the realistic image
 # exported read-only by qemu-nbd on a unix socket. In alternating rounds, with caches dropped
-# before each: ferry's full backup from the file, ferry's full backup from the export, and
+# before each: ferry's full backup from the file, ferry's full backup from the export (qemu-nbd
+# as it comes, and "direct": --cache=none --aio=io_uring), and
 # `qemu-img convert` of the export to a QCOW2 file (what qemu-img-based VM backups do; plain and
 # with zstd clusters). The export's server CPU is qemu-nbd's, read from /proc before it stops.
 # With FERRY_BENCH_BASELINE=BINARY, another ferry (an older build) also backs up the export.
@@ -18,9 +19,9 @@ sock=$work/nbd.sock
 uri="nbd+unix:///?socket=$sock"
 qemu_pid=
 
-serve() {  # export $image read-only on $sock until stop_serving
+serve() {  # serve [QEMU-NBD OPTION...]: export $image read-only on $sock until stop_serving
   rm -f "$sock"
-  qemu-nbd -r -f raw -t -k "$sock" "$image" &
+  qemu-nbd -r -f raw -t "$@" -k "$sock" "$image" &
   qemu_pid=$!
   while [[ ! -S $sock ]]; do sleep 0.05; done
 }
@@ -42,6 +43,10 @@ for round in $(seq "$rounds"); do
   serve
   run "ferry-nbd.$round" "$ferry" backup -r "$work/nbd-repo" --name disk "$uri"
   stop_serving "ferry-nbd-server.$round"
+  fresh_repo
+  serve --cache=none --aio=io_uring
+  run "ferry-nbd-direct.$round" "$ferry" backup -r "$work/nbd-repo" --name disk "$uri"
+  stop_serving "ferry-nbd-direct-server.$round"
   if [[ -n ${FERRY_BENCH_BASELINE:-} ]]; then
     fresh_repo
     serve
@@ -71,7 +76,7 @@ median() {
 }
 echo "| full backup of the 2 GiB image ($rounds rounds, medians) | wall s | CPU s | qemu-nbd CPU s |"
 echo "| --- | ---: | ---: | ---: |"
-kinds=(ferry-file ferry-nbd)
+kinds=(ferry-file ferry-nbd ferry-nbd-direct)
 [[ -n ${FERRY_BENCH_BASELINE:-} ]] && kinds+=(baseline-nbd)
 for kind in "${kinds[@]}" qemu-plain qemu-zstd; do
   server=$([[ $kind == ferry-file ]] && echo "–" || median "$kind-server" 4)
