@@ -3,26 +3,17 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
-#include <cstdlib>
 #include <map>
 
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "common/env.h"
 #include "common/origin.h"
 
 namespace ferry {
 
 namespace {
-
-std::chrono::seconds SecondsFromEnv(const char* name, std::chrono::seconds fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  char* end = nullptr;
-  const long n = std::strtol(v, &end, 10);
-  if (*end != '\0' || n <= 0) return fallback;
-  return std::chrono::seconds(n);
-}
 
 std::string Age(std::chrono::system_clock::duration d) {
   const auto s = std::chrono::duration_cast<std::chrono::seconds>(d).count();

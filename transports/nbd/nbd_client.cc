@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 
 #include <fmt/format.h>
+
+#include "common/env.h"
 
 #include "transports/nbd/nbd_library.h"
 
@@ -16,16 +17,6 @@ namespace {
 constexpr size_t kMaxRequest = 4u << 20;
 // How long one poll waits before counting the time as silence.
 constexpr int kPollSliceMs = 500;
-
-std::chrono::seconds AnswerTimeoutFromEnvironment() {
-  constexpr std::chrono::seconds kDefault{300};
-  const char* v = std::getenv("FERRY_NBD_TIMEOUT_SECONDS");
-  if (v == nullptr || *v == '\0') return kDefault;
-  char* end = nullptr;
-  const long n = std::strtol(v, &end, 10);
-  if (*end != '\0' || n <= 0) return kDefault;
-  return std::chrono::seconds(n);
-}
 
 }  // namespace
 
@@ -49,7 +40,7 @@ Result<std::unique_ptr<NbdClient>> NbdClient::Connect(const std::string& uri,
   nbd_handle* h = lib->create();
   if (h == nullptr) return Err(Status::IoError(fmt::format("libnbd: {}", lib->get_error())));
   std::unique_ptr<NbdClient> client(new NbdClient(*lib, uri, h));
-  client->answer_timeout_ = AnswerTimeoutFromEnvironment();
+  client->answer_timeout_ = SecondsFromEnv("FERRY_NBD_TIMEOUT_SECONDS", std::chrono::seconds(300));
   for (const std::string& c : contexts) {
     if (lib->add_meta_context(h, c.c_str()) == -1) return Err(client->Error("NBD context for"));
   }
@@ -65,7 +56,7 @@ Result<std::unique_ptr<NbdClient>> NbdClient::Connect(const std::string& uri,
           if (lib->aio_is_connecting(h) == 1) return 0;
           return lib->aio_is_ready(h) == 1 ? 1 : -1;
         },
-        "connect to");
+        [] { return std::string("connect to"); });
   }
   if (!connected.ok()) {
     if (connected.code() == Status::Code::kIoError) {
@@ -138,8 +129,8 @@ Status NbdClient::SubmitPiece(size_t slot) {
   return Status();
 }
 
-template <class State>
-Status NbdClient::PollUntil(State state, std::string_view what) {
+template <class State, class What>
+Status NbdClient::PollUntil(State state, What what) {
   // Once a call timed out, no other waits: its answer could still come, into a buffer (or an
   // extent callback's state) its caller has given up.
   if (!unresponsive_error_.ok()) return unresponsive_error_;
@@ -147,14 +138,14 @@ Status NbdClient::PollUntil(State state, std::string_view what) {
   for (;;) {
     const int s = state();
     if (s == 1) return Status();
-    if (s == -1) return Error(what);
+    if (s == -1) return Error(what());
     const int polled = lib_.poll(handle_, kPollSliceMs);
-    if (polled == -1) return Error(what);
+    if (polled == -1) return Error(what());
     silent_ms = polled == 0 ? silent_ms + kPollSliceMs : 0;
     if (silent_ms >= answer_timeout_.count() * 1000) {
       unresponsive_error_ = Status::Unavailable(
           fmt::format("{} {}: the NBD server did not answer for {} s (FERRY_NBD_TIMEOUT_SECONDS)",
-                      what, uri_, answer_timeout_.count()));
+                      what(), uri_, answer_timeout_.count()));
       return unresponsive_error_;
     }
   }
@@ -163,7 +154,7 @@ Status NbdClient::PollUntil(State state, std::string_view what) {
 Status NbdClient::AwaitCommand(int64_t cookie, uint64_t offset) {
   return PollUntil(
       [&] { return lib_.aio_command_completed(handle_, static_cast<uint64_t>(cookie)); },
-      fmt::format("read at offset {} of", offset));
+      [&] { return fmt::format("read at offset {} of", offset); });
 }
 
 Result<NbdPiece> NbdClient::NextPiece() {
@@ -223,11 +214,11 @@ Result<cbt::ExtentList> NbdClient::RangesWhere(std::string_view context,
   for (uint64_t at = 0; at < size_;) {
     collect.reached = at;
     const uint64_t n = std::min(kMaxQuery, size_ - at);
-    const std::string what = fmt::format("block status ({}) at offset {} of", context, at);
+    auto what = [&] { return fmt::format("block status ({}) at offset {} of", context, at); };
     const int64_t cookie =
         lib_.aio_block_status(handle_, n, at, nbd_extent_callback{OnExtents, &collect, nullptr},
                               nbd_completion_callback{}, 0);
-    if (cookie == -1) return Err(Error(what));
+    if (cookie == -1) return Err(Error(what()));
     FERRY_RETURN_IF_ERROR(PollUntil(
         [&] { return lib_.aio_command_completed(handle_, static_cast<uint64_t>(cookie)); }, what));
     if (collect.reached <= at) {

@@ -98,9 +98,10 @@ class NbdClient {
   // Sends the read that fills stream slot `slot` with the next piece, if any is left.
   Status SubmitPiece(size_t slot);
   // Lets libnbd work until `state()` is 1 (done) or -1 (failed: the handle's error, as
-  // Error(what)). Errors: kUnavailable when nothing moves for the answer timeout.
-  template <class State>
-  Status PollUntil(State state, std::string_view what);
+  // Error(what())). Errors: kUnavailable when nothing moves for the answer timeout. `what` is
+  // called only on failure, so a read that succeeds formats no message.
+  template <class State, class What>
+  Status PollUntil(State state, What what);
   // Waits until the read of `cookie` is answered.
   Status AwaitCommand(int64_t cookie, uint64_t offset);
 
