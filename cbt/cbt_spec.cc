@@ -55,14 +55,15 @@ Result<ChangedBlocks> Qcow2BitmapChanges(const std::string& source, const std::s
 }
 
 // The dirty ranges of bitmap `name` as the NBD server at `uri` exports it.
-Result<ChangedBlocks> NbdBitmapChanges(const std::string& uri, const std::string& name) {
+Result<ChangedBlocks> NbdBitmapChanges(const std::string& uri, const std::string& name,
+                                       const CancelToken* cancel) {
   if (!nbd::IsNbdUri(uri)) {
     return Err(Status::InvalidArgument(fmt::format(
         "--cbt nbd-bitmap:{} needs an NBD source (nbd://… or nbd+unix://…), and {} is not one",
         name, uri)));
   }
   const std::string context = nbd::DirtyBitmapContext(name);
-  FERRY_ASSIGN_OR_RETURN(auto client, nbd::NbdClient::Connect(uri, {context}));
+  FERRY_ASSIGN_OR_RETURN(auto client, nbd::NbdClient::Connect(uri, {context}, cancel));
   if (!client->HasContext(context)) {
     return Err(Status::NotFound(fmt::format(
         "{} does not export {} (qemu-nbd exports a bitmap with -B {}; the bitmap must exist)", uri,
@@ -101,10 +102,11 @@ Result<CbtSpec> ParseCbtSpec(std::string_view text) {
                   text)));
 }
 
-Result<ChangedBlocks> LoadChangedBlocks(const CbtSpec& spec, const std::string& source) {
+Result<ChangedBlocks> LoadChangedBlocks(const CbtSpec& spec, const std::string& source,
+                                        const CancelToken* cancel) {
   if (spec.kind == CbtKind::kFiemap) return FiemapChanges(source, spec.argument);
   if (spec.kind == CbtKind::kQcow2Bitmap) return Qcow2BitmapChanges(source, spec.argument);
-  if (spec.kind == CbtKind::kNbdBitmap) return NbdBitmapChanges(source, spec.argument);
+  if (spec.kind == CbtKind::kNbdBitmap) return NbdBitmapChanges(source, spec.argument, cancel);
   if (spec.kind == CbtKind::kHash) {
     return Err(Status::NotSupported(
         "--cbt hash compares block hashes with the parent: it has no change list of its own"));

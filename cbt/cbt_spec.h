@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/cancel.h"
 #include "common/result.h"
 
 #include "cbt/changed_list.h"
@@ -36,7 +37,9 @@ Result<CbtSpec> ParseCbtSpec(std::string_view text);
 // says why in `untrusted`), or qemu:dirty-bitmap:NAME of an NBD source. Errors: kNotFound /
 // kPermissionDenied naming the file, kNotFound for a bitmap the image or server does not have;
 // kInvalidArgument from the parsers and for a source of the wrong kind; kUnavailable for an NBD
-// server that cannot be reached; kNotSupported for kHash, which is not a list.
-Result<ChangedBlocks> LoadChangedBlocks(const CbtSpec& spec, const std::string& source);
+// server that cannot be reached; kNotSupported for kHash, which is not a list; kCancelled when
+// `cancel` (optional) is set while an NBD server is being waited for.
+Result<ChangedBlocks> LoadChangedBlocks(const CbtSpec& spec, const std::string& source,
+                                        const CancelToken* cancel = nullptr);
 
 }  // namespace ferry::cbt

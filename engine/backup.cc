@@ -611,6 +611,7 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   VolumeSourceOptions source_options;
   source_options.reader.backend = options.io_backend;
   source_options.reader.buffers = static_cast<unsigned>(ReaderBytes(options.memory_bytes) >> 20);
+  source_options.cancel = options.cancel;
 
   // Announce the backup before reading the index, and leave out packs a prune is deleting
   // (docs/FORMAT.md §14.2): nothing is deduplicated against them.

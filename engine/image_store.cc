@@ -270,6 +270,7 @@ Result<ImageBackupResult> ImageStore::Backup(const std::vector<ImageBackupSource
     }
     VolumeSourceOptions vo;
     vo.format = s.format;
+    vo.cancel = options.cancel;
     FERRY_ASSIGN_OR_RETURN(p.reader, VolumeSource::Open(s.path, vo));
     if (p.reader->is_pipe()) {
       return Err(Status::InvalidArgument(

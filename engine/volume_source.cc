@@ -189,8 +189,9 @@ class NbdSource final : public VolumeSource {
 Result<std::unique_ptr<VolumeSource>> VolumeSource::Open(const std::string& path,
                                                          const VolumeSourceOptions& options) {
   if (nbd::IsNbdUri(path)) {
-    FERRY_ASSIGN_OR_RETURN(auto client,
-                           nbd::NbdClient::Connect(path, {std::string(nbd::kBaseAllocation)}));
+    FERRY_ASSIGN_OR_RETURN(
+        auto client,
+        nbd::NbdClient::Connect(path, {std::string(nbd::kBaseAllocation)}, options.cancel));
     return std::unique_ptr<VolumeSource>(new NbdSource(std::move(client), options));
   }
   qcow2::ImageFormat format = options.format;

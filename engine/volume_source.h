@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "common/bytes.h"
+#include "common/cancel.h"
 #include "common/result.h"
 
 #include "cbt/extent_list.h"
@@ -24,6 +25,9 @@ struct VolumeSourceOptions {
   SequentialReaderOptions reader;
   // kAuto: a file or block device starting with the QCOW2 magic is read as QCOW2; pipes are raw.
   qcow2::ImageFormat format = qcow2::ImageFormat::kAuto;
+  // Optional; must outlive the source. Files are read in bounded steps, between which the job
+  // checks it; a source that waits on a server (NBD) stops waiting when it is set.
+  const CancelToken* cancel = nullptr;
 };
 
 class VolumeSource {

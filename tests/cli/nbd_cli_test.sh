@@ -5,7 +5,7 @@
 # exported bitmap calls dirty, and both restore to what qemu-img convert makes of the image.
 # Then nbdkit, whose filters log, slow down and fail reads: a backup keeps several reads in
 # flight, reads nbd:// over TCP on 127.0.0.1 as well, and a read that fails mid-stream, or a
-# server that stops answering, fails the backup cleanly.
+# server that stops answering, fails the backup cleanly; Ctrl-C does not wait for the server.
 # Usage: nbd_cli_test.sh FERRY_BINARY
 set -u
 ferry=$1
@@ -145,6 +145,27 @@ kill -STOP "$(cat "$kpid")"
 FERRY_NBD_TIMEOUT_SECONDS=2 "$ferry" backup -r "$repo" --name many "$uri" >/dev/null 2>"$tmp/err"
 check "a server that does not answer the handshake fails the backup" test $? -eq 1
 check "... saying so" grep -q "connect to $uri: the NBD server did not answer for 2 s" "$tmp/err"
+# Ctrl-C (SIGINT) while the server is silent stops the wait at once, not when the server
+# answers or the (default, 300 s) timeout ends: the handshake of the stopped server, then reads
+# delayed a minute.
+cancel_backup() {  # cancel_backup NAME: SIGINT a backup of $uri after 2 s; checks how it ends
+  "$ferry" backup -r "$repo" --name many "$uri" >/dev/null 2>"$tmp/err" &
+  local pid=$!
+  sleep 2
+  kill -INT "$pid"
+  local start=$SECONDS
+  wait "$pid"
+  local rc=$?
+  check "$1: cancelled (exit $rc)" test "$rc" -eq 130
+  check "... in seconds ($((SECONDS - start)) s)" test $((SECONDS - start)) -lt 15
+  check "... saying so" grep -q "cancelled while waiting for the NBD server" "$tmp/err"
+}
+cancel_backup "Ctrl-C while the server does not answer the handshake"
+kill -KILL "$(cat "$kpid")"
+nbdkit_stop
+params=(delay-read=60)
+nbdkit_serve --filter=delay
+cancel_backup "Ctrl-C while a read is not answered"
 kill -KILL "$(cat "$kpid")"
 nbdkit_stop
 check "and adds no snapshot" test "$(count_many)" -eq 2

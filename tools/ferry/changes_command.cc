@@ -29,7 +29,7 @@ int RunChanges(const ChangesArgs& a) {
     PrintError("--cbt hash compares with a backup: it has no change list of its own");
     return kExitUsage;
   }
-  auto changes = cbt::LoadChangedBlocks(*spec, a.source);
+  auto changes = cbt::LoadChangedBlocks(*spec, a.source, &GlobalCancel());
   if (!changes) {
     PrintError(changes.error().message());
     return changes.error().IsInvalidArgument() ? kExitUsage : kExitFailure;

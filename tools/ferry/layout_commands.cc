@@ -131,7 +131,7 @@ int RunLayoutBackup(const BackupArgs& a) {
     auto spec = cbt::ParseCbtSpec(a.cbt);
     if (!spec) return Fail(spec.error());
     if (spec->kind != cbt::CbtKind::kHash) {
-      auto changes = cbt::LoadChangedBlocks(*spec, a.sources.front());
+      auto changes = cbt::LoadChangedBlocks(*spec, a.sources.front(), &GlobalCancel());
       if (!changes) return Fail(changes.error());
       sources.front().changes = std::move(*changes);
       sources.front().cbt = spec->ToString();

@@ -150,7 +150,7 @@ int RunBackup(const BackupArgs& a) {
     spec = cbt::CbtSpec{cbt::CbtKind::kHash, {}};
   }
   if (spec && spec->kind != cbt::CbtKind::kHash) {
-    auto loaded = cbt::LoadChangedBlocks(*spec, a.sources.front());
+    auto loaded = cbt::LoadChangedBlocks(*spec, a.sources.front(), &GlobalCancel());
     if (!loaded) return Fail(loaded.error());
     changes = std::move(*loaded);
   }
@@ -353,7 +353,7 @@ int RunRestore(const RestoreArgs& a) {
     if (!a.delta) return Fail(Status::InvalidArgument("--cbt on restore needs --delta"));
     auto cbt_spec = cbt::ParseCbtSpec(a.cbt);
     if (!cbt_spec) return Fail(cbt_spec.error());
-    auto changes = cbt::LoadChangedBlocks(*cbt_spec, a.target);
+    auto changes = cbt::LoadChangedBlocks(*cbt_spec, a.target, &GlobalCancel());
     if (!changes) return Fail(changes.error());
     if (changes->untrusted.empty()) {
       o.target_changes = std::move(changes->ranges);

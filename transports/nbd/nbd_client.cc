@@ -35,12 +35,14 @@ Status NbdClient::Error(std::string_view what) const {
 }
 
 Result<std::unique_ptr<NbdClient>> NbdClient::Connect(const std::string& uri,
-                                                      const std::vector<std::string>& contexts) {
+                                                      const std::vector<std::string>& contexts,
+                                                      const CancelToken* cancel) {
   FERRY_ASSIGN_OR_RETURN(const NbdLibrary* lib, LoadNbd());
   nbd_handle* h = lib->create();
   if (h == nullptr) return Err(Status::IoError(fmt::format("libnbd: {}", lib->get_error())));
   std::unique_ptr<NbdClient> client(new NbdClient(*lib, uri, h));
   client->answer_timeout_ = SecondsFromEnv("FERRY_NBD_TIMEOUT_SECONDS", std::chrono::seconds(300));
+  client->cancel_ = cancel;
   for (const std::string& c : contexts) {
     if (lib->add_meta_context(h, c.c_str()) == -1) return Err(client->Error("NBD context for"));
   }
@@ -76,7 +78,7 @@ Result<std::unique_ptr<NbdClient>> NbdClient::Connect(const std::string& uri,
 NbdClient::~NbdClient() {
   // The goodbye waits for the server to close the connection; one that stopped answering never
   // would.
-  if (unresponsive_error_.ok()) lib_.shutdown(handle_, 0);
+  if (abandoned_.ok()) lib_.shutdown(handle_, 0);
   lib_.close(handle_);
 }
 
@@ -131,9 +133,9 @@ Status NbdClient::SubmitPiece(size_t slot) {
 
 template <class State, class What>
 Status NbdClient::PollUntil(State state, What what) {
-  // Once a call timed out, no other waits: its answer could still come, into a buffer (or an
+  // Once a wait gave up, no other waits: its answer could still come, into a buffer (or an
   // extent callback's state) its caller has given up.
-  if (!unresponsive_error_.ok()) return unresponsive_error_;
+  if (!abandoned_.ok()) return abandoned_;
   int silent_ms = 0;
   for (;;) {
     const int s = state();
@@ -143,10 +145,15 @@ Status NbdClient::PollUntil(State state, What what) {
     if (polled == -1) return Error(what());
     silent_ms = polled == 0 ? silent_ms + kPollSliceMs : 0;
     if (silent_ms >= answer_timeout_.count() * 1000) {
-      unresponsive_error_ = Status::Unavailable(
+      abandoned_ = Status::Unavailable(
           fmt::format("{} {}: the NBD server did not answer for {} s (FERRY_NBD_TIMEOUT_SECONDS)",
                       what(), uri_, answer_timeout_.count()));
-      return unresponsive_error_;
+      return abandoned_;
+    }
+    if (cancel_ != nullptr && cancel_->cancelled()) {
+      abandoned_ = Status::Cancelled(
+          fmt::format("{} {}: cancelled while waiting for the NBD server", what(), uri_));
+      return abandoned_;
     }
   }
 }

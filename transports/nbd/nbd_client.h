@@ -10,7 +10,8 @@
 //
 // A server that answers nothing for FERRY_NBD_TIMEOUT_SECONDS (default 300) while a connection
 // or a read waits is taken to be gone: the call fails, and the client closes without the
-// goodbye that would wait for it.
+// goodbye that would wait for it. A cancelled job stops a wait the same way, within half a
+// second, rather than when the server answers.
 //
 // Thread-safety: one thread at a time per client.
 #pragma once
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "common/bytes.h"
+#include "common/cancel.h"
 #include "common/result.h"
 
 #include "cbt/extent_list.h"
@@ -61,11 +63,14 @@ struct NbdStreamOptions {
 
 class NbdClient {
  public:
-  // Connects to `uri`, asking the server for the metadata `contexts`. Errors: kInvalidArgument
-  // for a malformed URI, kUnavailable when the server cannot be reached or does not answer,
-  // naming the URI; kNotSupported when libnbd cannot be loaded.
+  // Connects to `uri`, asking the server for the metadata `contexts`. Every wait of the client,
+  // the handshake included, ends with kCancelled once `cancel` (optional; must outlive the
+  // client) is set. Errors: kInvalidArgument for a malformed URI, kUnavailable when the server
+  // cannot be reached or does not answer, naming the URI; kNotSupported when libnbd cannot be
+  // loaded.
   static Result<std::unique_ptr<NbdClient>> Connect(const std::string& uri,
-                                                    const std::vector<std::string>& contexts);
+                                                    const std::vector<std::string>& contexts,
+                                                    const CancelToken* cancel = nullptr);
   ~NbdClient();
   NbdClient(const NbdClient&) = delete;
   NbdClient& operator=(const NbdClient&) = delete;
@@ -98,8 +103,9 @@ class NbdClient {
   // Sends the read that fills stream slot `slot` with the next piece, if any is left.
   Status SubmitPiece(size_t slot);
   // Lets libnbd work until `state()` is 1 (done) or -1 (failed: the handle's error, as
-  // Error(what())). Errors: kUnavailable when nothing moves for the answer timeout. `what` is
-  // called only on failure, so a read that succeeds formats no message.
+  // Error(what())). Errors: kUnavailable when nothing moves for the answer timeout, kCancelled
+  // when the job is cancelled. `what` is called only on failure, so a read that succeeds
+  // formats no message.
   template <class State, class What>
   Status PollUntil(State state, What what);
   // Waits until the read of `cookie` is answered.
@@ -111,9 +117,10 @@ class NbdClient {
   uint64_t size_ = 0;
   std::vector<std::string> contexts_;  // Agreed by the server.
   std::chrono::seconds answer_timeout_{300};
-  // Set when a call timed out: every later wait fails with it, and closing does not wait for
-  // the server.
-  Status unresponsive_error_;
+  const CancelToken* cancel_ = nullptr;
+  // Set when a wait gave up (timed out or cancelled) with its request still out: every later
+  // wait fails with it, and closing does not wait for the server.
+  Status abandoned_;
 
   // The stream. Its buffers outlive the handle (the destructor closes it first), so a read
   // still in flight never lands in freed memory.
