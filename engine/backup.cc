@@ -689,6 +689,11 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   // memory until it is up (with the packs workers hold while waiting: about 5 × pack_size).
   ChunkStore store(repository, options.index_every_packs,
                    std::min(repository.transport().capabilities().parallelism, 2u));
+  // A backup stalled long enough for a prune to take it for dead must not index packs that
+  // prune deleted: that index would fail `check` even though the backup itself fails.
+  store.set_index_gate([&](const std::set<repo::ObjectId>& packs) {
+    return lock->ValidateBeforeNaming([&]() -> Result<std::set<repo::ObjectId>> { return packs; });
+  });
   FirstError error;
   std::atomic<uint64_t> bytes_read{0};
   ProgressTicker ticker;
@@ -750,7 +755,7 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   snap.stats.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodeSnapshot(*main_codecs.sealer, snap));
-  FERRY_RETURN_IF_ERROR(lock->ValidateBeforePublish([&] { return PacksUsedBy(repository, snap); }));
+  FERRY_RETURN_IF_ERROR(lock->ValidateBeforeNaming([&] { return PacksUsedBy(repository, snap); }));
   FERRY_RETURN_IF_ERROR(
       repository.transport().Put("snapshots/" + snap.id.ToHex(), AsBytes(sealed)));
   for (std::string& m : lock->TakeMessages()) result.warnings.push_back(std::move(m));

@@ -5,7 +5,9 @@
 // Publishing a pack (an fsync and a rename locally; a PUT of 16 MiB or more on S3) happens on
 // background threads, up to `commits_in_flight` at once, so the workers go on chunking and
 // compressing while earlier packs travel. An index is written only after every pack it names
-// is published, so a crash never leaves an index pointing at a pack that is not there.
+// is published, so a crash never leaves an index pointing at a pack that is not there, and
+// only after the gate (set_index_gate) lets it, so a backup that a prune took for dead never
+// indexes packs that prune deleted.
 //
 // Thread-safety: StoreIfNew may be called from many threads; Flush once, after them.
 #pragma once
@@ -13,11 +15,13 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -48,6 +52,13 @@ class ChunkStore {
   // that upload whole objects).
   ChunkStore(Repository& repo, unsigned index_every_packs, unsigned commits_in_flight);
   ~ChunkStore();  // Waits for publishing packs; a pack not flushed is never indexed.
+
+  // Runs before each index object is written, with the packs it names; an error fails the
+  // write and leaves those packs unindexed (garbage for the next prune). A backup checks there
+  // that its lock has not gone stale under a prune (RepoLock::ValidateBeforeNaming). REQUIRES:
+  // before the first StoreIfNew; thread-safe itself (workers write indexes).
+  using IndexGate = std::function<Status(const std::set<repo::ObjectId>& packs)>;
+  void set_index_gate(IndexGate gate) { index_gate_ = std::move(gate); }
 
   // Stores the chunk unless the repository or this backup already has it. Returns the first
   // error of a background publish once one has happened.
@@ -81,6 +92,7 @@ class ChunkStore {
 
   Repository& repo_;
   const unsigned index_every_packs_;
+  IndexGate index_gate_;
   const unsigned commits_in_flight_;
   std::mutex dedup_mu_;
   std::unordered_set<codec::ChunkId, ChunkIdHash> seen_;  // GUARDED_BY(dedup_mu_)

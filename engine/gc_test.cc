@@ -408,7 +408,7 @@ TEST_F(GcTest, ABackupWhoseLockWentStaleRefusesToPublishOverPrunedPacks) {
   LockTiming quick{std::chrono::seconds(3600), std::chrono::seconds(1)};
   auto lock = RepoLock::Acquire(*repo, repo::LockKind::kBackup, quick);
   ASSERT_TRUE(lock.has_value());
-  EXPECT_TRUE((*lock)->ValidateBeforePublish(used).ok());  // Fresh: nothing to check.
+  EXPECT_TRUE((*lock)->ValidateBeforeNaming(used).ok());  // Fresh: nothing to check.
 
   // Meanwhile a prune that took the lock for dead records one of the packs.
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
@@ -421,7 +421,7 @@ TEST_F(GcTest, ABackupWhoseLockWentStaleRefusesToPublishOverPrunedPacks) {
                   .Put(repo::PruneRecordName(record.id),
                        AsBytes(repo::EncodePruneRecord(*sealer, record).value()))
                   .ok());
-  Status s = (*lock)->ValidateBeforePublish(used);
+  Status s = (*lock)->ValidateBeforeNaming(used);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), Status::Code::kUnavailable);
   EXPECT_NE(s.message().find("is deleting pack " + packs.begin()->ToHex()), std::string::npos);
@@ -430,9 +430,50 @@ TEST_F(GcTest, ABackupWhoseLockWentStaleRefusesToPublishOverPrunedPacks) {
   ASSERT_TRUE(repo->transport().Remove(repo::PruneRecordName(record.id)).ok());
   ASSERT_TRUE(repo->transport().Remove(repo::PackName(*packs.begin())).ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
-  s = (*lock)->ValidateBeforePublish(used);
+  s = (*lock)->ValidateBeforeNaming(used);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("was pruned"), std::string::npos);
+}
+
+// The same, earlier: a backup that stalls after publishing a pack, while a prune takes it for
+// dead and deletes that pack, must not then write an index naming it (check would reject the
+// repository, although the backup fails before its snapshot).
+TEST_F(GcTest, ABackupTakenForDeadIndexesNoPackThatAPruneDeleted) {
+  auto repo = InitRepo();
+  const std::string a = MakeVolume("a.img", 4);
+  auto first = Run(*repo, {{a, "a"}});
+  ASSERT_TRUE(first.has_value());
+
+  testing::HookedTransport* transport = nullptr;
+  auto stalled = ReopenHooked(&transport);
+  ASSERT_NE(stalled, nullptr);
+  const LockTiming quick{std::chrono::seconds(3600), std::chrono::seconds(1)};
+  std::atomic<int> packs_started{0};
+  std::optional<Result<PruneReport>> pruned;
+  transport->before_create = [&](std::string_view name) {
+    // The second pack: the first one is published and not yet indexed. Stall past the stale
+    // time and let a prune run meanwhile.
+    if (!name.starts_with("data/") || ++packs_started != 2) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    PruneOptions o;
+    o.lock_timing = quick;
+    pruned = Prune(*Reopen(), o);
+  };
+  BackupOptions o;
+  o.lock_timing = quick;
+  o.index_every_packs = 1000;  // One index object, at the end.
+  auto second = Run(*stalled, {{MakeVolume("b.img", 7), "b"}}, o);
+  ASSERT_TRUE(pruned.has_value()) << "the backup wrote fewer than two packs";
+  ASSERT_TRUE(pruned->has_value()) << pruned->error().ToString();
+  ASSERT_GE((*pruned)->packs_deleted, 1u) << "the prune did not take the backup for dead";
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code(), Status::Code::kUnavailable) << second.error().ToString();
+  EXPECT_NE(second.error().message().find("was pruned"), std::string::npos)
+      << second.error().ToString();
+
+  auto reopened = Reopen();
+  ExpectCheckPasses(*reopened);
+  ExpectRestores(*reopened, first->snapshot, "a", a);
 }
 
 // A volume's map has a page per GiB: prune's mark phase reads the pages of every snapshot many at

@@ -19,6 +19,7 @@ class HookedTransport final : public Transport {
   explicit HookedTransport(std::unique_ptr<Transport> inner) : inner_(std::move(inner)) {}
 
   std::function<void(std::string_view name, bool exclusive)> before_put;  // Inside each Put.
+  std::function<void(std::string_view name)> before_create;               // Inside each Create.
   std::function<void(std::string_view name)> before_get;                  // Runs inside each Get.
   std::function<void()> around_read;  // Runs inside each ReadAt, before the read.
   std::function<void(std::string_view name)> before_remove;  // Runs inside each Remove.
@@ -44,6 +45,7 @@ class HookedTransport final : public Transport {
     return inner_->Put(name, data, exclusive);
   }
   Result<std::unique_ptr<ObjectWriter>> Create(std::string_view name, uint64_t hint) override {
+    if (before_create) before_create(name);
     return inner_->Create(name, hint);
   }
   Result<std::string> Get(std::string_view name) override {

@@ -243,7 +243,7 @@ bool RepoLock::MayBeStale() const {
   return std::chrono::steady_clock::now() - last_written_ > timing_.stale / 2;
 }
 
-Status RepoLock::ValidateBeforePublish(
+Status RepoLock::ValidateBeforeNaming(
     const std::function<Result<std::set<repo::ObjectId>>()>& packs_used_fn) {
   if (!MayBeStale()) return Status();
   // Others may have taken this job for dead. Announce again first: a prune that lists locks

@@ -72,11 +72,12 @@ class RepoLock {
   const std::vector<repo::PruneRecord>& honoured() const { return honoured_; }
   const std::set<repo::ObjectId>& candidate_packs() const { return candidates_; }
 
-  // Before a backup publishes its snapshot (§14.2 step 5): if the lock may have gone stale (not
-  // refreshed for half of `stale`), rewrites it, asks `packs_used` for the packs the snapshot
-  // takes chunks from, and fails with kUnavailable if a prune record it did not honour names
-  // one of them, or if one is missing. Does nothing otherwise.
-  Status ValidateBeforePublish(const std::function<Result<std::set<repo::ObjectId>>()>& packs_used);
+  // Before a backup writes an object that names packs — an index object, its snapshot (§14.2
+  // step 5): if the lock may have gone stale (not refreshed for half of `stale`), rewrites it,
+  // asks `packs_used` for the packs the object names or takes chunks from, and fails with
+  // kUnavailable if a prune record it did not honour names one of them, or if one is missing.
+  // Does nothing otherwise. Thread-safe.
+  Status ValidateBeforeNaming(const std::function<Result<std::set<repo::ObjectId>>()>& packs_used);
 
   // Things the user should hear (stale locks removed, refresh failures).
   std::vector<std::string> TakeMessages();
