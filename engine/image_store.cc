@@ -15,6 +15,7 @@
 
 #include "engine/backup.h"
 #include "engine/guest_copy.h"
+#include "engine/layout_lock.h"
 #include "engine/volume_source.h"
 #include "formats/qcow2/qcow2_image.h"
 #include "formats/qcow2/refcount_check.h"
@@ -247,6 +248,9 @@ Result<ImageSnapshot> ImageStore::ResolveSnapshot(std::string_view spec) {
 Result<ImageBackupResult> ImageStore::Backup(const std::vector<ImageBackupSource>& sources,
                                              const ImageBackupOptions& options) {
   if (sources.empty()) return Err(Status::InvalidArgument("nothing to back up"));
+  FERRY_ASSIGN_OR_RETURN(const LayoutLock layout_lock,
+                         LayoutLock::Acquire(dir_, LayoutLock::Kind::kShared, "backup",
+                                             options.cancel, options.waiting));
   ProgressTicker ticker;
   // Everything is opened and checked before anything is written.
   struct Plan {
@@ -402,6 +406,9 @@ Result<ImageBackupResult> ImageStore::Backup(const std::vector<ImageBackupSource
 Result<ImageRestoreResult> ImageStore::Restore(const ImageSnapshot& snapshot,
                                                const std::string& volume, const std::string& target,
                                                const ImageRestoreOptions& options) {
+  FERRY_ASSIGN_OR_RETURN(const LayoutLock layout_lock,
+                         LayoutLock::Acquire(dir_, LayoutLock::Kind::kShared, "restore",
+                                             options.cancel, options.waiting));
   const Sidecar* sc = nullptr;
   std::string names;
   for (const Sidecar& v : snapshot.volumes) {
@@ -420,6 +427,11 @@ Result<ImageRestoreResult> ImageStore::Restore(const ImageSnapshot& snapshot,
     return Err(Status::InvalidArgument(
         "a restore out of the qcow2 layout writes a standalone image (no --backing): the "
         "layout's own images are the overlays"));
+  }
+  // The snapshot was listed before the lock: a forget may have run in between.
+  if (!fs::exists(VolumeDir(sc->volume) + "/" + qcow2_layout::SidecarName(sc->id))) {
+    return Err(Status::NotFound(fmt::format("snapshot {} of volume {} was forgotten meanwhile",
+                                            Short(snapshot.id), sc->volume)));
   }
   const std::string path = ImagePath(sc->volume, sc->id);
   FERRY_ASSIGN_OR_RETURN(auto image, qcow2::OpenImage(path));
@@ -463,6 +475,8 @@ Result<ImageRestoreResult> ImageStore::Restore(const ImageSnapshot& snapshot,
 
 Result<ForgetResult> ImageStore::Forget(const std::vector<ImageSnapshot>& snapshots,
                                         const std::string& volume, const ImageJobOptions& options) {
+  FERRY_ASSIGN_OR_RETURN(const LayoutLock layout_lock,
+                         LayoutLock::Acquire(dir_, LayoutLock::Kind::kExclusive, "forget"));
   ForgetResult result;
   // 1. The sidecars go first: each snapshot is gone the moment its sidecar is.
   for (const ImageSnapshot& snap : snapshots) {
@@ -596,6 +610,8 @@ Status ImageStore::Collapse(std::string_view volume, const ImageJobOptions& opti
 // --- stats ------------------------------------------------------------------------------
 
 Result<ImageStoreStats> ImageStore::Stats() {
+  FERRY_ASSIGN_OR_RETURN(const LayoutLock layout_lock,
+                         LayoutLock::Acquire(dir_, LayoutLock::Kind::kShared, "stats"));
   ImageStoreStats st;
   FERRY_ASSIGN_OR_RETURN(auto snapshots, ListSnapshots());
   st.snapshots = snapshots.size();
@@ -623,6 +639,9 @@ Result<ImageStoreStats> ImageStore::Stats() {
 // --- check --------------------------------------------------------------------------------
 
 Result<ImageCheckResult> ImageStore::Check(bool read_data, const ImageJobOptions& options) {
+  FERRY_ASSIGN_OR_RETURN(const LayoutLock layout_lock,
+                         LayoutLock::Acquire(dir_, LayoutLock::Kind::kShared, "check",
+                                             options.cancel, options.waiting));
   ImageCheckResult r;
   FERRY_ASSIGN_OR_RETURN(auto volumes, ListVolumes());
   for (const std::string& volume : volumes) {

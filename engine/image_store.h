@@ -43,6 +43,9 @@ struct ImageJobOptions {
   unsigned threads = 0;  // 0 = cores, at least 2.
   const CancelToken* cancel = nullptr;
   ProgressFn progress;
+  // Called once if the job must first wait for a `forget` of the directory to finish
+  // (engine/layout_lock.h), so that a caller can say why nothing moves.
+  std::function<void()> waiting;
 };
 
 struct ImageBackupOptions : ImageJobOptions {
@@ -142,6 +145,9 @@ class ImageStore {
   // done stays done and is safe.
   Result<ForgetResult> Forget(const std::vector<ImageSnapshot>& snapshots,
                               const std::string& volume, const ImageJobOptions& options);
+
+  // Every job below holds the directory's LayoutLock: shared, waiting for a forget to finish,
+  // but Forget, which holds it alone and fails with kUnavailable while another job runs.
 
   // Sizes: what the snapshots hold and what their images take. Errors: kIoError.
   Result<ImageStoreStats> Stats();

@@ -108,6 +108,20 @@ cp -a "$repo" "$tmp/elsewhere"
 qemu-img convert -O raw "$tmp/elsewhere/volumes/disk0/$fourth.qcow2" "$tmp/moved.raw"
 check "a copy of the directory restores elsewhere (relative backing names)" \
   cmp -s "$tmp/moved.raw" "$tmp/v-$fourth"
+# ferry itself restores and checks such a copy on read-only media, where it cannot make the
+# lock file that keeps forget apart from other jobs (and no forget can run).
+rm -f "$tmp/elsewhere/lock"
+if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
+  unshare -m bash -c "mount --bind '$tmp/elsewhere' '$tmp/elsewhere' &&
+    mount -o remount,bind,ro '$tmp/elsewhere' &&
+    { '$ferry' restore -r '$tmp/elsewhere' latest -t '$tmp/ro.raw' >/dev/null 2>'$tmp/err.ro';
+      echo \$? >'$tmp/rc.ro'; '$ferry' check -r '$tmp/elsewhere' >/dev/null 2>&1; echo \$? >'$tmp/rc.ro.check'; }"
+  check "ferry restores from a read-only copy" test "$(cat "$tmp/rc.ro")" -eq 0
+  check "... exactly" cmp -s "$tmp/ro.raw" "$tmp/v-$fourth"
+  check "... and checks it" test "$(cat "$tmp/rc.ro.check")" -eq 0
+else
+  echo "skip: no mount namespaces here (read-only copy)"
+fi
 "$ferry" restore -r "$repo" "${second:0:8}" -t "$tmp/r2.raw" >/dev/null 2>&1
 check "ferry restore of a middle snapshot" cmp -s "$tmp/r2.raw" "$tmp/v-$second"
 "$ferry" restore -r "$repo" latest -t "$tmp/r4.qcow2" --format qcow2 --compress zstd >/dev/null 2>&1
@@ -134,6 +148,27 @@ check "... and qemu-img finds its image identical to the guest disk" \
   qemu-img compare -q "$repo/volumes/vm.qcow2/$vm2.qcow2" "$vm"
 
 # --- forgetting ----------------------------------------------------------------------------------
+# Another job holds the directory (a process holding the lock as ferry does stands in for a
+# long backup): forget refuses at once and changes nothing; a check started during a forget
+# (the lock held alone) waits for it.
+hold_lock() {  # hold_lock -s|-x SECONDS: holds $repo/lock in the background; $holder is its PID
+  bash -c 'exec 9>>"$1" && flock "$2" 9 && exec sleep "$3"' _ "$repo/lock" "$1" "$2" &
+  holder=$!
+}
+hold_lock -s 30
+sleep 0.3
+before_forget=$(find "$repo" -type f ! -name lock | sort | md5sum)
+"$ferry" forget -r "$repo" "${second:0:8}" >/dev/null 2>"$tmp/err"
+check "forget beside a running job fails (exit 1)" test $? -eq 1
+check "... saying why" grep -q "is in use by another ferry job" "$tmp/err"
+check "... and changes nothing" test "$(find "$repo" -type f ! -name lock | sort | md5sum)" = "$before_forget"
+kill "$holder"; wait "$holder" 2>/dev/null
+hold_lock -x 2
+sleep 0.3
+"$ferry" check -r "$repo" >/dev/null 2>"$tmp/err"
+check "a check during a forget waits for it, then passes" test $? -eq 0
+check "... saying so" grep -q "waiting for a forget in $repo to finish" "$tmp/err"
+wait "$holder"
 "$ferry" forget -r "$repo" "${second:0:8}" --json >"$tmp/f.json" 2>"$tmp/err"
 check "forget a middle backup" test $? -eq 0
 check "... merged it into its successor" test "$(json_field "$tmp/f.json" merged)" -eq 1

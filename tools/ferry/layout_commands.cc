@@ -17,6 +17,13 @@ namespace {
 using nlohmann::json;
 using qcow2_layout::Sidecar;
 
+// Says why a job does not start: a forget holds the directory (engine/layout_lock.h).
+std::function<void()> SayWaiting(const ImageStore& store) {
+  return [dir = store.dir()] {
+    std::fprintf(stderr, "ferry: waiting for a forget in %s to finish\n", dir.c_str());
+  };
+}
+
 // The local directory --repo names: the qcow2 layout lives only where QEMU opens files.
 // Errors: kInvalidArgument for a missing, malformed or non-local repository.
 Result<std::string> RepoPath(const RepoArgs& args) {
@@ -143,6 +150,7 @@ int RunLayoutBackup(const BackupArgs& a) {
   o.tags = a.tags;
   o.threads = a.threads;
   o.cancel = &GlobalCancel();
+  o.waiting = SayWaiting(**store);
   ProgressLine line;
   o.progress = [&](const Progress& p) { line.Update(p); };
   auto r = (*store)->Backup(sources, o);
@@ -244,6 +252,7 @@ int RunLayoutRestore(const RestoreArgs& a) {
   o.qcow2 = *qcow2;
   o.threads = a.threads;
   o.cancel = &GlobalCancel();
+  o.waiting = SayWaiting(**store);
   ProgressLine line;
   o.progress = [&](const Progress& p) { line.Update(p); };
   auto r = (*store)->Restore(what->first, what->second, a.target, o);
@@ -311,6 +320,7 @@ int RunLayoutCheck(const CheckArgs& a) {
   if (!store) return Fail(store.error());
   ImageJobOptions o;
   o.cancel = &GlobalCancel();
+  o.waiting = SayWaiting(**store);
   auto r = (*store)->Check(a.read_data, o);
   if (!r) return Fail(r.error());
   if (a.json) {
