@@ -22,7 +22,10 @@ class Counter {
   // One reference to each cluster of [offset, offset + length).
   void Add(uint64_t offset, uint64_t length) {
     if (length == 0) return;
-    if (offset / cs_ >= used_.size() || length > (used_.size() - offset / cs_) * cs_) {
+    // Compared with the file's end in bytes: a range that starts inside the last cluster may
+    // still run past it.
+    const uint64_t end_of_file = used_.size() * cs_;
+    if (offset >= end_of_file || length > end_of_file - offset) {
       ++outside_;
       return;
     }
