@@ -245,6 +245,22 @@ Result<ImageSnapshot> ImageStore::ResolveSnapshot(std::string_view spec) {
 
 // --- backup -------------------------------------------------------------------------------
 
+namespace {
+
+// How many images the chain of the image at `path` holds, itself included.
+Result<uint32_t> ChainLength(const std::string& path) {
+  FERRY_ASSIGN_OR_RETURN(auto image, qcow2::OpenImage(path));
+  uint32_t n = 0;
+  for (const qcow2::Image* i = image.get(); i != nullptr;) {
+    ++n;
+    const auto* q = dynamic_cast<const qcow2::Qcow2Image*>(i);
+    i = q != nullptr ? q->backing() : nullptr;
+  }
+  return n;
+}
+
+}  // namespace
+
 Result<ImageBackupResult> ImageStore::Backup(const std::vector<ImageBackupSource>& sources,
                                              const ImageBackupOptions& options) {
   if (sources.empty()) return Err(Status::InvalidArgument("nothing to back up"));
@@ -285,6 +301,24 @@ Result<ImageBackupResult> ImageStore::Backup(const std::vector<ImageBackupSource
     const uint64_t size = p.reader->size();
     FERRY_ASSIGN_OR_RETURN(auto earlier, LoadSidecars(volume));
     if (!earlier.empty()) p.parent = earlier.back();
+    if (p.parent && !options.full) {
+      // Long chains read slowly and, past a reader's depth limit, not at all: start anew.
+      const uint32_t limit =
+          config_.full_every != 0 ? config_.full_every : qcow2_layout::kMaxChainImages;
+      FERRY_ASSIGN_OR_RETURN(const uint32_t chain, ChainLength(ImagePath(volume, p.parent->id)));
+      if (chain >= limit) {
+        result.notes.push_back(fmt::format(
+            "{}: a full image: the chain of the latest backup holds {} image(s), the most a "
+            "chain may hold here{}",
+            volume, chain, config_.full_every != 0 ? " (init --full-every)" : ""));
+        p.parent.reset();
+      }
+    }
+    if (options.full) p.parent.reset();
+    if (!p.parent && s.changes) {
+      result.notes.push_back(fmt::format("{}: {} not used: a full image reads every range", volume,
+                                         s.cbt.empty() ? "the change source" : s.cbt));
+    }
     if (s.changes) FERRY_RETURN_IF_ERROR(cbt::ValidateForVolume(*s.changes, size, s.cbt));
     FERRY_ASSIGN_OR_RETURN(cbt::ExtentList data, p.reader->DataRanges());
     if (!p.parent) {

@@ -51,6 +51,10 @@ struct ImageJobOptions {
 struct ImageBackupOptions : ImageJobOptions {
   std::vector<std::string> tags;
   std::string hostname;  // Defaults to this machine's.
+  // A full image of every volume, not an overlay of its latest backup (a change source is
+  // then not needed). Without it, a volume whose chain is full (LayoutConfig::full_every) gets
+  // one anyway.
+  bool full = false;
 };
 
 struct ImageBackupResult {
@@ -58,6 +62,7 @@ struct ImageBackupResult {
   std::vector<qcow2_layout::Sidecar> volumes;  // As published.
   std::vector<std::string> backing;            // Per volume: the image it overlays, or "".
   std::vector<std::string> warnings;           // A CBT that was not trusted, …
+  std::vector<std::string> notes;              // Why a volume got a full image.
   std::string io_backend;
   double seconds = 0;
 };

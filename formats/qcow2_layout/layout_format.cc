@@ -34,11 +34,12 @@ std::optional<repo::ObjectId> IdWithSuffix(std::string_view file_name, std::stri
 }  // namespace
 
 std::string EncodeConfig(const LayoutConfig& config) {
-  const json j = {{"format", kConfigFormat},
-                  {"version", kLayoutVersion},
-                  {"id", config.id.ToHex()},
-                  {"cluster_size", uint64_t{1} << config.cluster_bits},
-                  {"compression", CompressionName(config.compression)}};
+  json j = {{"format", kConfigFormat},
+            {"version", kLayoutVersion},
+            {"id", config.id.ToHex()},
+            {"cluster_size", uint64_t{1} << config.cluster_bits},
+            {"compression", CompressionName(config.compression)}};
+  if (config.full_every != 0) j["full_every"] = config.full_every;
   return j.dump(2) + "\n";
 }
 
@@ -78,6 +79,14 @@ Result<LayoutConfig> DecodeConfig(std::string_view text) {
       c.compression = qcow2::Compression::kZlib;
     } else if (compression != "none") {
       return Err(Status::Corruption("config: unknown compression '" + compression + "'"));
+    }
+    if (j.contains("full_every")) {
+      const uint64_t n = json_fields::Unsigned<uint64_t>(j, "full_every");
+      if (n < 1 || n > kMaxChainImages) {
+        return Err(Status::Corruption(
+            fmt::format("config: full_every {} is not from 1 to {}", n, kMaxChainImages)));
+      }
+      c.full_every = static_cast<uint32_t>(n);
     }
   } catch (const std::exception& e) {
     return Err(Status::Corruption(std::string("config: ") + e.what()));

@@ -22,10 +22,18 @@ inline constexpr std::string_view kVolumesDir = "volumes";
 // Suffix of an image being written (renamed away once it is complete and durable).
 inline constexpr std::string_view kPartialSuffix = ".partial";
 
+// The most images a backup chain holds: a backup whose overlay would make the chain longer
+// writes a full image instead (FORMAT.md §11.3). Readers follow chains a little deeper
+// (qcow2::OpenOptions::max_chain_depth), so every chain written stays readable.
+inline constexpr uint32_t kMaxChainImages = 1000;
+
 struct LayoutConfig {
   repo::ObjectId id;
   uint32_t cluster_bits = 16;                     // 64 KiB clusters, QEMU's default.
   std::optional<qcow2::Compression> compression;  // Unset: uncompressed clusters.
+  // Chains hold at most this many images (1 to kMaxChainImages): a full image starts the next.
+  // 0: kMaxChainImages.
+  uint32_t full_every = 0;
 };
 
 // What the incremental backup that wrote an overlay started from.

@@ -43,6 +43,13 @@ TEST(LayoutConfig, RoundTripsAndIsRecognised) {
   back = DecodeConfig(EncodeConfig(c));
   ASSERT_TRUE(back.has_value());
   EXPECT_FALSE(back->compression.has_value());
+  EXPECT_EQ(back->full_every, 0u);
+  EXPECT_EQ(EncodeConfig(c).find("full_every"), std::string::npos) << "written only when set";
+
+  c.full_every = 7;
+  back = DecodeConfig(EncodeConfig(c));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->full_every, 7u);
 }
 
 TEST(LayoutConfig, RejectsOtherFormatsVersionsAndSizes) {
@@ -64,6 +71,14 @@ TEST(LayoutConfig, RejectsOtherFormatsVersionsAndSizes) {
   ASSERT_FALSE(odd.has_value());
   EXPECT_TRUE(odd.error().IsCorruption());
   EXPECT_NE(odd.error().message().find("cluster_size"), std::string::npos);
+
+  for (const char* n : {"0", "1001", "-1", "\"3\""}) {
+    auto bad = DecodeConfig(R"({"format": "ferry-qcow2-layout", "version": 1, "id": ")" + id +
+                            R"(", "cluster_size": 65536, "compression": "none", "full_every": )" +
+                            n + "}");
+    ASSERT_FALSE(bad.has_value()) << n;
+    EXPECT_TRUE(bad.error().IsCorruption()) << n;
+  }
 
   auto missing = DecodeConfig(R"({"format": "ferry-qcow2-layout", "version": 1})");
   ASSERT_FALSE(missing.has_value());

@@ -198,6 +198,31 @@ check "every remaining snapshot restores exactly" all_restore_exactly
 "$ferry" check -r "$repo" >"$tmp/check.out" 2>&1
 check "check is clean again" sh -c "! grep -q warning '$tmp/check.out'"
 
+# --- chains of bounded length: a full image every N backups, or when asked --------------------
+main_repo=$repo
+repo=$tmp/chain
+"$ferry" init -r "$repo" --layout qcow2 --full-every 2 >/dev/null 2>&1
+check "init --full-every 2" grep -q '"full_every": 2' "$repo/config"
+kinds=""
+for round in 1 2 3 4; do
+  poke "$vol" $((round << 16)) 4096 random
+  backup
+  kinds+="$( [[ $(vfield backing) == None ]] && echo F || echo O)"
+  [[ $round == 3 ]] && cp "$tmp/b.err" "$tmp/third.err"
+done
+check "chains of at most two images: full, overlay, full, overlay ($kinds)" test "$kinds" = FOFO
+check "... saying why the third is full" \
+  grep -q "disk0: a full image: the chain of the latest backup holds 2 image(s)" "$tmp/third.err"
+backup --full
+check "backup --full writes a full image" test "$(vfield backing)" = None
+check "every snapshot of the bounded chains restores exactly" all_restore_exactly
+check "... and ferry check passes" "$ferry" check -r "$repo"
+repo=$main_repo
+"$ferry" init -r "$tmp/dd" --full-every 3 >/dev/null 2>"$tmp/err"
+check "--full-every without --layout qcow2 is refused (exit 2)" test $? -eq 2
+"$ferry" init -r "$tmp/dd" --layout qcow2 --full-every 0 >/dev/null 2>&1
+check "--full-every 0 is refused (exit 2)" test $? -eq 2
+
 # --- bad input: refused before anything is written --------------------------------------------
 before=$(find "$repo" -type f | sort | md5sum)
 cat "$vol" | "$ferry" backup -r "$repo" - --name disk0 >/dev/null 2>"$tmp/err"

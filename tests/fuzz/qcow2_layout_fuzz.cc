@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto c = ql::DecodeConfig(text)) {
     auto again = ql::DecodeConfig(ql::EncodeConfig(*c));
     if (!again || again->id != c->id || again->cluster_bits != c->cluster_bits ||
-        again->compression != c->compression) {
+        again->compression != c->compression || again->full_every != c->full_every) {
       std::abort();
     }
   }

@@ -92,6 +92,7 @@ int RunLayoutInit(const InitArgs& a) {
   auto bits = ParseClusterSize(a.cluster_size, 12);
   if (!bits) return Fail(bits.error());
   config.cluster_bits = *bits;
+  config.full_every = a.full_every;
   auto path = RepoPath(a.repo);
   if (!path) return Fail(path.error());
   auto store = ImageStore::Init(*path, config);
@@ -149,6 +150,7 @@ int RunLayoutBackup(const BackupArgs& a) {
   ImageBackupOptions o;
   o.tags = a.tags;
   o.threads = a.threads;
+  o.full = a.full;
   o.cancel = &GlobalCancel();
   o.waiting = SayWaiting(**store);
   ProgressLine line;
@@ -156,6 +158,7 @@ int RunLayoutBackup(const BackupArgs& a) {
   auto r = (*store)->Backup(sources, o);
   if (!r) return Fail(r.error());
   for (const std::string& w : r->warnings) PrintError("WARNING: " + w);
+  for (const std::string& n : r->notes) PrintError("note: " + n);
   uint64_t logical = 0;
   for (const Sidecar& v : r->volumes) logical += v.size;
   if (a.json) {
@@ -174,6 +177,7 @@ int RunLayoutBackup(const BackupArgs& a) {
                {"size", logical},
                {"volumes", vols},
                {"io_backend", r->io_backend},
+               {"notes", r->notes},
                {"seconds", r->seconds}});
     return kExitOk;
   }

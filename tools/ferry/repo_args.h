@@ -35,6 +35,7 @@ struct InitArgs {
   // The qcow2 layout's.
   uint64_t cluster_size = 65536;
   std::string compress = "none";
+  uint32_t full_every = 0;  // 0: the layout's limit.
 };
 
 struct BackupArgs {
@@ -51,6 +52,7 @@ struct BackupArgs {
   double cbt_verify = 0;
   std::string source_format = "auto";
   std::optional<int> compression;  // Unset: the repository's level.
+  bool full = false;               // qcow2 layout: a full image, not an overlay.
 };
 
 struct ListArgs {

@@ -10,6 +10,7 @@
 #include "engine/backup.h"
 #include "engine/check.h"
 #include "engine/restore.h"
+#include "formats/qcow2_layout/layout_format.h"
 #include "tools/ferry/chunker_flags.h"
 #include "tools/ferry/commands.h"
 #include "tools/ferry/layout_commands.h"
@@ -52,8 +53,9 @@ int RunInit(const InitArgs& a) {
   if (a.layout != "dedup") {
     return Fail(Status::InvalidArgument("--layout " + a.layout + ": expected dedup or qcow2"));
   }
-  if (a.compress != "none" || a.cluster_size != 65536) {
-    return Fail(Status::InvalidArgument("--compress and --cluster-size need --layout qcow2"));
+  if (a.compress != "none" || a.cluster_size != 65536 || a.full_every != 0) {
+    return Fail(
+        Status::InvalidArgument("--compress, --cluster-size and --full-every need --layout qcow2"));
   }
   InitOptions o;
   if (a.encryption != "aes-256-gcm" && a.encryption != "none") {
@@ -127,6 +129,10 @@ Result<std::optional<repo::Snapshot>> FindParent(Repository& repo, const std::st
 
 int RunBackup(const BackupArgs& a) {
   if (IsQcow2Layout(a.repo)) return RunLayoutBackup(a);
+  if (a.full) {
+    return Fail(Status::InvalidArgument(
+        "--full is for the qcow2 layout: here a backup without --parent is a full one"));
+  }
   if (!a.name.empty() && a.sources.size() > 1) {
     return Fail(Status::InvalidArgument("--name names a single source"));
   }
@@ -530,6 +536,10 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
                   "backup a plain QCOW2 overlay of the one before, readable by qemu-img)");
     c->add_option("--cluster-size", a->cluster_size, "qcow2 layout: cluster size (default 65536)");
     c->add_option("--compress", a->compress, "qcow2 layout: none (default), zstd or zlib clusters");
+    c->add_option("--full-every", a->full_every,
+                  "qcow2 layout: at most N images per backup chain; the next backup is a full "
+                  "image (default and most: 1000)")
+        ->check(CLI::Range(1u, qcow2_layout::kMaxChainImages));
     c->callback([a, c, exit_code] {
       for (const CLI::Option* opt : c->get_options()) {
         const std::string name = opt->get_name();
@@ -572,6 +582,8 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     c->add_option("--compression", a->compression,
                   "zstd level 1-19 for what this backup stores, 0 for none (default: the "
                   "repository's, set by init)");
+    c->add_flag("--full", a->full,
+                "qcow2 layout: write full images, not overlays of the latest backups");
     c->add_flag("--json", a->json, "Print the result as JSON");
     c->callback([a, exit_code] { *exit_code = RunBackup(*a); });
   }
