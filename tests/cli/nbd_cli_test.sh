@@ -148,24 +148,28 @@ check "... saying so" grep -q "connect to $uri: the NBD server did not answer fo
 # Ctrl-C (SIGINT) while the server is silent stops the wait at once, not when the server
 # answers or the (default, 300 s) timeout ends: the handshake of the stopped server, then reads
 # delayed a minute.
-cancel_backup() {  # cancel_backup NAME: SIGINT a backup of $uri after 2 s; checks how it ends
+cancel_backup() {  # cancel_backup NAME READY...: SIGINT a backup of $uri once READY succeeds
+  local name=$1; shift
   "$ferry" backup -r "$repo" --name many "$uri" >/dev/null 2>"$tmp/err" &
-  local pid=$!
-  sleep 2
+  local pid=$! tries=0
+  until "$@" || [[ $((tries += 1)) -gt 600 ]]; do sleep 0.1; done
   kill -INT "$pid"
   local start=$SECONDS
   wait "$pid"
   local rc=$?
-  check "$1: cancelled (exit $rc)" test "$rc" -eq 130
+  check "$name: cancelled (exit $rc)" test "$rc" -eq 130
   check "... in seconds ($((SECONDS - start)) s)" test $((SECONDS - start)) -lt 15
   check "... saying so" grep -q "cancelled while waiting for the NBD server" "$tmp/err"
 }
-cancel_backup "Ctrl-C while the server does not answer the handshake"
+# (Whenever the signal comes before or during the handshake, the handshake's wait is what it
+# ends: nothing before it looks at the cancel token.)
+cancel_backup "Ctrl-C while the server does not answer the handshake" sleep 2
 kill -KILL "$(cat "$kpid")"
 nbdkit_stop
-params=(delay-read=60)
-nbdkit_serve --filter=delay
-cancel_backup "Ctrl-C while a read is not answered"
+rm -f "$tmp/nbdkit.log"
+params=("logfile=$tmp/nbdkit.log" delay-read=60)
+nbdkit_serve --filter=log --filter=delay
+cancel_backup "Ctrl-C while a read is not answered" grep -q "Read id=" "$tmp/nbdkit.log"
 kill -KILL "$(cat "$kpid")"
 nbdkit_stop
 check "and adds no snapshot" test "$(count_many)" -eq 2

@@ -154,9 +154,10 @@ check "... and qemu-img finds its image identical to the guest disk" \
 hold_lock() {  # hold_lock -s|-x SECONDS: holds $repo/lock in the background; $holder is its PID
   bash -c 'exec 9>>"$1" && flock "$2" 9 && exec sleep "$3"' _ "$repo/lock" "$1" "$2" &
   holder=$!
+  # Returns once the lock is held (an exclusive try fails), however slowly the holder starts.
+  while [[ ! -e $repo/lock ]] || flock -n -x "$repo/lock" true; do sleep 0.05; done
 }
 hold_lock -s 30
-sleep 0.3
 before_forget=$(find "$repo" -type f ! -name lock | sort | md5sum)
 "$ferry" forget -r "$repo" "${second:0:8}" >/dev/null 2>"$tmp/err"
 check "forget beside a running job fails (exit 1)" test $? -eq 1
@@ -164,7 +165,6 @@ check "... saying why" grep -q "is in use by another ferry job" "$tmp/err"
 check "... and changes nothing" test "$(find "$repo" -type f ! -name lock | sort | md5sum)" = "$before_forget"
 kill "$holder"; wait "$holder" 2>/dev/null
 hold_lock -x 2
-sleep 0.3
 "$ferry" check -r "$repo" >/dev/null 2>"$tmp/err"
 check "a check during a forget waits for it, then passes" test $? -eq 0
 check "... saying so" grep -q "waiting for a forget in $repo to finish" "$tmp/err"
