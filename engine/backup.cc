@@ -691,8 +691,13 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
                    std::min(repository.transport().capabilities().parallelism, 2u));
   // A backup stalled long enough for a prune to take it for dead must not index packs that
   // prune deleted: that index would fail `check` even though the backup itself fails.
-  store.set_index_gate([&](const std::set<repo::ObjectId>& packs) {
-    return lock->ValidateBeforeNaming([&]() -> Result<std::set<repo::ObjectId>> { return packs; });
+  store.set_index_gate([&](const std::vector<repo::IndexEntry>& entries) {
+    // The packs are gathered only when the lock may have gone stale.
+    return lock->ValidateBeforeNaming([&]() -> Result<std::set<repo::ObjectId>> {
+      std::set<repo::ObjectId> packs;
+      for (const repo::IndexEntry& e : entries) packs.insert(e.pack);
+      return packs;
+    });
   });
   FirstError error;
   std::atomic<uint64_t> bytes_read{0};

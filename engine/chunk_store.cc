@@ -132,11 +132,7 @@ Status ChunkStore::WriteIndexIfDue(repo::Sealer& sealer, bool all) {
     unindexed_.clear();
     packs_since_index_ = 0;
   }
-  if (index_gate_) {
-    std::set<repo::ObjectId> packs;
-    for (const repo::IndexEntry& e : entries) packs.insert(e.pack);
-    FERRY_RETURN_IF_ERROR(index_gate_(packs));
-  }
+  if (index_gate_) FERRY_RETURN_IF_ERROR(index_gate_(entries));
   FERRY_ASSIGN_OR_RETURN(repo::ObjectId index_id, repo::NewObjectId());
   FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodeIndex(sealer, index_id, entries));
   FERRY_RETURN_IF_ERROR(repo_.transport().Put("index/" + index_id.ToHex(), AsBytes(sealed)));

@@ -21,7 +21,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -53,11 +52,11 @@ class ChunkStore {
   ChunkStore(Repository& repo, unsigned index_every_packs, unsigned commits_in_flight);
   ~ChunkStore();  // Waits for publishing packs; a pack not flushed is never indexed.
 
-  // Runs before each index object is written, with the packs it names; an error fails the
-  // write and leaves those packs unindexed (garbage for the next prune). A backup checks there
-  // that its lock has not gone stale under a prune (RepoLock::ValidateBeforeNaming). REQUIRES:
-  // before the first StoreIfNew; thread-safe itself (workers write indexes).
-  using IndexGate = std::function<Status(const std::set<repo::ObjectId>& packs)>;
+  // Runs before each index object is written, with its entries; an error fails the write and
+  // leaves their packs unindexed (garbage for the next prune). A backup checks there that its
+  // lock has not gone stale under a prune (RepoLock::ValidateBeforeNaming). REQUIRES: before
+  // the first StoreIfNew; thread-safe itself (workers write indexes).
+  using IndexGate = std::function<Status(const std::vector<repo::IndexEntry>& entries)>;
   void set_index_gate(IndexGate gate) { index_gate_ = std::move(gate); }
 
   // Stores the chunk unless the repository or this backup already has it. Returns the first

@@ -247,11 +247,10 @@ Result<ImageSnapshot> ImageStore::ResolveSnapshot(std::string_view spec) {
 
 namespace {
 
-// How many images the chain of the image at `path` holds, itself included.
-Result<uint32_t> ChainLength(const std::string& path) {
-  FERRY_ASSIGN_OR_RETURN(auto image, qcow2::OpenImage(path));
+// How many images the chain of `image` holds, itself included.
+uint32_t ChainLength(const qcow2::Image& image) {
   uint32_t n = 0;
-  for (const qcow2::Image* i = image.get(); i != nullptr;) {
+  for (const qcow2::Image* i = &image; i != nullptr;) {
     ++n;
     const auto* q = dynamic_cast<const qcow2::Qcow2Image*>(i);
     i = q != nullptr ? q->backing() : nullptr;
@@ -301,12 +300,15 @@ Result<ImageBackupResult> ImageStore::Backup(const std::vector<ImageBackupSource
     const uint64_t size = p.reader->size();
     FERRY_ASSIGN_OR_RETURN(auto earlier, LoadSidecars(volume));
     if (!earlier.empty()) p.parent = earlier.back();
-    if (p.parent && !options.full) {
+    if (options.full) p.parent.reset();
+    // The parent's image, opened once: its chain's length here, its data ranges below.
+    std::unique_ptr<qcow2::Image> parent_image;
+    if (p.parent) {
+      FERRY_ASSIGN_OR_RETURN(parent_image, qcow2::OpenImage(ImagePath(volume, p.parent->id)));
       // Long chains read slowly and, past a reader's depth limit, not at all: start anew.
       const uint32_t limit =
           config_.full_every != 0 ? config_.full_every : qcow2_layout::kMaxChainImages;
-      FERRY_ASSIGN_OR_RETURN(const uint32_t chain, ChainLength(ImagePath(volume, p.parent->id)));
-      if (chain >= limit) {
+      if (const uint32_t chain = ChainLength(*parent_image); chain >= limit) {
         result.notes.push_back(fmt::format(
             "{}: a full image: the chain of the latest backup holds {} image(s), the most a "
             "chain may hold here{}",
@@ -314,7 +316,6 @@ Result<ImageBackupResult> ImageStore::Backup(const std::vector<ImageBackupSource
         p.parent.reset();
       }
     }
-    if (options.full) p.parent.reset();
     if (!p.parent && s.changes) {
       result.notes.push_back(fmt::format("{}: {} not used: a full image reads every range", volume,
                                          s.cbt.empty() ? "the change source" : s.cbt));
@@ -344,8 +345,7 @@ Result<ImageBackupResult> ImageStore::Backup(const std::vector<ImageBackupSource
         }
         inc.cbt = s.changes ? s.cbt : "hash";
         // Every cluster that holds data now or held it before may differ.
-        FERRY_ASSIGN_OR_RETURN(auto before, qcow2::OpenImage(ImagePath(volume, p.parent->id)));
-        FERRY_ASSIGN_OR_RETURN(cbt::ExtentList old, before->DataRanges());
+        FERRY_ASSIGN_OR_RETURN(cbt::ExtentList old, parent_image->DataRanges());
         p.ranges = Union(std::move(data), ClipTo(std::move(old), size));
       }
       p.incremental = std::move(inc);

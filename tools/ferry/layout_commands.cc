@@ -19,9 +19,7 @@ using qcow2_layout::Sidecar;
 
 // Says why a job does not start: a forget holds the directory (engine/layout_lock.h).
 std::function<void()> SayWaiting(const ImageStore& store) {
-  return [dir = store.dir()] {
-    std::fprintf(stderr, "ferry: waiting for a forget in %s to finish\n", dir.c_str());
-  };
+  return [dir = store.dir()] { PrintError("waiting for a forget in " + dir + " to finish"); };
 }
 
 // The local directory --repo names: the qcow2 layout lives only where QEMU opens files.
