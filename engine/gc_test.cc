@@ -476,6 +476,49 @@ TEST_F(GcTest, ABackupTakenForDeadIndexesNoPackThatAPruneDeleted) {
   ExpectRestores(*reopened, first->snapshot, "a", a);
 }
 
+// A retention policy's forget and prune that run while a restore of the snapshot they forget is
+// reading its packs: the restore's own read lock makes the prune leave those packs until it ends.
+// A library caller need not take that lock (the CLI used to, and the library left it to callers).
+TEST_F(GcTest, ARestoreKeepsItsPacksFromAPruneThatForgetsItsSnapshotMeanwhile) {
+  auto repo = InitRepo();
+  const std::string a = MakeVolume("a.img", 5);
+  auto backed_up = Run(*repo, {{a, "a"}});
+  ASSERT_TRUE(backed_up.has_value());
+  const size_t packs_before = Packs();
+
+  testing::HookedTransport* transport = nullptr;
+  auto restoring = ReopenHooked(&transport);
+  ASSERT_NE(restoring, nullptr);
+  ASSERT_TRUE(restoring->LoadIndex().ok());  // What a caller without a lock would do.
+  std::once_flag once;
+  std::optional<Result<PruneReport>> pruned;
+  transport->around_read = [&] {
+    std::call_once(once, [&] {
+      auto other = Reopen();
+      ASSERT_TRUE(other->ForgetSnapshot(backed_up->snapshot.id).ok());
+      pruned = Prune(*other, {});
+    });
+  };
+  const std::string out = (dir_.path() / "restored").string();
+  auto restored = Restore(*restoring, backed_up->snapshot, "a", out, {});
+  ASSERT_TRUE(pruned.has_value()) << "the restore read no pack";
+  ASSERT_TRUE(pruned->has_value()) << pruned->error().ToString();
+  EXPECT_EQ((*pruned)->packs_deleted, 0u);
+  ASSERT_EQ((*pruned)->waiting.size(), 1u);
+  EXPECT_NE((*pruned)->waiting[0].find("read lock"), std::string::npos) << (*pruned)->waiting[0];
+  ASSERT_TRUE(restored.has_value()) << restored.error().ToString();
+  EXPECT_EQ(testing::ReadFileOrDie(out), testing::ReadFileOrDie(a));
+  EXPECT_EQ(Packs(), packs_before);
+
+  // The restore's lock is gone: the next prune finishes what the first one chose.
+  auto after = Reopen();
+  auto second = Prune(*after, {});
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+  EXPECT_EQ(second->packs_deleted, packs_before);
+  EXPECT_EQ(second->records_pending, 0u);
+  ExpectCheckPasses(*after);
+}
+
 // A volume's map has a page per GiB: prune's mark phase reads the pages of every snapshot many at
 // once and still marks every chunk they name.
 // A writer killed between writing a temporary and renaming it leaves the temporary, which no

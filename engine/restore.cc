@@ -448,6 +448,11 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
   }
   // Before the target is touched (a replaced file is truncated when opened).
   FERRY_RETURN_IF_ERROR(WindowWriter::CheckWindowSize(o.window));
+  // From before the index is read until the last chunk is: a prune that starts meanwhile waits
+  // for this lock before it deletes a pack the index names (§14.2).
+  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<RepoLock> lock,
+                         RepoLock::Acquire(repository, repo::LockKind::kRead, o.lock_timing));
+  FERRY_RETURN_IF_ERROR(repository.LoadIndex(lock->candidate_packs()));
   FERRY_ASSIGN_OR_RETURN(std::vector<Extent> extents, LoadVolumeMap(repository, *volume));
 
   // Open the target: a new (or, with overwrite, replaced) sparse file, a block device, or for a
@@ -529,6 +534,14 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
   result.shape = shape;
   result.shape.window = o.window;  // Whole clusters, for a QCOW2 image.
   result.seconds = ticker.seconds();
+  // The target is complete: a lock that cannot be removed only goes stale, which is no reason
+  // to call the restore failed.
+  Status released = lock->Release();
+  result.warnings = lock->TakeMessages();
+  if (!released.ok()) {
+    result.warnings.push_back("could not remove the restore's lock (" + released.ToString() +
+                              "); a prune takes it for dead once it is stale");
+  }
   if (options.progress) options.progress({volume->size, volume->size, result.seconds, true});
   return result;
 }

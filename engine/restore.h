@@ -12,6 +12,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/cancel.h"
 #include "common/result.h"
@@ -19,6 +20,7 @@
 #include "cbt/extent_list.h"
 #include "engine/progress.h"
 #include "engine/qcow2_export.h"
+#include "engine/repo_lock.h"
 #include "engine/repository.h"
 #include "formats/repo/volume_map.h"
 #include "transports/transport.h"
@@ -47,6 +49,9 @@ struct RestoreOptions {
   // Write a new QCOW2 image (a file) instead of the raw volume: standalone, or an overlay of a
   // backing image. Not with delta.
   std::optional<Qcow2ExportOptions> qcow2;
+
+  // How often the restore's read lock is refreshed and when others may take it for dead.
+  LockTiming lock_timing = LockTiming::FromEnvironment();
 };
 
 // How a restore to a file or device is cut up.
@@ -78,12 +83,15 @@ struct RestoreResult {
   uint64_t pack_bytes_read = 0;  // What those reads fetched.
   RestoreShape shape;            // Files and devices: how the restore was cut up.
   double seconds = 0;
+  std::vector<std::string> warnings;  // From taking the read lock (stale locks removed...).
 };
 
 // Restores volume `volume_name` of `snapshot` (the only volume if empty) to `target` ("-" for
-// standard output). The repository's index must be loaded, under a read lock the caller holds
-// from before it loaded the index until this returns (RepoLock::Acquire with kRead, as the CLI
-// does): without it a prune may delete packs the loaded index still names. Blocks.
+// standard output). Announces itself with a read lock held until it returns and reloads the
+// repository's index under it (docs/FORMAT.md §14.2), so a prune that starts meanwhile — even
+// one that deletes this snapshot's packs after a forget — leaves them until the restore ends.
+// Reloading replaces `repository`'s index: no other job may use the same Repository object at
+// the same time. Blocks.
 // Errors: kNotFound (volume; a delta target that does not exist), kAlreadyExists (target
 // file exists without overwrite or delta), kInvalidArgument (a delta target too small or not a
 // file or device),

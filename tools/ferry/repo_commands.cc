@@ -345,8 +345,6 @@ int RunRestore(const RestoreArgs& a) {
   if (!qcow2) return Fail(qcow2.error());
   auto repo = OpenRepository(a.repo, false);
   if (!repo) return Fail(repo.error());
-  auto lock = LockAndLoadIndex(**repo);
-  if (!lock) return Fail(lock.error());
   std::string spec = a.what, volume;
   if (auto colon = spec.find(':'); colon != std::string::npos) {
     volume = spec.substr(colon + 1);
@@ -376,6 +374,7 @@ int RunRestore(const RestoreArgs& a) {
   if (a.target != "-") o.progress = [&](const Progress& p) { line.Update(p); };
   auto r = Restore(**repo, *snap, volume, a.target, o);
   if (!r) return Fail(r.error());
+  for (const std::string& m : r->warnings) PrintError("warning: " + m);
   if (a.target == "-") return kExitOk;
   if (a.json) {
     PrintJson({{"snapshot", snap->id.ToHex()},
