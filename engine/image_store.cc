@@ -16,6 +16,7 @@
 #include "engine/backup.h"
 #include "engine/guest_copy.h"
 #include "engine/layout_lock.h"
+#include "engine/unchanged_sample.h"
 #include "engine/volume_source.h"
 #include "formats/qcow2/qcow2_image.h"
 #include "formats/qcow2/refcount_check.h"
@@ -263,6 +264,9 @@ uint32_t ChainLength(const qcow2::Image& image) {
 Result<ImageBackupResult> ImageStore::Backup(const std::vector<ImageBackupSource>& sources,
                                              const ImageBackupOptions& options) {
   if (sources.empty()) return Err(Status::InvalidArgument("nothing to back up"));
+  if (!(options.cbt_verify_percent >= 0 && options.cbt_verify_percent <= 100)) {
+    return Err(Status::InvalidArgument("--cbt-verify takes a percentage from 0 to 100"));
+  }
   FERRY_ASSIGN_OR_RETURN(const LayoutLock layout_lock,
                          LayoutLock::Acquire(dir_, LayoutLock::Kind::kShared, "backup",
                                              options.cancel, options.waiting));
@@ -335,6 +339,33 @@ Result<ImageBackupResult> ImageStore::Backup(const std::vector<ImageBackupSource
         // A volume that grew: what lies past the parent's end is new whatever the CBT says.
         if (size > p.parent->size) {
           p.ranges = Union(std::move(p.ranges), {{p.parent->size, size - p.parent->size}});
+        }
+        if (options.cbt_verify_percent > 0) {
+          // What either version holds, where both exist; the change source calls some of it
+          // unchanged, and a sample of that must read the same in the previous backup.
+          FERRY_ASSIGN_OR_RETURN(cbt::ExtentList old, parent_image->DataRanges());
+          const cbt::ExtentList either = ClipTo(Union(data, old), std::min(size, p.parent->size));
+          qcow2::Image& before = *parent_image;
+          VolumeSource& now = *p.reader;
+          FERRY_ASSIGN_OR_RETURN(
+              UnchangedSample sample,
+              CompareUnchangedClusters(
+                  either, cbt::Normalize(p.ranges), uint64_t{1} << config_.cluster_bits,
+                  options.cbt_verify_percent,
+                  [&](MutableByteView out, uint64_t at) { return now.ReadAt(out, at); },
+                  [&](MutableByteView out, uint64_t at) { return before.Read(out, at); },
+                  options.cancel));
+          inc.verify_percent = options.cbt_verify_percent;
+          inc.verified_bytes = sample.bytes;
+          inc.mismatches = sample.mismatches;
+          if (sample.mismatches > 0) {
+            inc.fell_back = true;
+            result.warnings.push_back(fmt::format(
+                "the change source {} is wrong: {} of the {} sampled unchanged clusters of {} "
+                "differ from the previous backup; every cluster was compared instead",
+                s.cbt, sample.mismatches, sample.compared, s.path));
+            p.ranges = Union(std::move(data), ClipTo(std::move(old), size));
+          }
         }
       } else {
         if (s.changes) {

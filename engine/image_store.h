@@ -55,6 +55,9 @@ struct ImageBackupOptions : ImageJobOptions {
   // then not needed). Without it, a volume whose chain is full (LayoutConfig::full_every) gets
   // one anyway.
   bool full = false;
+  // Before a change source is trusted, compare this share (0-100) of the clusters it calls
+  // unchanged with the previous backup; on any difference, compare every cluster instead.
+  double cbt_verify_percent = 0;
 };
 
 struct ImageBackupResult {

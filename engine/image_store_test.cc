@@ -9,7 +9,9 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "engine/layout_lock.h"
 #include "engine/repo_fixture.h"
@@ -130,6 +132,68 @@ TEST_F(ImageStoreTest, ABackupWaitsForAForgetAndCanBeCancelledWhileItWaits) {
   ASSERT_FALSE(cancelled.has_value());
   EXPECT_EQ(cancelled.error().code(), Status::Code::kCancelled) << cancelled.error().ToString();
   EXPECT_EQ(store->ListSnapshots()->size(), 1u);
+}
+
+// --cbt-verify: a change source that missed a change is caught by the sample, and the backup
+// compares every cluster instead; one that tells the truth passes and is used.
+TEST_F(ImageStoreTest, CbtVerifyCatchesAChangeSourceThatMissedAChange) {
+  auto store = InitStore();
+  const std::string a = MakeVolume("a.img", 4);
+  ASSERT_TRUE(store->Backup(Volume(a), {}).has_value());
+  // Change 4 KiB in each of 16 places; the change source reports only the first.
+  const int fd = ::open(a.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  const std::string x(4096, 'x');
+  for (int i = 0; i < 16; ++i) {
+    ASSERT_EQ(::pwrite(fd, x.data(), x.size(), static_cast<off_t>(i) * 150'000), 4096);
+  }
+  ::close(fd);
+  auto lying = Volume(a);
+  lying[0].changes = cbt::ChangedBlocks{{{0, 4096}}, std::nullopt, ""};
+  lying[0].cbt = "list:test";
+
+  auto believed = store->Backup(lying, {});  // Without a sample the change source is believed.
+  ASSERT_TRUE(believed.has_value()) << believed.error().ToString();
+  EXPECT_EQ(believed->volumes[0].stats.bytes_read, 64u << 10);
+
+  ImageBackupOptions o;
+  o.cbt_verify_percent =
+      100;  // Every candidate: a smaller share could miss (see the sample's test).
+  auto checked = store->Backup(lying, o);
+  ASSERT_TRUE(checked.has_value()) << checked.error().ToString();
+  const auto& inc = checked->volumes[0].incremental;
+  ASSERT_TRUE(inc.has_value());
+  EXPECT_TRUE(inc->fell_back);
+  EXPECT_GT(inc->mismatches, 0u);
+  EXPECT_GT(inc->verified_bytes, 0u);
+  EXPECT_EQ(inc->verify_percent, 100);
+  ASSERT_EQ(checked->warnings.size(), 1u);
+  EXPECT_NE(checked->warnings[0].find("the change source list:test is wrong"), std::string::npos)
+      << checked->warnings[0];
+  ExpectRestores(*store, checked->id, a);
+  // The sidecar as published says the same.
+  auto published = store->ResolveSnapshot(checked->id.ToHex());
+  ASSERT_TRUE(published.has_value());
+  EXPECT_EQ(published->volumes[0].incremental, inc);
+
+  // Nothing changed since: an empty change source is the truth and passes the same sample.
+  auto truthful = Volume(a);
+  truthful[0].changes = cbt::ChangedBlocks{{}, std::nullopt, ""};
+  truthful[0].cbt = "list:empty";
+  auto fine = store->Backup(truthful, o);
+  ASSERT_TRUE(fine.has_value()) << fine.error().ToString();
+  EXPECT_FALSE(fine->volumes[0].incremental->fell_back);
+  EXPECT_EQ(fine->volumes[0].incremental->mismatches, 0u);
+  EXPECT_GT(fine->volumes[0].incremental->verified_bytes, 0u);
+  EXPECT_TRUE(fine->warnings.empty());
+  EXPECT_EQ(fine->volumes[0].stats.bytes_read, 0u);
+  ExpectRestores(*store, fine->id, a);
+  ExpectCheckPasses(*store);
+
+  o.cbt_verify_percent = 101;
+  auto refused = store->Backup(truthful, o);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code(), Status::Code::kInvalidArgument);
 }
 
 }  // namespace

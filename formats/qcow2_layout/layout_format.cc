@@ -116,6 +116,11 @@ std::string EncodeSidecar(const Sidecar& s) {
                         {"cbt", inc->cbt},
                         {"changed_bytes", inc->changed_bytes},
                         {"fell_back", inc->fell_back}};
+    if (inc->verify_percent != 0) {
+      j["incremental"]["verify_percent"] = inc->verify_percent;
+      j["incremental"]["verified_bytes"] = inc->verified_bytes;
+      j["incremental"]["mismatches"] = inc->mismatches;
+    }
   }
   return j.dump(2) + "\n";
 }
@@ -156,6 +161,14 @@ Result<Sidecar> DecodeSidecar(std::string_view text, std::string_view name) {
       inc.cbt = i.at("cbt").get<std::string>();
       inc.changed_bytes = json_fields::Unsigned<uint64_t>(i, "changed_bytes");
       inc.fell_back = i.at("fell_back").get<bool>();
+      if (i.contains("verify_percent")) {
+        inc.verify_percent = json_fields::Number(i, "verify_percent");
+        if (!(inc.verify_percent > 0 && inc.verify_percent <= 100)) {
+          return Err(Status::Corruption(where + ": verify_percent must be above 0, at most 100"));
+        }
+        inc.verified_bytes = json_fields::Unsigned<uint64_t>(i, "verified_bytes");
+        inc.mismatches = json_fields::Unsigned<uint64_t>(i, "mismatches");
+      }
       s.incremental = std::move(inc);
     }
     const json& st = j.at("stats");

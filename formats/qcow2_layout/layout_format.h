@@ -41,6 +41,11 @@ struct IncrementalInfo {
   repo::ObjectId parent;
   std::string cbt;  // "hash" or the change source ("list:FILE", …).
   uint64_t changed_bytes = 0;
+  // --cbt-verify: the share of unchanged clusters asked for (0: none), the bytes compared and
+  // the clusters that differed. Written only when verify_percent is not 0.
+  double verify_percent = 0;
+  uint64_t verified_bytes = 0;
+  uint64_t mismatches = 0;
   bool fell_back = false;
   bool operator==(const IncrementalInfo&) const = default;
 };

@@ -21,7 +21,15 @@ Sidecar Example() {
   s.source = "/dev/vdb";
   s.source_format = "qcow2";
   s.size = 10737418240;
-  s.incremental = IncrementalInfo{Id(0x01), "list:/tmp/cbt.txt", 1048576, true};
+  IncrementalInfo inc;
+  inc.parent = Id(0x01);
+  inc.cbt = "list:/tmp/cbt.txt";
+  inc.changed_bytes = 1048576;
+  inc.verify_percent = 2.5;
+  inc.verified_bytes = 655360;
+  inc.mismatches = 3;
+  inc.fell_back = true;
+  s.incremental = inc;
   s.stats = {4096, 3, 196608, 0.5};
   return s;
 }
@@ -93,6 +101,15 @@ TEST(Sidecar, RoundTrips) {
   ASSERT_TRUE(back.has_value()) << back.error().ToString();
   EXPECT_TRUE(*back == s);
 
+  Sidecar unverified = s;
+  unverified.incremental->verify_percent = 0;
+  unverified.incremental->verified_bytes = 0;
+  unverified.incremental->mismatches = 0;
+  EXPECT_EQ(EncodeSidecar(unverified).find("verif"), std::string::npos) << "written only when set";
+  back = DecodeSidecar(EncodeSidecar(unverified), SidecarName(s.id));
+  ASSERT_TRUE(back.has_value()) << back.error().ToString();
+  EXPECT_TRUE(*back == unverified);
+
   Sidecar full = s;
   full.incremental.reset();
   back = DecodeSidecar(EncodeSidecar(full), SidecarName(full.id));
@@ -111,6 +128,17 @@ TEST(Sidecar, RejectsAMisnamedOrDamagedSidecar) {
   auto cut = DecodeSidecar(text, SidecarName(s.id));
   ASSERT_FALSE(cut.has_value());
   EXPECT_TRUE(cut.error().IsCorruption());
+
+  for (const char* percent : {"0", "100.5", "-1", "\"5\""}) {
+    std::string t = EncodeSidecar(s);
+    const size_t at = t.find("\"verify_percent\": ");
+    ASSERT_NE(at, std::string::npos);
+    const size_t value = at + std::string("\"verify_percent\": ").size();
+    t.replace(value, t.find_first_of(",\n", value) - value, percent);
+    auto bad = DecodeSidecar(t, SidecarName(s.id));
+    ASSERT_FALSE(bad.has_value()) << percent;
+    EXPECT_TRUE(bad.error().IsCorruption()) << percent;
+  }
 
   Sidecar bad_name = s;
   bad_name.volume = "../etc";

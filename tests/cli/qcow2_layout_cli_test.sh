@@ -217,6 +217,33 @@ backup --full
 check "backup --full writes a full image" test "$(vfield backing)" = None
 check "every snapshot of the bounded chains restores exactly" all_restore_exactly
 check "... and ferry check passes" "$ferry" check -r "$repo"
+
+# --- --cbt-verify: a change source that misses a change is caught -----------------------------
+repo=$tmp/verify
+"$ferry" init -r "$repo" --layout qcow2 >/dev/null 2>&1
+backup
+poke "$vol" $((5 << 20)) 70000 random
+printf '%d %d\n' $((5 << 20)) 70000 >"$tmp/cbt.txt"
+backup --cbt "list:$tmp/cbt.txt" --cbt-verify 100
+check "a truthful change source passes --cbt-verify" test $? -eq 0
+check "... recording what it compared" python3 -c '
+import json, sys
+i = json.load(open(sys.argv[1]))["volumes"][0]["incremental"]
+assert i["verify_percent"] == 100 and i["verified_bytes"] > 0 and i["mismatches"] == 0, i
+assert not i["fell_back"], i' "$tmp/b.json"
+check "... and no warning" test ! -s "$tmp/b.err"
+poke "$vol" $((30 << 20)) 3000 random  # a change the list below leaves out
+printf '%d %d\n' $((5 << 20)) 4096 >"$tmp/cbt.txt"
+backup --cbt "list:$tmp/cbt.txt" --cbt-verify 100
+check "a change source that missed a change still gives a backup" test $? -eq 0
+check "... with a loud warning" grep -q "WARNING: the change source list:.* is wrong" "$tmp/b.err"
+check "... recorded in the sidecar as a fall back" python3 -c '
+import json, sys
+i = json.load(open(sys.argv[1]))["volumes"][0]["incremental"]
+assert i["fell_back"] and i["mismatches"] >= 1 and i["verify_percent"] == 100, i' "$tmp/b.json"
+check "... holding the change the list missed (qemu-img alone)" all_restore_exactly
+"$ferry" backup -r "$repo" "$vol" --cbt "list:$tmp/cbt.txt" --cbt-verify 101 >/dev/null 2>"$tmp/err"
+check "--cbt-verify above 100 is refused (exit 2)" test $? -eq 2
 repo=$main_repo
 "$ferry" init -r "$tmp/dd" --full-every 3 >/dev/null 2>"$tmp/err"
 check "--full-every without --layout qcow2 is refused (exit 2)" test $? -eq 2

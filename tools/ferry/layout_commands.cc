@@ -65,6 +65,11 @@ json VolumeJson(const Sidecar& v) {
                           {"cbt", inc->cbt},
                           {"changed_bytes", inc->changed_bytes},
                           {"fell_back", inc->fell_back}};
+    if (inc->verify_percent != 0) {
+      vol["incremental"]["verify_percent"] = inc->verify_percent;
+      vol["incremental"]["verified_bytes"] = inc->verified_bytes;
+      vol["incremental"]["mismatches"] = inc->mismatches;
+    }
   }
   return vol;
 }
@@ -112,9 +117,6 @@ int RunLayoutBackup(const BackupArgs& a) {
         "--parent " + a.parent +
         ": in the qcow2 layout every backup is an overlay of the volume's latest backup"));
   }
-  if (a.cbt_verify > 0) {
-    return Fail(Status::InvalidArgument("--cbt-verify is not available in the qcow2 layout yet"));
-  }
   if (a.compression) {
     return Fail(Status::InvalidArgument(
         "--compression: a qcow2-layout repository compresses as its init --compress says"));
@@ -149,6 +151,7 @@ int RunLayoutBackup(const BackupArgs& a) {
   o.tags = a.tags;
   o.threads = a.threads;
   o.full = a.full;
+  o.cbt_verify_percent = a.cbt_verify;
   o.cancel = &GlobalCancel();
   o.waiting = SayWaiting(**store);
   ProgressLine line;
