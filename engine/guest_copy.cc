@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "common/file_io.h"
 
 #include "engine/io/file_handle.h"
 #include "engine/window_writer.h"
@@ -64,10 +68,21 @@ struct Target {
   bool created = false;
 };
 
-Result<Target> OpenTarget(const std::string& path, uint64_t size, bool qcow2) {
+Result<Target> OpenTarget(const std::string& path, uint64_t size, bool qcow2, bool delta) {
   Target t;
   struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) {
+  const bool exists = ::stat(path.c_str(), &st) == 0;
+  const bool file = exists && S_ISREG(st.st_mode);
+  if (delta) {
+    if (qcow2) {
+      return Err(Status::InvalidArgument(
+          "a delta restore rewrites a raw volume in place; a QCOW2 restore makes a new image"));
+    }
+    if (!exists) return Err(Status::NotFound(path + " does not exist: nothing to compare with"));
+    if (!file && !S_ISBLK(st.st_mode)) {
+      return Err(Status::InvalidArgument(path + " is neither a regular file nor a block device"));
+    }
+  } else if (exists) {
     if (!S_ISBLK(st.st_mode)) return Err(Status::AlreadyExists(path + " exists"));
     if (qcow2) {
       return Err(Status::InvalidArgument(path + " is a block device: a QCOW2 image is a file"));
@@ -78,7 +93,11 @@ Result<Target> OpenTarget(const std::string& path, uint64_t size, bool qcow2) {
   FERRY_ASSIGN_OR_RETURN(
       t.direct, io::FileHandle::Open(path, {.write = true, .create = t.created, .direct = true}));
   FERRY_ASSIGN_OR_RETURN(t.buffered, io::FileHandle::Open(path, {.write = true}));
-  if (!t.created) {
+  if (delta && file) {
+    if (::ftruncate(t.buffered.fd(), static_cast<off_t>(size)) != 0) {
+      return Err(Status::FromErrno(errno, "resize " + path));
+    }
+  } else if (!t.created) {
     FERRY_ASSIGN_OR_RETURN(uint64_t device_size, t.buffered.Size());
     if (device_size < size) {
       return Err(Status::InvalidArgument(fmt::format(
@@ -88,6 +107,34 @@ Result<Target> OpenTarget(const std::string& path, uint64_t size, bool qcow2) {
     return Err(Status::FromErrno(errno, "resize " + path));
   }
   return t;
+}
+
+// Delta: `buf` holds the target's blocks of window `w` (ending at `end`). Reads the guest's
+// bytes of each piece into `scratch`, copies the blocks that differ over `buf`, and returns them.
+Result<cbt::ExtentList> KeepWhatDiffers(const Window& w, uint64_t end, MutableByteView buf,
+                                        const GuestReadFn& read, std::string& scratch) {
+  cbt::ExtentList differ;
+  for (const cbt::ByteRange& p : w.pieces) {
+    scratch.resize(p.length);
+    FERRY_RETURN_IF_ERROR(read(AsWritableBytes(scratch), p.offset));
+    for (uint64_t at = p.offset; at < p.end();) {
+      const uint64_t block_end =
+          std::min({AlignDown(at, WindowWriter::kBlock) + WindowWriter::kBlock, p.end(), end});
+      const size_t n = static_cast<size_t>(block_end - at);
+      std::byte* mine = buf.data() + (at - w.start);
+      const char* theirs = scratch.data() + (at - p.offset);
+      if (std::memcmp(mine, theirs, n) != 0) {
+        std::memcpy(mine, theirs, n);
+        if (!differ.empty() && differ.back().end() == at) {
+          differ.back().length += n;
+        } else {
+          differ.push_back({at, n});
+        }
+      }
+      at = block_end;
+    }
+  }
+  return differ;
 }
 
 }  // namespace
@@ -118,7 +165,8 @@ Result<GuestCopyResult> CopyGuestRanges(const std::string& target, uint64_t size
   const std::vector<Window> windows = PlanWindows(ranges, size, granule, window_size);
   const uint64_t total = BytesToCopy(ranges, size, granule);
 
-  FERRY_ASSIGN_OR_RETURN(Target t, OpenTarget(target, size, placer != nullptr));
+  FERRY_ASSIGN_OR_RETURN(Target t,
+                         OpenTarget(target, size, options.qcow2.has_value(), options.delta));
   // From here on a failure removes a file this call created.
   auto undo = [&](const Status& s) {
     if (t.created) ::unlink(target.c_str());
@@ -141,9 +189,11 @@ Result<GuestCopyResult> CopyGuestRanges(const std::string& target, uint64_t size
 
   std::atomic<size_t> next{0};
   std::atomic<unsigned> running{threads};
+  std::atomic<uint64_t> compared{0};
   auto worker = [&] {
     auto read = open_reader();
     Status s = read.has_value() ? Status() : read.error();
+    std::string scratch;  // Delta: the guest's bytes of a piece.
     for (size_t i; s.ok() && !out.failed() && (i = next.fetch_add(1)) < windows.size();) {
       if (options.cancel != nullptr && options.cancel->cancelled()) {
         s = Status::Cancelled("writing " + target + " was cancelled");
@@ -153,15 +203,35 @@ Result<GuestCopyResult> CopyGuestRanges(const std::string& target, uint64_t size
       const WindowRange range{i, w.start, std::min(w.start + window_size, size)};
       const MutableByteView buf = out.Acquire(range);
       if (buf.empty()) break;  // The writer failed; its error is reported.
-      for (const cbt::ByteRange& p : w.pieces) {
-        s = (*read)(buf.subspan(p.offset - w.start, p.length), p.offset);
-        if (!s.ok()) break;
+      cbt::ExtentList dirty;
+      if (options.delta) {
+        // Whole blocks, so the read works on an O_DIRECT descriptor; zeros past end of file.
+        const size_t len = static_cast<size_t>(AlignUp(range.end, WindowWriter::kBlock) - w.start);
+        auto got = ReadFullAt(t.direct.fd(), buf.first(len), w.start, target);
+        if (got.has_value()) {
+          std::memset(buf.data() + *got, 0, len - *got);
+          auto differ = KeepWhatDiffers(w, range.end, buf, *read, scratch);
+          if (differ.has_value()) {
+            dirty = std::move(*differ);
+            compared.fetch_add(w.bytes, std::memory_order_relaxed);
+          } else {
+            s = differ.error();
+          }
+        } else {
+          s = got.error();
+        }
+      } else {
+        for (const cbt::ByteRange& p : w.pieces) {
+          s = (*read)(buf.subspan(p.offset - w.start, p.length), p.offset);
+          if (!s.ok()) break;
+        }
+        dirty = w.pieces;
       }
       if (!s.ok()) {
         out.Release(buf);
         break;
       }
-      out.Commit(range, buf, w.pieces, w.bytes);
+      out.Commit(range, buf, std::move(dirty), w.bytes);
     }
     if (!s.ok()) out.Fail(s);
     running.fetch_sub(1);
@@ -184,6 +254,7 @@ Result<GuestCopyResult> CopyGuestRanges(const std::string& target, uint64_t size
   result.bytes_read = total;
   if (placer) result.clusters = placer->data_clusters() + placer->compressed_clusters();
   result.bytes_written = out.bytes_written();
+  result.bytes_compared = compared.load();
   result.io_backend = out.backend();
   result.seconds = ticker.seconds();
   if (options.progress) options.progress({total, total, result.seconds, true});

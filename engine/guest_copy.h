@@ -36,12 +36,17 @@ struct GuestCopyOptions {
   size_t window = 4u << 20;  // Guest bytes per window (rounded up to whole clusters).
   const CancelToken* cancel = nullptr;
   ProgressFn progress;  // bytes_total: what BytesToCopy() says.
+  // Rewrite an existing raw target in place (a file, resized to the volume, or a device at
+  // least as large): each window's ranges are read from the target and compared block by
+  // block, and only the 4 KiB blocks that differ are written. Not with qcow2.
+  bool delta = false;
 };
 
 struct GuestCopyResult {
-  uint64_t bytes_read = 0;     // Guest bytes read (the ranges, widened).
-  uint64_t clusters = 0;       // QCOW2: clusters stored, plain and compressed.
-  uint64_t bytes_written = 0;  // Data bytes written to the target (QCOW2 metadata not counted).
+  uint64_t bytes_read = 0;      // Guest bytes read (the ranges, widened).
+  uint64_t clusters = 0;        // QCOW2: clusters stored, plain and compressed.
+  uint64_t bytes_written = 0;   // Data bytes written to the target (QCOW2 metadata not counted).
+  uint64_t bytes_compared = 0;  // Delta: target bytes read and compared.
   std::string io_backend;
   double seconds = 0;
 };
@@ -54,9 +59,11 @@ uint64_t BytesToCopy(const cbt::ExtentList& ranges, uint64_t size, uint64_t gran
 // Writes the guest bytes `ranges` (sorted, non-overlapping, inside `size`) of a volume of
 // `size` bytes, read through readers from `open_reader`, to `target`: a new file (which must not
 // exist; a raw file is sized to the volume, sparse) or, raw only, an existing block device of
-// at least `size` bytes. Errors: kAlreadyExists (target), kInvalidArgument (a device too small,
-// a QCOW2 image on a device), those of Qcow2Placer::Create and of the readers, kNoSpace /
-// kIoError naming the target, kCancelled. A new file is removed on error.
+// at least `size` bytes, or with `delta` an existing file or device rewritten in place.
+// Errors: kAlreadyExists (target), kNotFound (a delta target), kInvalidArgument (a device too
+// small, a QCOW2 image on a device or with delta, a delta target that is neither a file nor a
+// device), those of Qcow2Placer::Create and of the readers, kNoSpace / kIoError naming the
+// target, kCancelled. A new file is removed on error.
 Result<GuestCopyResult> CopyGuestRanges(const std::string& target, uint64_t size,
                                         const cbt::ExtentList& ranges,
                                         const GuestReaderFactory& open_reader,

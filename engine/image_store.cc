@@ -507,15 +507,23 @@ Result<ImageRestoreResult> ImageStore::Restore(const ImageSnapshot& snapshot,
   struct stat st {};
   const bool exists = ::stat(target.c_str(), &st) == 0;
   const bool device = exists && S_ISBLK(st.st_mode);
-  if (exists && !device) {
+  // A delta target is checked where it is opened (CopyGuestRanges).
+  if (!options.delta && exists && !device) {
     if (!options.overwrite) {
       return Err(Status::AlreadyExists(target + " exists (remove it, or pass --overwrite)"));
     }
     if (::unlink(target.c_str()) != 0) return Err(Status::FromErrno(errno, "remove " + target));
   }
-  // A device gets every byte (zeros too); a new file only what holds data.
   cbt::ExtentList ranges;
-  if (device) {
+  if (options.delta && options.target_changes) {
+    // Only where the target changed since it held this snapshot, and what a file lacks.
+    ranges = ClipTo(cbt::Normalize(*options.target_changes), sc->size);
+    const auto had = static_cast<uint64_t>(st.st_size);
+    if (!device && had < sc->size) ranges = Union(std::move(ranges), {{had, sc->size - had}});
+  } else if (options.delta) {
+    ranges.push_back({0, sc->size});  // Compare everything.
+  } else if (device) {
+    // A device gets every byte (zeros too); a new file only what holds data.
     ranges.push_back({0, sc->size});
   } else {
     FERRY_ASSIGN_OR_RETURN(ranges, image->DataRanges());
@@ -526,11 +534,14 @@ Result<ImageRestoreResult> ImageStore::Restore(const ImageSnapshot& snapshot,
   o.threads = options.threads;
   o.cancel = options.cancel;
   o.progress = options.progress;
+  o.delta = options.delta;
   FERRY_ASSIGN_OR_RETURN(GuestCopyResult copied,
                          CopyGuestRanges(target, sc->size, ranges, ImageReaders(path), o));
   ImageRestoreResult r;
   r.size = sc->size;
   r.bytes_read = copied.bytes_read;
+  r.bytes_written = copied.bytes_written;
+  r.bytes_compared = copied.bytes_compared;
   r.clusters = copied.clusters;
   r.seconds = copied.seconds;
   return r;

@@ -81,12 +81,20 @@ struct ImageRestoreOptions : ImageJobOptions {
   bool overwrite = false;  // Replace an existing target file.
   // Write a standalone QCOW2 image (its `backing` must be empty) instead of the raw volume.
   std::optional<Qcow2ExportOptions> qcow2;
+  // Rewrite the existing target (a file, resized to the volume, or a device), writing only the
+  // 4 KiB blocks that differ from the snapshot. Not with qcow2.
+  bool delta = false;
+  // With delta: the only byte ranges of the target that may differ from the snapshot (its
+  // changes since it held the snapshot). Nothing else is read.
+  std::optional<cbt::ExtentList> target_changes;
 };
 
 struct ImageRestoreResult {
   uint64_t size = 0;
-  uint64_t bytes_read = 0;  // Guest bytes that hold data somewhere in the chain.
-  uint64_t clusters = 0;    // QCOW2 target: clusters stored.
+  uint64_t bytes_read = 0;  // Guest bytes read from the chain (what holds data; delta: compared).
+  uint64_t bytes_written = 0;   // Bytes written to the target.
+  uint64_t bytes_compared = 0;  // Delta: target bytes read and compared.
+  uint64_t clusters = 0;        // QCOW2 target: clusters stored.
   double seconds = 0;
 };
 

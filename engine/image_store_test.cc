@@ -196,5 +196,67 @@ TEST_F(ImageStoreTest, CbtVerifyCatchesAChangeSourceThatMissedAChange) {
   EXPECT_EQ(refused.error().code(), Status::Code::kInvalidArgument);
 }
 
+// restore --delta: an existing target is compared block by block and only what differs is
+// written; with the target's changes named, only they are read.
+TEST_F(ImageStoreTest, ADeltaRestoreWritesOnlyTheBlocksThatDiffer) {
+  auto store = InitStore();
+  const std::string a = MakeVolume("a.img", 5);
+  auto backup = store->Backup(Volume(a), {});
+  ASSERT_TRUE(backup.has_value()) << backup.error().ToString();
+  auto snapshot = store->ResolveSnapshot(backup->id.ToHex());
+  ASSERT_TRUE(snapshot.has_value());
+  const std::string original = testing::ReadFileOrDie(a);
+  const std::string target = (dir_.path() / "target.img").string();
+
+  // The target drifted: 8 scattered writes of 100 bytes, each inside one 4 KiB block.
+  auto drift = [&] {
+    std::filesystem::copy_file(a, target, std::filesystem::copy_options::overwrite_existing);
+    const int fd = ::open(target.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    const std::string x(100, 'x');
+    for (int i = 0; i < 8; ++i) {
+      const off_t at = static_cast<off_t>(i) * 300'000 + 10;
+      ASSERT_EQ(::pwrite(fd, x.data(), x.size(), at), 100);
+    }
+    ::close(fd);
+  };
+  drift();
+  ImageRestoreOptions o;
+  o.delta = true;
+  auto whole = store->Restore(*snapshot, "", target, o);
+  ASSERT_TRUE(whole.has_value()) << whole.error().ToString();
+  EXPECT_EQ(testing::ReadFileOrDie(target), original);
+  EXPECT_EQ(whole->bytes_written, 8u * 4096);
+  EXPECT_EQ(whole->bytes_compared, original.size());
+
+  drift();
+  cbt::ExtentList changes;
+  for (uint64_t i = 0; i < 8; ++i) changes.push_back({i * 300'000 + 10, 100});
+  o.target_changes = changes;
+  auto listed = store->Restore(*snapshot, "", target, o);
+  ASSERT_TRUE(listed.has_value()) << listed.error().ToString();
+  EXPECT_EQ(testing::ReadFileOrDie(target), original);
+  EXPECT_EQ(listed->bytes_written, 8u * 4096);
+  EXPECT_EQ(listed->bytes_compared, 8u * 4096);
+
+  // A target that grew or shrank is cut or extended to the volume first.
+  for (const off_t size : {static_cast<off_t>(original.size()) + 5000, off_t{70'000}}) {
+    drift();
+    ASSERT_EQ(::truncate(target.c_str(), size), 0);
+    o.target_changes = changes;
+    auto resized = store->Restore(*snapshot, "", target, o);
+    ASSERT_TRUE(resized.has_value()) << resized.error().ToString();
+    EXPECT_EQ(testing::ReadFileOrDie(target), original) << size;
+  }
+
+  auto missing = store->Restore(*snapshot, "", target + ".missing", o);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code(), Status::Code::kNotFound);
+  o.qcow2 = Qcow2ExportOptions{};
+  auto image = store->Restore(*snapshot, "", target, o);
+  ASSERT_FALSE(image.has_value());
+  EXPECT_EQ(image.error().code(), Status::Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace ferry

@@ -124,6 +124,26 @@ else
 fi
 "$ferry" restore -r "$repo" "${second:0:8}" -t "$tmp/r2.raw" >/dev/null 2>&1
 check "ferry restore of a middle snapshot" cmp -s "$tmp/r2.raw" "$tmp/v-$second"
+# restore --delta: a copy that drifted is rolled back by writing only the blocks that differ.
+drift() {
+  cp "$tmp/v-$fourth" "$tmp/drift.raw"
+  poke "$tmp/drift.raw" $((1 << 20)) 100 random
+  poke "$tmp/drift.raw" $((33 << 20)) 5000 random
+}
+drift
+"$ferry" restore -r "$repo" latest -t "$tmp/drift.raw" --delta --json >"$tmp/d.json" 2>"$tmp/err"
+check "restore --delta rolls a drifted copy back" cmp -s "$tmp/drift.raw" "$tmp/v-$fourth"
+check "... writing only the three blocks that differ" \
+  test "$(json_field "$tmp/d.json" bytes_written)" -eq $((3 * 4096))
+drift
+printf '%d %d\n%d %d\n' $((1 << 20)) 100 $((33 << 20)) 5000 >"$tmp/drift.txt"
+"$ferry" restore -r "$repo" latest -t "$tmp/drift.raw" --delta --cbt "list:$tmp/drift.txt" \
+  --json >"$tmp/d.json" 2>"$tmp/err"
+check "restore --delta --cbt rolls it back too" cmp -s "$tmp/drift.raw" "$tmp/v-$fourth"
+check "... reading only the listed blocks" \
+  test "$(json_field "$tmp/d.json" bytes_compared)" -eq $((3 * 4096))
+"$ferry" restore -r "$repo" latest -t "$tmp/drift.raw" --cbt "list:$tmp/drift.txt" >/dev/null 2>&1
+check "restore --cbt without --delta is refused (exit 2)" test $? -eq 2
 "$ferry" restore -r "$repo" latest -t "$tmp/r4.qcow2" --format qcow2 --compress zstd >/dev/null 2>&1
 check "ferry restore to a standalone QCOW2 image" qemu-img compare -q "$tmp/r4.qcow2" "$tmp/v-$fourth"
 

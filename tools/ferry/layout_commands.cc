@@ -238,10 +238,6 @@ int RunLayoutSnapshots(const ListArgs& a) {
 }
 
 int RunLayoutRestore(const RestoreArgs& a) {
-  if (a.delta || !a.cbt.empty()) {
-    return Fail(Status::InvalidArgument(
-        "--delta and --cbt are not available in the qcow2 layout yet: restore to a new file"));
-  }
   if (a.target == "-") {
     return Fail(Status::InvalidArgument(
         "the qcow2 layout restores to a file or device (or read it with qemu-img directly)"));
@@ -252,9 +248,13 @@ int RunLayoutRestore(const RestoreArgs& a) {
   if (!store) return Fail(store.error());
   auto what = Resolve(**store, a.what);
   if (!what) return Fail(what.error());
+  auto changes = TargetChanges(a);
+  if (!changes) return Fail(changes.error());
   ImageRestoreOptions o;
   o.overwrite = a.overwrite;
   o.qcow2 = *qcow2;
+  o.delta = a.delta;
+  o.target_changes = std::move(*changes);
   o.threads = a.threads;
   o.cancel = &GlobalCancel();
   o.waiting = SayWaiting(**store);
@@ -266,10 +266,20 @@ int RunLayoutRestore(const RestoreArgs& a) {
     PrintJson({{"snapshot", what->first.id.ToHex()},
                {"target", a.target},
                {"size", r->size},
+               {"delta", a.delta},
                {"bytes_read", r->bytes_read},
+               {"bytes_written", r->bytes_written},
+               {"bytes_compared", r->bytes_compared},
                {"format", a.format},
                {"clusters", r->clusters},
                {"seconds", r->seconds}});
+  } else if (a.delta) {
+    std::printf("delta-restored %s of snapshot %s to %s in %.2f s (%s): compared %s, wrote %s\n",
+                HumanBytes(static_cast<double>(r->size)).c_str(), Short(what->first.id).c_str(),
+                a.target.c_str(), r->seconds,
+                HumanRate(static_cast<double>(r->size), r->seconds).c_str(),
+                HumanBytes(static_cast<double>(r->bytes_compared)).c_str(),
+                HumanBytes(static_cast<double>(r->bytes_written)).c_str());
   } else {
     std::printf("restored %s of snapshot %s to %s%s in %.2f s (%s)\n",
                 HumanBytes(static_cast<double>(r->size)).c_str(), Short(what->first.id).c_str(),

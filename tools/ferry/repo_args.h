@@ -114,6 +114,9 @@ Result<uint32_t> ParseClusterSize(uint64_t size, int min_bits);
 // --format qcow2 and its options of a restore, checked before the repository is opened (unset
 // for --format raw). Errors: kInvalidArgument naming the option.
 Result<std::optional<Qcow2ExportOptions>> Qcow2Options(const RestoreArgs& a);
+// A restore's --cbt: the target's changes since it held the snapshot, or none (compare the whole
+// target, with a warning when the change source says it cannot be trusted). Needs --delta.
+Result<std::optional<cbt::ExtentList>> TargetChanges(const RestoreArgs& a);
 
 // Prints the error and returns the exit code for it (usage errors: 2, cancelled: 130, else 1).
 int Fail(const Status& s);

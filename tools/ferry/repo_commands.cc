@@ -317,6 +317,19 @@ Result<uint32_t> ParseClusterSize(uint64_t size, int min_bits) {
   return static_cast<uint32_t>(bits);
 }
 
+Result<std::optional<cbt::ExtentList>> TargetChanges(const RestoreArgs& a) {
+  if (a.cbt.empty()) return std::optional<cbt::ExtentList>();
+  if (!a.delta) return Err(Status::InvalidArgument("--cbt on restore needs --delta"));
+  FERRY_ASSIGN_OR_RETURN(cbt::CbtSpec spec, cbt::ParseCbtSpec(a.cbt));
+  FERRY_ASSIGN_OR_RETURN(cbt::ChangedBlocks changes,
+                         cbt::LoadChangedBlocks(spec, a.target, &GlobalCancel()));
+  if (!changes.untrusted.empty()) {
+    PrintError("WARNING: " + changes.untrusted + ": comparing the whole target instead");
+    return std::optional<cbt::ExtentList>();
+  }
+  return std::optional<cbt::ExtentList>(std::move(changes.ranges));
+}
+
 Result<std::optional<Qcow2ExportOptions>> Qcow2Options(const RestoreArgs& a) {
   if (a.format == "raw") {
     if (a.compress != "none" || !a.backing.empty()) {
@@ -353,18 +366,9 @@ int RunRestore(const RestoreArgs& a) {
   auto snap = (*repo)->ResolveSnapshot(spec);
   if (!snap) return Fail(snap.error());
   RestoreOptions o;
-  if (!a.cbt.empty()) {
-    if (!a.delta) return Fail(Status::InvalidArgument("--cbt on restore needs --delta"));
-    auto cbt_spec = cbt::ParseCbtSpec(a.cbt);
-    if (!cbt_spec) return Fail(cbt_spec.error());
-    auto changes = cbt::LoadChangedBlocks(*cbt_spec, a.target, &GlobalCancel());
-    if (!changes) return Fail(changes.error());
-    if (changes->untrusted.empty()) {
-      o.target_changes = std::move(changes->ranges);
-    } else {
-      PrintError("WARNING: " + changes->untrusted + ": comparing the whole target instead");
-    }
-  }
+  auto changes = TargetChanges(a);
+  if (!changes) return Fail(changes.error());
+  o.target_changes = std::move(*changes);
   o.overwrite = a.overwrite;
   o.delta = a.delta;
   o.qcow2 = *qcow2;
