@@ -144,6 +144,16 @@ check "... reading only the listed blocks" \
   test "$(json_field "$tmp/d.json" bytes_compared)" -eq $((3 * 4096))
 "$ferry" restore -r "$repo" latest -t "$tmp/drift.raw" --cbt "list:$tmp/drift.txt" >/dev/null 2>&1
 check "restore --cbt without --delta is refused (exit 2)" test $? -eq 2
+if loopdev=$(losetup -f --show "$tmp/drift.raw" 2>/dev/null); then
+  dd if=/dev/urandom of="$loopdev" bs=4k count=3 seek=1000 status=none conv=fsync
+  "$ferry" restore -r "$repo" latest -t "$loopdev" --delta --json >"$tmp/d.json" 2>"$tmp/err"
+  check "restore --delta onto a block device" cmp -s "$tmp/v-$fourth" "$loopdev"
+  check "... writing only the three blocks that differ" \
+    test "$(json_field "$tmp/d.json" bytes_written)" -eq $((3 * 4096))
+  losetup -d "$loopdev"
+else
+  echo "skip: no loop device here (delta restore onto a block device)"
+fi
 "$ferry" restore -r "$repo" latest -t "$tmp/r4.qcow2" --format qcow2 --compress zstd >/dev/null 2>&1
 check "ferry restore to a standalone QCOW2 image" qemu-img compare -q "$tmp/r4.qcow2" "$tmp/v-$fourth"
 
