@@ -13,8 +13,10 @@
 #include "common/file_io.h"
 #include "common/origin.h"
 
+#include "cbt/allocation.h"
 #include "engine/backup.h"
 #include "engine/guest_copy.h"
+#include "engine/io/file_handle.h"
 #include "engine/layout_lock.h"
 #include "engine/unchanged_sample.h"
 #include "engine/volume_source.h"
@@ -520,8 +522,15 @@ Result<ImageRestoreResult> ImageStore::Restore(const ImageSnapshot& snapshot,
     ranges = ClipTo(cbt::Normalize(*options.target_changes), sc->size);
     const auto had = static_cast<uint64_t>(st.st_size);
     if (!device && had < sc->size) ranges = Union(std::move(ranges), {{had, sc->size - had}});
+  } else if (options.delta && exists && !device) {
+    // Where both the file and the snapshot hold nothing, both read zeros: compare the rest.
+    FERRY_ASSIGN_OR_RETURN(io::FileHandle file, io::FileHandle::Open(target, {}));
+    const auto had = static_cast<uint64_t>(st.st_size);
+    FERRY_ASSIGN_OR_RETURN(cbt::ExtentList held, cbt::AllocatedRanges(file.fd(), had, target));
+    FERRY_ASSIGN_OR_RETURN(ranges, image->DataRanges());
+    ranges = Union(std::move(ranges), ClipTo(std::move(held), sc->size));
   } else if (options.delta) {
-    ranges.push_back({0, sc->size});  // Compare everything.
+    ranges.push_back({0, sc->size});  // A device: compare everything.
   } else if (device) {
     // A device gets every byte (zeros too); a new file only what holds data.
     ranges.push_back({0, sc->size});
