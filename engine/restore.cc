@@ -13,6 +13,8 @@
 
 #include "common/file_io.h"
 
+#include "cbt/allocation.h"
+#include "cbt/changed_list.h"
 #include "engine/io/file_handle.h"
 #include "engine/window_writer.h"
 #include "formats/repo/pack.h"
@@ -462,6 +464,16 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
   io::FileHandle direct, buffered;
   if (!stream) {
     FERRY_ASSIGN_OR_RETURN(device, OpenTarget(target, *volume, &o, &placer, &direct, &buffered));
+  }
+  // A delta restore to a file without a change list: where neither the file nor the snapshot
+  // holds anything (a hole, or zeros, against a hole), both read zeros; only the rest may differ.
+  if (o.delta && !o.target_changes && !device && !stream) {
+    FERRY_ASSIGN_OR_RETURN(cbt::ExtentList held,
+                           cbt::AllocatedRanges(buffered.fd(), volume->size, target));
+    for (const Extent& e : extents) {
+      if (e.kind == ExtentKind::kChunk) held.push_back({e.offset, e.length});
+    }
+    o.target_changes = cbt::Normalize(std::move(held));
   }
 
   const unsigned threads = shape.threads;

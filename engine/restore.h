@@ -44,6 +44,7 @@ struct RestoreOptions {
   bool delta = false;
   // With delta: the only byte ranges of the target that may differ from the snapshot (the
   // target's changes since it was restored or backed up). Windows outside them are not read.
+  // Unset, a file target's holes are still not read where the snapshot holds no data there.
   std::optional<cbt::ExtentList> target_changes;
 
   // Write a new QCOW2 image (a file) instead of the raw volume: standalone, or an overlay of a
