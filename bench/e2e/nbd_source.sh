@@ -55,11 +55,11 @@ for round in $(seq "$rounds"); do
   fi
   rm -f "$work/nbd-copy.qcow2"
   serve
-  run "qemu-plain.$round" qemu-img convert -O qcow2 "$uri" "$work/nbd-copy.qcow2"
+  run "qemu-plain.$round" qemu-img convert -t writeback -O qcow2 "$uri" "$work/nbd-copy.qcow2"
   stop_serving "qemu-plain-server.$round"
   rm -f "$work/nbd-copy.qcow2"
   serve
-  run "qemu-zstd.$round" qemu-img convert -O qcow2 -c -o compression_type=zstd "$uri" \
+  run "qemu-zstd.$round" qemu-img convert -t writeback -O qcow2 -c -o compression_type=zstd "$uri" \
     "$work/nbd-copy.qcow2"
   stop_serving "qemu-zstd-server.$round"
 done

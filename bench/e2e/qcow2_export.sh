@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # QCOW2 export: `ferry restore --format qcow2` from a repository against `qemu-img convert -O
 # qcow2` from the raw image, uncompressed and with zstd clusters, on the realistic image, in one
-# run with caches dropped before each. Both outputs are checked with qemu-img check and compare;
-# sizes are the files' allocated bytes. Prints a markdown table.
+# run with caches dropped before each (qemu-img with `-t writeback`: its default, `unsafe`, never
+# flushes, while ferry returns with its image durable). Both outputs are checked with qemu-img
+# check and compare; sizes are the files' allocated bytes. Prints a markdown table.
 #   bench/e2e/qcow2_export.sh [WORKDIR]     (default /var/tmp/ferry-e2e; ~8 GB free; root)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,9 +16,9 @@ rm -rf "$repo" "$work"/export-*.qcow2
 "$ferry" init -r "$repo" >/dev/null 2>&1
 "$ferry" backup -r "$repo" --name disk "$image" >/dev/null 2>&1
 
-run qemu-plain qemu-img convert -f raw -O qcow2 "$image" "$work/export-qemu.qcow2"
+run qemu-plain qemu-img convert -t writeback -f raw -O qcow2 "$image" "$work/export-qemu.qcow2"
 run ferry-plain "$ferry" restore -r "$repo" latest --format qcow2 -t "$work/export-ferry.qcow2"
-run qemu-zstd qemu-img convert -f raw -O qcow2 -c -o compression_type=zstd "$image" \
+run qemu-zstd qemu-img convert -t writeback -f raw -O qcow2 -c -o compression_type=zstd "$image" \
   "$work/export-qemu-zstd.qcow2"
 run ferry-zstd "$ferry" restore -r "$repo" latest --format qcow2 --compress zstd \
   -t "$work/export-ferry-zstd.qcow2"
