@@ -109,6 +109,20 @@ Result<Target> OpenTarget(const std::string& path, uint64_t size, bool qcow2, bo
   return t;
 }
 
+// Delta: reads the target's blocks under the pieces of window `w` into `buf` (whole blocks, so
+// the reads work on an O_DIRECT descriptor; zeros past the end of the file). The rest of the
+// window is neither read nor written.
+Status ReadTargetPieces(int fd, const std::string& target, const Window& w, MutableByteView buf) {
+  for (const cbt::ByteRange& p : w.pieces) {
+    const uint64_t begin = AlignDown(p.offset, WindowWriter::kBlock);
+    const size_t len = static_cast<size_t>(AlignUp(p.end(), WindowWriter::kBlock) - begin);
+    const MutableByteView blocks = buf.subspan(begin - w.start, len);
+    FERRY_ASSIGN_OR_RETURN(size_t got, ReadFullAt(fd, blocks, begin, target));
+    std::memset(blocks.data() + got, 0, len - got);
+  }
+  return Status();
+}
+
 // Delta: `buf` holds the target's blocks of window `w` (ending at `end`). Reads the guest's
 // bytes of each piece into `scratch`, copies the blocks that differ over `buf`, and returns them.
 Result<cbt::ExtentList> KeepWhatDiffers(const Window& w, uint64_t end, MutableByteView buf,
@@ -205,11 +219,8 @@ Result<GuestCopyResult> CopyGuestRanges(const std::string& target, uint64_t size
       if (buf.empty()) break;  // The writer failed; its error is reported.
       cbt::ExtentList dirty;
       if (options.delta) {
-        // Whole blocks, so the read works on an O_DIRECT descriptor; zeros past end of file.
-        const size_t len = static_cast<size_t>(AlignUp(range.end, WindowWriter::kBlock) - w.start);
-        auto got = ReadFullAt(t.direct.fd(), buf.first(len), w.start, target);
-        if (got.has_value()) {
-          std::memset(buf.data() + *got, 0, len - *got);
+        s = ReadTargetPieces(t.direct.fd(), target, w, buf);
+        if (s.ok()) {
           auto differ = KeepWhatDiffers(w, range.end, buf, *read, scratch);
           if (differ.has_value()) {
             dirty = std::move(*differ);
@@ -217,8 +228,6 @@ Result<GuestCopyResult> CopyGuestRanges(const std::string& target, uint64_t size
           } else {
             s = differ.error();
           }
-        } else {
-          s = got.error();
         }
       } else {
         for (const cbt::ByteRange& p : w.pieces) {
