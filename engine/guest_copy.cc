@@ -13,6 +13,7 @@
 
 #include "common/file_io.h"
 
+#include "engine/delta_target.h"
 #include "engine/io/file_handle.h"
 #include "engine/window_writer.h"
 
@@ -74,14 +75,7 @@ Result<Target> OpenTarget(const std::string& path, uint64_t size, bool qcow2, bo
   const bool exists = ::stat(path.c_str(), &st) == 0;
   const bool file = exists && S_ISREG(st.st_mode);
   if (delta) {
-    if (qcow2) {
-      return Err(Status::InvalidArgument(
-          "a delta restore rewrites a raw volume in place; a QCOW2 restore makes a new image"));
-    }
-    if (!exists) return Err(Status::NotFound(path + " does not exist: nothing to compare with"));
-    if (!file && !S_ISBLK(st.st_mode)) {
-      return Err(Status::InvalidArgument(path + " is neither a regular file nor a block device"));
-    }
+    FERRY_RETURN_IF_ERROR(CheckDeltaTarget(path, exists, st, qcow2));
   } else if (exists) {
     if (!S_ISBLK(st.st_mode)) return Err(Status::AlreadyExists(path + " exists"));
     if (qcow2) {

@@ -517,15 +517,14 @@ Result<ImageRestoreResult> ImageStore::Restore(const ImageSnapshot& snapshot,
     if (::unlink(target.c_str()) != 0) return Err(Status::FromErrno(errno, "remove " + target));
   }
   cbt::ExtentList ranges;
+  const auto had = static_cast<uint64_t>(st.st_size);  // A delta target file's bytes.
   if (options.delta && options.target_changes) {
     // Only where the target changed since it held this snapshot, and what a file lacks.
     ranges = ClipTo(cbt::Normalize(*options.target_changes), sc->size);
-    const auto had = static_cast<uint64_t>(st.st_size);
     if (!device && had < sc->size) ranges = Union(std::move(ranges), {{had, sc->size - had}});
   } else if (options.delta && exists && !device) {
     // Where both the file and the snapshot hold nothing, both read zeros: compare the rest.
     FERRY_ASSIGN_OR_RETURN(io::FileHandle file, io::FileHandle::Open(target, {}));
-    const auto had = static_cast<uint64_t>(st.st_size);
     FERRY_ASSIGN_OR_RETURN(cbt::ExtentList held, cbt::AllocatedRanges(file.fd(), had, target));
     FERRY_ASSIGN_OR_RETURN(ranges, image->DataRanges());
     ranges = Union(std::move(ranges), ClipTo(std::move(held), sc->size));

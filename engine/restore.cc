@@ -15,6 +15,7 @@
 
 #include "cbt/allocation.h"
 #include "cbt/changed_list.h"
+#include "engine/delta_target.h"
 #include "engine/io/file_handle.h"
 #include "engine/window_writer.h"
 #include "formats/repo/pack.h"
@@ -380,18 +381,11 @@ Result<bool> OpenTarget(const std::string& target, const repo::SnapshotVolume& v
   const bool exists = ::stat(target.c_str(), &st) == 0;
   const bool device = exists && S_ISBLK(st.st_mode);
   if (o->delta) {
-    if (!exists) return Err(Status::NotFound(target + " does not exist: nothing to compare with"));
-    if (!device && !S_ISREG(st.st_mode)) {
-      return Err(Status::InvalidArgument(target + " is neither a regular file nor a block device"));
-    }
+    FERRY_RETURN_IF_ERROR(CheckDeltaTarget(target, exists, st, o->qcow2.has_value()));
   } else if (exists && !device && !o->overwrite) {
     return Err(Status::AlreadyExists(target + " exists (remove it, or pass --overwrite)"));
   }
   if (o->qcow2) {
-    if (o->delta) {
-      return Err(Status::InvalidArgument(
-          "a delta restore rewrites a raw volume in place; a QCOW2 restore makes a new image"));
-    }
     if (device) {
       return Err(Status::InvalidArgument(target + " is a block device: a QCOW2 image is a file"));
     }

@@ -1,0 +1,17 @@
+#include "engine/delta_target.h"
+
+namespace ferry {
+
+Status CheckDeltaTarget(const std::string& path, bool exists, const struct stat& st, bool qcow2) {
+  if (qcow2) {
+    return Status::InvalidArgument(
+        "a delta restore rewrites a raw volume in place; a QCOW2 restore makes a new image");
+  }
+  if (!exists) return Status::NotFound(path + " does not exist: nothing to compare with");
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    return Status::InvalidArgument(path + " is neither a regular file nor a block device");
+  }
+  return Status();
+}
+
+}  // namespace ferry
