@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
+#include <mutex>
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -137,48 +139,88 @@ class ImageSource final : public RangedSource {
   std::unique_ptr<qcow2::Image> image_;
 };
 
+// One NBD connection and the sources reading through it. A server that does not advertise
+// multi-conn may serve one client at a time (qemu-nbd's default): a second connection would wait
+// for the first to close, so the sources OpenAgain() makes share this one instead, one call at
+// a time.
+struct NbdConnection {
+  std::mutex mu;
+  std::unique_ptr<nbd::NbdClient> client;  // GUARDED_BY(mu)
+  const void* streaming = nullptr;         // GUARDED_BY(mu): the source whose stream is open.
+};
+
 // An NBD export: data through libnbd, streamed with reads in flight; allocation from
 // base:allocation when the server has it.
 class NbdSource final : public VolumeSource {
  public:
-  NbdSource(std::unique_ptr<nbd::NbdClient> client, VolumeSourceOptions options)
-      : client_(std::move(client)), options_(std::move(options)), ranges_{{0, client_->size()}} {}
+  NbdSource(std::shared_ptr<NbdConnection> connection, VolumeSourceOptions options)
+      : connection_(std::move(connection)),
+        options_(std::move(options)),
+        uri_(connection_->client->uri()),
+        size_(connection_->client->size()),
+        ranges_{{0, size_}} {}
+  ~NbdSource() override {
+    std::lock_guard lock(connection_->mu);
+    if (connection_->streaming == this) connection_->streaming = nullptr;
+  }
+  NbdSource(const NbdSource&) = delete;
+  NbdSource& operator=(const NbdSource&) = delete;
 
-  const std::string& path() const override { return client_->uri(); }
-  uint64_t size() const override { return client_->size(); }
+  const std::string& path() const override { return uri_; }
+  uint64_t size() const override { return size_; }
   std::string_view format() const override { return "nbd"; }
   std::string_view backend_name() const override { return "libnbd"; }
   const std::string& fallback_reason() const override { return no_fallback_; }
   Result<cbt::ExtentList> DataRanges() override {
-    if (!client_->HasContext(nbd::kBaseAllocation)) return cbt::ExtentList{{0, size()}};
-    return client_->RangesWhere(nbd::kBaseAllocation,
-                                [](uint32_t flags) { return (flags & nbd::kStateZero) == 0; });
+    std::lock_guard lock(connection_->mu);
+    nbd::NbdClient& client = *connection_->client;
+    if (!client.HasContext(nbd::kBaseAllocation)) return cbt::ExtentList{{0, size()}};
+    return client.RangesWhere(nbd::kBaseAllocation,
+                              [](uint32_t flags) { return (flags & nbd::kStateZero) == 0; });
   }
   void SetRanges(cbt::ExtentList ranges) override { ranges_ = std::move(ranges); }
   Result<SourceBuffer> NextBuffer() override {
+    std::lock_guard lock(connection_->mu);
+    nbd::NbdClient& client = *connection_->client;
     if (!streaming_) {
+      if (connection_->streaming != nullptr) {
+        return Err(Status::InvalidArgument(fmt::format(
+            "{}: two streams at once over one NBD connection (the server does not allow more)",
+            uri_)));
+      }
       // As much in flight as the read-ahead budget of a file, in the stream's pieces.
       nbd::NbdStreamOptions stream;
       const size_t budget = size_t{options_.reader.buffers} * options_.reader.buffer_size;
       stream.depth = static_cast<unsigned>(
           std::clamp<size_t>(budget / stream.piece_size, 4, nbd::kMaxStreamDepth));
-      client_->StartStream(std::move(ranges_), stream);
+      client.StartStream(std::move(ranges_), stream);
       streaming_ = true;
+      connection_->streaming = this;
     }
-    FERRY_ASSIGN_OR_RETURN(nbd::NbdPiece piece, client_->NextPiece());
+    FERRY_ASSIGN_OR_RETURN(nbd::NbdPiece piece, client.NextPiece());
+    if (piece.data.empty() && connection_->streaming == this) connection_->streaming = nullptr;
     return SourceBuffer{piece.offset, piece.data};
   }
   Status ReadAt(MutableByteView out, uint64_t offset) override {
     FERRY_RETURN_IF_ERROR(CheckInside(*this, out, offset));
-    return client_->Read(out, offset);
+    std::lock_guard lock(connection_->mu);
+    return connection_->client->Read(out, offset);
   }
   Result<std::unique_ptr<VolumeSource>> OpenAgain() const override {
+    {
+      std::lock_guard lock(connection_->mu);
+      if (!connection_->client->can_multi_conn()) {
+        return std::unique_ptr<VolumeSource>(new NbdSource(connection_, options_));
+      }
+    }
     return VolumeSource::Open(path(), options_);
   }
 
  private:
-  std::unique_ptr<nbd::NbdClient> client_;
+  const std::shared_ptr<NbdConnection> connection_;
   const VolumeSourceOptions options_;
+  const std::string uri_;
+  const uint64_t size_;
   cbt::ExtentList ranges_;  // Handed to the client when the stream starts.
   bool streaming_ = false;
   std::string no_fallback_;
@@ -192,7 +234,9 @@ Result<std::unique_ptr<VolumeSource>> VolumeSource::Open(const std::string& path
     FERRY_ASSIGN_OR_RETURN(
         auto client,
         nbd::NbdClient::Connect(path, {std::string(nbd::kBaseAllocation)}, options.cancel));
-    return std::unique_ptr<VolumeSource>(new NbdSource(std::move(client), options));
+    auto connection = std::make_shared<NbdConnection>();
+    connection->client = std::move(client);
+    return std::unique_ptr<VolumeSource>(new NbdSource(std::move(connection), options));
   }
   qcow2::ImageFormat format = options.format;
   if (path == "-") {

@@ -60,7 +60,11 @@ class VolumeSource {
   // Reads exactly `out.size()` bytes at `offset`, apart from the NextBuffer() stream. Errors:
   // kIoError naming the path and offset, also when the source ended early.
   virtual Status ReadAt(MutableByteView out, uint64_t offset) = 0;
-  // Another, independent reader of the same source (a second pass). REQUIRES: not a pipe.
+  // Another reader of the same source (a second pass, or one per worker thread), usable from
+  // another thread. REQUIRES: not a pipe. An NBD export whose server does not advertise
+  // multi-conn is not connected to again (qemu-nbd serves one client unless told -e N, and a
+  // second connection would wait for the first to close): the readers share one connection, one
+  // call at a time, and only one of them may stream (NextBuffer) at a time.
   virtual Result<std::unique_ptr<VolumeSource>> OpenAgain() const = 0;
 };
 

@@ -3,7 +3,8 @@
 # qemu-nbd on a unix socket in this test's directory (nothing listens on the network): a full
 # backup reads only what base:allocation calls allocated, an incremental reads around what the
 # exported bitmap calls dirty, and both restore to what qemu-img convert makes of the image.
-# Then nbdkit, whose filters log, slow down and fail reads: a backup keeps several reads in
+# A server that serves one client at a time (qemu-nbd's default) is read through one
+# connection. Then nbdkit, whose filters log, slow down and fail reads: a backup keeps several reads in
 # flight, reads nbd:// over TCP on 127.0.0.1 as well, and a read that fails mid-stream, or a
 # server that stops answering, fails the backup cleanly; Ctrl-C does not wait for the server.
 # Usage: nbd_cli_test.sh FERRY_BINARY
@@ -68,6 +69,30 @@ qemu-img convert -O raw "$img" "$tmp/ref2.raw"
 check "the incremental restores byte-exact" cmp -s "$tmp/ref2.raw" "$tmp/r2.raw"
 "$ferry" changes "$img" --cbt qcow2-bitmap:b0 >"$tmp/file.txt" 2>/dev/null
 check "the same bitmap read from the file agrees" cmp -s "$tmp/nbdinfo.txt" "$tmp/file.txt"
+
+# --- a server that serves one client at a time (qemu-nbd without -e) ---------------------------
+# It does not advertise multi-conn and leaves a second connection waiting until the first closes,
+# so whatever reads the export twice (a hash-diff pass, the qcow2 layout's workers) must share
+# the one connection. FERRY_NBD_TIMEOUT_SECONDS turns a wait into a failure instead of a hang.
+qemu-nbd -r -t -f qcow2 -B b0 -k "$sock" --pid-file "$pidfile" --fork "$img"
+nbdinfo --can multi-conn "$uri"
+check "qemu-nbd's default does not advertise multi-conn" test $? -eq 2
+FERRY_NBD_TIMEOUT_SECONDS=5 "$ferry" backup -r "$repo" --name vm "$uri" --parent auto --cbt hash \
+  --json >"$tmp/one.json" 2>"$tmp/err"
+check "a hash-diff incremental through the one connection" test $? -eq 0
+check "finds nothing changed" test "$(json_field "$tmp/one.json" bytes_new)" -eq 0
+layout=$tmp/layout
+"$ferry" init -r "$layout" --layout qcow2 >/dev/null 2>&1
+FERRY_NBD_TIMEOUT_SECONDS=5 "$ferry" backup -r "$layout" --name vm "$uri" >/dev/null 2>"$tmp/err"
+check "a qcow2 layout backup, its workers on the one connection" test $? -eq 0
+FERRY_NBD_TIMEOUT_SECONDS=5 "$ferry" backup -r "$layout" --name vm "$uri" --cbt nbd-bitmap:b0 \
+  --cbt-verify 50 >/dev/null 2>"$tmp/err"
+check "and its incremental, the change source sampled" test $? -eq 0
+stop
+"$ferry" restore -r "$repo" latest:vm -t "$tmp/one.raw" >/dev/null 2>&1
+check "the dedup layout's restores byte-exact" cmp -s "$tmp/ref2.raw" "$tmp/one.raw"
+"$ferry" restore -r "$layout" latest:vm -t "$tmp/one-layout.raw" >/dev/null 2>&1
+check "the qcow2 layout's restores byte-exact" cmp -s "$tmp/ref2.raw" "$tmp/one-layout.raw"
 
 # --- reads in flight, through nbdkit's log and delay filters -----------------------------------
 # Extents of odd sizes, so pieces end at range ends as well as at the piece size.

@@ -69,6 +69,7 @@ Result<std::unique_ptr<NbdClient>> NbdClient::Connect(const std::string& uri,
   const int64_t size = lib->get_size(h);
   if (size < 0) return Err(client->Error("size of"));
   client->size_ = static_cast<uint64_t>(size);
+  client->multi_conn_ = lib->can_multi_conn(h) == 1;
   for (const std::string& c : contexts) {
     if (lib->can_meta_context(h, c.c_str()) == 1) client->contexts_.push_back(c);
   }
@@ -102,6 +103,16 @@ Status NbdClient::Read(MutableByteView out, uint64_t offset) {
 }
 
 void NbdClient::StartStream(cbt::ExtentList ranges, const NbdStreamOptions& options) {
+  // The reads of a stream before land in its slots' buffers: none may still be on its way.
+  for (StreamSlot& s : slots_) {
+    if (s.cookie == -1) continue;
+    if (stream_error_.ok()) stream_error_ = AwaitCommand(s.cookie, s.offset);
+    if (!stream_error_.ok()) return;  // Its buffers stay, with the reads that may still come.
+    s.cookie = -1;
+  }
+  if (!stream_error_.ok()) return;
+  next_slot_ = 0;
+  holding_ = false;
   piece_size_ = std::clamp<size_t>(options.piece_size, 4096, kMaxRequest);
   ranges_ = std::move(ranges);
   range_index_ = 0;

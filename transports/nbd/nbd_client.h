@@ -79,13 +79,18 @@ class NbdClient {
   uint64_t size() const { return size_; }
   // Whether the server agreed to `context`.
   bool HasContext(std::string_view context) const;
+  // Whether the server advertises multi-conn: that more connections to the export see the same
+  // data, and so are worth opening. qemu-nbd does only when it serves several clients (-e N);
+  // with its default of one, a second connection waits until the first closes.
+  bool can_multi_conn() const { return multi_conn_; }
 
   // Reads exactly `out.size()` bytes at `offset`. Errors: kIoError naming the URI and offset;
   // kUnavailable if the server stopped answering.
   Status Read(MutableByteView out, uint64_t offset);
   // Starts reading `ranges` (sorted, inside size()) front to back, pieces of
   // `options.piece_size` with up to `options.depth` in flight, so the server reads ahead of the
-  // caller. A piece never spans two ranges. REQUIRES: called at most once per client.
+  // caller. A piece never spans two ranges. A stream started before ends here: its reads still
+  // in flight are waited for first. After a stream failed, every later one fails the same way.
   void StartStream(cbt::ExtentList ranges, const NbdStreamOptions& options);
   // The next piece of the stream in offset order, or an empty one at its end. The data stays
   // valid until the next call. Errors: kIoError naming the URI and offset, kUnavailable if the
@@ -115,6 +120,7 @@ class NbdClient {
   std::string uri_;
   nbd_handle* handle_;
   uint64_t size_ = 0;
+  bool multi_conn_ = false;
   std::vector<std::string> contexts_;  // Agreed by the server.
   std::chrono::seconds answer_timeout_{300};
   const CancelToken* cancel_ = nullptr;

@@ -20,6 +20,7 @@ Result<NbdLibrary> Load() {
            lib.Bind("nbd_add_meta_context", &n.add_meta_context),
            lib.Bind("nbd_get_size", &n.get_size),
            lib.Bind("nbd_can_meta_context", &n.can_meta_context),
+           lib.Bind("nbd_can_multi_conn", &n.can_multi_conn),
            lib.Bind("nbd_aio_block_status", &n.aio_block_status),
            lib.Bind("nbd_aio_pread", &n.aio_pread),
            lib.Bind("nbd_aio_command_completed", &n.aio_command_completed),

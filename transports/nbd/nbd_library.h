@@ -22,6 +22,7 @@ struct NbdLibrary {
   decltype(&::nbd_add_meta_context) add_meta_context = nullptr;
   decltype(&::nbd_get_size) get_size = nullptr;
   decltype(&::nbd_can_meta_context) can_meta_context = nullptr;
+  decltype(&::nbd_can_multi_conn) can_multi_conn = nullptr;
   decltype(&::nbd_aio_block_status) aio_block_status = nullptr;
   decltype(&::nbd_aio_pread) aio_pread = nullptr;
   decltype(&::nbd_aio_command_completed) aio_command_completed = nullptr;
