@@ -41,16 +41,6 @@ Result<std::unique_ptr<SequentialReader>> SequentialReader::Open(
                          io::CreateIoQueue({.kind = options.backend, .depth = options.buffers}));
   r->queue_ = std::move(created.queue);
   r->fallback_reason_ = std::move(created.fallback_reason);
-  r->buffers_.reserve(options.buffers);
-  std::vector<MutableByteView> regions;
-  for (unsigned i = 0; i < options.buffers; ++i) {
-    r->buffers_.emplace_back(options.buffer_size);
-    regions.push_back(r->buffers_.back().span());
-  }
-  // Registered buffers save a page walk per read; RLIMIT_MEMLOCK may refuse them, which only
-  // costs that saving.
-  r->registered_ = r->queue_->RegisterBuffers(regions).ok();
-  r->slots_.resize(options.buffers);
   return r;
 }
 
@@ -70,6 +60,18 @@ void SequentialReader::SetRanges(cbt::ExtentList ranges) { custom_ranges_ = std:
 
 Status SequentialReader::Start() {
   started_ = true;
+  // The buffers come with the first streamed read, not with Open(): a reader opened for random
+  // reads only (one per worker of the qcow2 layout) never pins them.
+  buffers_.reserve(options_.buffers);
+  std::vector<MutableByteView> regions;
+  for (unsigned i = 0; i < options_.buffers; ++i) {
+    buffers_.emplace_back(options_.buffer_size);
+    regions.push_back(buffers_.back().span());
+  }
+  // Registered buffers save a page walk per read; RLIMIT_MEMLOCK may refuse them, which only
+  // costs that saving.
+  registered_ = queue_->RegisterBuffers(regions).ok();
+  slots_.resize(options_.buffers);
   if (custom_ranges_) {
     ranges_ = std::move(*custom_ranges_);
   } else if (size_ > 0) {

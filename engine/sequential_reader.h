@@ -41,6 +41,8 @@ class SequentialReader {
  public:
   // Opens `path` ("-" for standard input). Errors: kNotFound / kPermissionDenied naming the
   // path; kInvalidArgument for bad options or a directory; kNotSupported from a forced io_uring.
+  // The read-ahead buffers are allocated (and registered) by the first Next(), so a reader
+  // opened only for its size or file descriptor costs no memory.
   static Result<std::unique_ptr<SequentialReader>> Open(const std::string& path,
                                                         const SequentialReaderOptions& options);
   ~SequentialReader();
