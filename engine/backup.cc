@@ -26,6 +26,7 @@
 #include "engine/bounded_queue.h"
 #include "engine/chunk_assembler.h"
 #include "engine/chunk_store.h"
+#include "engine/fan_out.h"
 #include "engine/repo_lock.h"
 #include "engine/restore.h"
 #include "engine/resync_plan.h"
@@ -109,6 +110,8 @@ class VolumeBackup {
   // The volume's block hashes (after Run); empty if they could not be computed.
   const std::vector<uint64_t>& block_hashes() const { return hashes_; }
   static constexpr uint32_t kHashBlock = repo::kDefaultHashBlockSize;
+  // --cbt-verify's reads in flight: its sample is random reads, each a blocking call.
+  static constexpr size_t kVerifyReaders = 8;
   // Things to tell the user (after Run).
   const std::vector<std::string>& notes() const { return notes_; }
   // How the incremental went (after Run), if this is one.
@@ -325,7 +328,8 @@ class VolumeBackup {
   }
 
   // --cbt-verify: re-reads a random sample of the parent chunks the change source calls
-  // unchanged and compares them with their ids. False on any mismatch.
+  // unchanged and compares them with their ids, kVerifyReaders reads in flight. False on any
+  // mismatch.
   Result<bool> VerifyUnchanged(const ResyncPlan& plan, const cbt::ExtentList& ranges) {
     // Parent chunks still allocated (inside one of the new ranges) that the source calls clean.
     std::vector<const Extent*> candidates;
@@ -344,17 +348,49 @@ class VolumeBackup {
     const double share = std::min(options_.cbt_verify_percent, 100.0) / 100.0;
     const size_t take =
         static_cast<size_t>(std::ceil(static_cast<double>(candidates.size()) * share));
-    FERRY_ASSIGN_OR_RETURN(auto hasher, repo_.NewHasher());
-    std::string buf;
-    for (size_t i = 0; i < take; ++i) {
-      const Extent& e = *candidates[i];
-      buf.resize(e.length);
-      FERRY_RETURN_IF_ERROR(ReadCounted(AsWritableBytes(buf), e.offset));
-      info_->verified_bytes += e.length;
-      const bool same = e.kind == ExtentKind::kZeros ? IsAllZero(AsBytes(buf))
-                                                     : hasher->Hash(AsBytes(buf)) == e.id;
-      if (!same) ++info_->mismatches;
-    }
+    // The sample in volume order: the reads in flight together lie near each other.
+    if (take == 0) return true;
+    std::sort(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(take),
+              [](const Extent* a, const Extent* b) { return a->offset < b->offset; });
+
+    struct Verifier {
+      std::unique_ptr<VolumeSource> source;
+      std::unique_ptr<codec::ChunkIdHasher> hasher;
+      std::string buf;
+    };
+    std::mutex open_mu;
+    std::atomic<uint64_t> verified{0}, mismatches{0};
+    auto produce = [&](const std::function<bool(const Extent*)>& push) -> Status {
+      for (size_t i = 0; i < take; ++i) {
+        if (options_.cancel != nullptr && options_.cancel->cancelled()) {
+          return Status::Cancelled("backup of " + source_.path() + " was cancelled");
+        }
+        if (!push(candidates[i])) break;
+      }
+      return Status();
+    };
+    auto open = [&]() -> Result<Verifier> {
+      Verifier v;
+      std::lock_guard lock(open_mu);  // source_ is the job's; one reopen at a time.
+      FERRY_ASSIGN_OR_RETURN(v.source, source_.OpenAgain());
+      FERRY_ASSIGN_OR_RETURN(v.hasher, repo_.NewHasher());
+      return v;
+    };
+    auto consume = [&](Verifier& v, const Extent*& extent) -> Status {
+      const Extent& e = *extent;
+      v.buf.resize(e.length);
+      FERRY_RETURN_IF_ERROR(v.source->ReadAt(AsWritableBytes(v.buf), e.offset));
+      bytes_read_.fetch_add(e.length, std::memory_order_relaxed);
+      verified += e.length;
+      const bool same = e.kind == ExtentKind::kZeros ? IsAllZero(AsBytes(v.buf))
+                                                     : v.hasher->Hash(AsBytes(v.buf)) == e.id;
+      if (!same) ++mismatches;
+      return Status();
+    };
+    FERRY_RETURN_IF_ERROR((FanOut<const Extent*, Verifier>(
+        static_cast<unsigned>(std::min<size_t>(kVerifyReaders, take)), produce, open, consume)));
+    info_->verified_bytes += verified;
+    info_->mismatches += mismatches;
     return info_->mismatches == 0;
   }
 

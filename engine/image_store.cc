@@ -87,6 +87,22 @@ GuestReaderFactory ImageReaders(const std::string& path) {
   };
 }
 
+// A reader factory over a volume source: each worker reopens it (a file descriptor of its own;
+// the one connection of an NBD export whose server allows no more), one reopen at a time.
+GuestReaderFactory SourceReaders(const VolumeSource& source) {
+  auto open_mu = std::make_shared<std::mutex>();
+  return [&source, open_mu]() -> Result<GuestReadFn> {
+    std::unique_ptr<VolumeSource> own;
+    {
+      std::lock_guard lock(*open_mu);
+      FERRY_ASSIGN_OR_RETURN(own, source.OpenAgain());
+    }
+    std::shared_ptr<VolumeSource> shared(std::move(own));
+    return GuestReadFn(
+        [shared](MutableByteView out, uint64_t offset) { return shared->ReadAt(out, offset); });
+  };
+}
+
 // Renames `from` over `to` and makes it durable.
 Status Publish(const std::string& from, const std::string& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) return Status::FromErrno(errno, "rename " + to);
@@ -347,16 +363,12 @@ Result<ImageBackupResult> ImageStore::Backup(const std::vector<ImageBackupSource
           // unchanged, and a sample of that must read the same in the previous backup.
           FERRY_ASSIGN_OR_RETURN(cbt::ExtentList old, parent_image->DataRanges());
           const cbt::ExtentList either = ClipTo(Union(data, old), std::min(size, p.parent->size));
-          qcow2::Image& before = *parent_image;
-          VolumeSource& now = *p.reader;
           FERRY_ASSIGN_OR_RETURN(
               UnchangedSample sample,
               CompareUnchangedClusters(
                   either, cbt::Normalize(p.ranges), uint64_t{1} << config_.cluster_bits,
-                  options.cbt_verify_percent,
-                  [&](MutableByteView out, uint64_t at) { return now.ReadAt(out, at); },
-                  [&](MutableByteView out, uint64_t at) { return before.Read(out, at); },
-                  options.cancel));
+                  options.cbt_verify_percent, SourceReaders(*p.reader),
+                  ImageReaders(ImagePath(volume, p.parent->id)), options.cancel));
           inc.verify_percent = options.cbt_verify_percent;
           inc.verified_bytes = sample.bytes;
           inc.mismatches = sample.mismatches;
@@ -420,22 +432,7 @@ Result<ImageBackupResult> ImageStore::Backup(const std::vector<ImageBackupSource
     o.threads = options.threads;
     o.cancel = options.cancel;
     o.progress = Offset(options.progress, done, total);
-    std::mutex open_mu;
-    const VolumeSource& source = *p.reader;
-    auto copied = CopyGuestRanges(
-        partial, source.size(), p.ranges,
-        [&]() -> Result<GuestReadFn> {
-          std::unique_ptr<VolumeSource> own;
-          {
-            std::lock_guard lock(open_mu);
-            FERRY_ASSIGN_OR_RETURN(own, source.OpenAgain());
-          }
-          std::shared_ptr<VolumeSource> shared(std::move(own));
-          return GuestReadFn([shared](MutableByteView out, uint64_t offset) {
-            return shared->ReadAt(out, offset);
-          });
-        },
-        o);
+    auto copied = CopyGuestRanges(partial, p.reader->size(), p.ranges, SourceReaders(*p.reader), o);
     if (!copied) return Err(undo(copied.error().WithContext(volume)));
     written.push_back(image);
     if (Status s = Publish(partial, image); !s.ok()) return Err(undo(s));
@@ -448,8 +445,8 @@ Result<ImageBackupResult> ImageStore::Backup(const std::vector<ImageBackupSource
     sc.tags = options.tags;
     sc.volume = volume;
     sc.source = p.source->path;
-    sc.source_format = std::string(source.format());
-    sc.size = source.size();
+    sc.source_format = std::string(p.reader->format());
+    sc.size = p.reader->size();
     sc.incremental = p.incremental;
     sc.stats.bytes_read = copied->bytes_read;
     sc.stats.clusters = copied->clusters;

@@ -1,10 +1,13 @@
 #include "engine/unchanged_sample.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
+
+#include "engine/fan_out.h"
 
 namespace ferry {
 
@@ -36,7 +39,8 @@ Status ForEachUnchangedCluster(const cbt::ExtentList& data, const cbt::ExtentLis
 Result<UnchangedSample> CompareUnchangedClusters(const cbt::ExtentList& data,
                                                  const cbt::ExtentList& changed,
                                                  uint64_t cluster_size, double percent,
-                                                 const GuestReadFn& now, const GuestReadFn& before,
+                                                 const GuestReaderFactory& now,
+                                                 const GuestReaderFactory& before,
                                                  const CancelToken* cancel) {
   UnchangedSample sample;
   FERRY_RETURN_IF_ERROR(
@@ -47,29 +51,74 @@ Result<UnchangedSample> CompareUnchangedClusters(const cbt::ExtentList& data,
   const double share = std::clamp(percent, 0.0, 100.0) / 100.0;
   const auto want =
       static_cast<uint64_t>(std::ceil(static_cast<double>(sample.candidates) * share));
-  // Selection sampling (Knuth's algorithm S): every cluster equally likely, chosen in volume
-  // order without holding the candidates, which for a large volume are millions.
-  std::mt19937_64 rng(std::random_device{}());
-  std::uniform_real_distribution<double> uniform(0.0, 1.0);
-  uint64_t seen = 0;
-  std::string mine(cluster_size, '\0'), theirs(cluster_size, '\0');
-  auto compare = [&](uint64_t begin, uint64_t end) -> Status {
-    const uint64_t left = sample.candidates - seen++;
-    if (static_cast<double>(left) * uniform(rng) >= static_cast<double>(want - sample.compared)) {
-      return Status();
+  if (want == 0) return sample;
+  // Runs of chosen clusters that follow each other are read as one, up to this much.
+  const uint64_t max_run = std::max<uint64_t>(cluster_size, kSampleRunBytes);
+
+  struct Comparer {
+    GuestReadFn now, before;
+    std::string mine, theirs;
+  };
+  std::atomic<uint64_t> compared{0}, bytes{0}, mismatches{0};
+  auto produce = [&](const std::function<bool(cbt::ByteRange)>& push) -> Status {
+    // Selection sampling (Knuth's algorithm S): every cluster equally likely, chosen in volume
+    // order without holding the candidates, which for a large volume are millions.
+    std::mt19937_64 rng(std::random_device{}());
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    uint64_t seen = 0, chosen = 0;
+    cbt::ByteRange run{0, 0};
+    bool stopped = false;
+    auto flush = [&] {
+      if (run.length > 0 && !push(run)) stopped = true;
+      run = {0, 0};
+    };
+    Status walked =
+        ForEachUnchangedCluster(data, changed, cluster_size, [&](uint64_t begin, uint64_t end) {
+          const uint64_t left = sample.candidates - seen++;
+          if (stopped ||
+              static_cast<double>(left) * uniform(rng) >= static_cast<double>(want - chosen)) {
+            return Status();
+          }
+          if (cancel != nullptr && cancel->cancelled()) {
+            return Status::Cancelled("backup was cancelled while checking the change source");
+          }
+          ++chosen;
+          if (run.length > 0 && (run.end() != begin || run.length + (end - begin) > max_run)) {
+            flush();
+          }
+          if (run.length == 0) run.offset = begin;
+          run.length += end - begin;
+          return Status();
+        });
+    if (walked.ok()) flush();
+    return walked;
+  };
+  auto open = [&]() -> Result<Comparer> {
+    Comparer c;
+    FERRY_ASSIGN_OR_RETURN(c.now, now());
+    FERRY_ASSIGN_OR_RETURN(c.before, before());
+    return c;
+  };
+  auto consume = [&](Comparer& c, cbt::ByteRange& run) -> Status {
+    const size_t len = static_cast<size_t>(run.length);
+    c.mine.resize(len);
+    c.theirs.resize(len);
+    FERRY_RETURN_IF_ERROR(c.now(AsWritableBytes(c.mine), run.offset));
+    FERRY_RETURN_IF_ERROR(c.before(AsWritableBytes(c.theirs), run.offset));
+    // A run starts on a cluster boundary, so its clusters are its cluster-sized pieces.
+    for (size_t at = 0; at < len; at += static_cast<size_t>(cluster_size)) {
+      const size_t n = std::min(len - at, static_cast<size_t>(cluster_size));
+      ++compared;
+      if (std::memcmp(c.mine.data() + at, c.theirs.data() + at, n) != 0) ++mismatches;
     }
-    if (cancel != nullptr && cancel->cancelled()) {
-      return Status::Cancelled("backup was cancelled while checking the change source");
-    }
-    const size_t len = static_cast<size_t>(end - begin);
-    FERRY_RETURN_IF_ERROR(now(AsWritableBytes(mine).subspan(0, len), begin));
-    FERRY_RETURN_IF_ERROR(before(AsWritableBytes(theirs).subspan(0, len), begin));
-    ++sample.compared;
-    sample.bytes += len;
-    if (std::memcmp(mine.data(), theirs.data(), len) != 0) ++sample.mismatches;
+    bytes += len;
     return Status();
   };
-  FERRY_RETURN_IF_ERROR(ForEachUnchangedCluster(data, changed, cluster_size, compare));
+  FERRY_RETURN_IF_ERROR((FanOut<cbt::ByteRange, Comparer>(
+      static_cast<unsigned>(std::min<uint64_t>(kSampleReaders, want)), produce, open, consume)));
+  sample.compared = compared;
+  sample.bytes = bytes;
+  sample.mismatches = mismatches;
   return sample;
 }
 

@@ -130,6 +130,32 @@ check "keeps several reads in flight (most at once: $most_in_flight)" test "$mos
 "$ferry" restore -r "$repo" latest:many -t "$tmp/many.out" >/dev/null 2>&1
 check "and restores byte-exact" cmp -s "$raw" "$tmp/many.out"
 
+# --cbt-verify's sample is random reads: several in flight, over connections of their own when
+# the server advertises multi-conn (nbdkit's file plugin does). A change list that names nothing
+# leaves the sample as the only reads.
+: >"$tmp/nothing.txt"
+rm -f "$tmp/nbdkit.log"
+nbdkit_serve --filter=log --filter=delay
+"$ferry" backup -r "$repo" --name many "$uri" --parent latest --cbt "list:$tmp/nothing.txt" \
+  --cbt-verify 100 --json >"$tmp/verify.json" 2>"$tmp/err"
+check "an incremental that samples every unchanged chunk" test $? -eq 0
+nbdkit_stop
+check "trusts the change list" test "$(json_field "$tmp/verify.json" cbt_fell_back)" = "False"
+read -r sample_in_flight sample_connections < <(python3 - "$tmp/nbdkit.log" <<'PY'
+import re, sys
+in_flight, most, connections = 0, 0, set()
+for line in open(sys.argv[1]):
+    m = re.search(r"connection=(\d+) (\.\.\.)?Read id=", line)
+    if m:
+        connections.add(m.group(1))
+        in_flight += -1 if m.group(2) else 1
+        most = max(most, in_flight)
+print(most, len(connections))
+PY
+)
+check "keeps its reads in flight together (most at once: $sample_in_flight)" test "$sample_in_flight" -ge 4
+check "over several connections ($sample_connections)" test "$sample_connections" -ge 2
+
 # The same export over TCP on the loopback address (nbd://): nothing new to store.
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 rm -f "$kpid"
@@ -151,7 +177,7 @@ count_many() {
   "$ferry" snapshots -r "$repo" --json |
     python3 -c 'import json,sys; print(sum(v["name"] == "many" for s in json.load(sys.stdin) for v in s["volumes"]))'
 }
-check "and adds no snapshot" test "$(count_many)" -eq 2
+check "and adds no snapshot" test "$(count_many)" -eq 3
 
 # A server that stops answering: reads (delayed far past the timeout), then the handshake
 # (the server stopped by SIGSTOP, its socket still accepting).
@@ -197,7 +223,7 @@ nbdkit_serve --filter=log --filter=delay
 cancel_backup "Ctrl-C while a read is not answered" grep -q "Read id=" "$tmp/nbdkit.log"
 kill -KILL "$(cat "$kpid")"
 nbdkit_stop
-check "and adds no snapshot" test "$(count_many)" -eq 2
+check "and adds no snapshot" test "$(count_many)" -eq 3
 
 # --- errors ----------------------------------------------------------------------------------
 "$ferry" backup -r "$repo" --name vm "$uri" >/dev/null 2>"$tmp/err"
