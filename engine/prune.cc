@@ -4,6 +4,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -561,23 +562,30 @@ class Pruner {
     report_.index_objects_rewritten += rewritten;
     FERRY_RETURN_IF_ERROR(indexed);
 
+    // Each pack's size (for the report; an earlier run may have deleted some already), then the
+    // packs themselves in as few requests as the backend allows (S3: a thousand a request).
     const std::vector<repo::ObjectId> doomed(deletions.begin(), deletions.end());
-    std::atomic<uint64_t> deleted{0}, bytes{0};
-    auto delete_pack = [&](size_t i) -> Status {
+    std::vector<std::optional<uint64_t>> sizes(doomed.size());
+    auto size_pack = [&](size_t i) -> Status {
       FERRY_RETURN_IF_ERROR(Cancelled());
-      const std::string name = repo::PackName(doomed[i]);
-      auto size = t_.Size(name);
+      auto size = t_.Size(repo::PackName(doomed[i]));
       if (!size && size.error().IsNotFound()) return Status();  // An earlier run got this far.
       if (!size) return size.error();
-      FERRY_RETURN_IF_ERROR(t_.Remove(name));
-      ++deleted;
-      bytes += *size;
+      sizes[i] = *size;
       return Status();
     };
-    const Status removed = ParallelFor(doomed.size(), parallelism_, delete_pack);
-    report_.packs_deleted += deleted;
+    FERRY_RETURN_IF_ERROR(ParallelFor(doomed.size(), parallelism_, size_pack));
+    std::vector<std::string> present;
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < doomed.size(); ++i) {
+      if (!sizes[i]) continue;
+      present.push_back(repo::PackName(doomed[i]));
+      bytes += *sizes[i];
+    }
+    FERRY_RETURN_IF_ERROR(Cancelled());
+    FERRY_RETURN_IF_ERROR(t_.RemoveMany(present));
+    report_.packs_deleted += present.size();
     report_.bytes_deleted += bytes;
-    FERRY_RETURN_IF_ERROR(removed);
     FERRY_RETURN_IF_ERROR(t_.Remove(repo::PruneRecordName(record.id)));
     ++report_.records_finished;
     return true;

@@ -29,6 +29,7 @@ s3::S3Options SmallS3Options() {
   o.multipart_threshold = 5u << 20;
   o.part_size = 5u << 20;
   o.list_page_size = 100;
+  o.delete_batch = 7;  // RemoveMany's requests of several names, and a last one of fewer.
   return o;
 }
 
@@ -200,6 +201,34 @@ TEST_P(TransportConformance, DeletingWhatDoesNotExistSucceeds) {
   EXPECT_TRUE(t_->Size("locks/was").error().IsNotFound());
   EXPECT_TRUE(t_->Remove("locks/was").ok());
   EXPECT_TRUE(t_->List("locks").value().empty());
+}
+
+TEST_P(TransportConformance, RemovingManyRemovesExactlyThoseNamed) {
+  std::vector<std::string> doomed;
+  for (int i = 0; i < 30; ++i) {
+    const std::string name = fmt::format("data/{:02x}/pack-{:03d}", i % 3, i);
+    ASSERT_TRUE(t_->Put(name, AsBytes(name)).ok());
+    if (i % 5 != 0) doomed.push_back(name);  // 24 of them; 0, 5, 10, ... stay.
+  }
+  // Names that never were, or are gone already, are no error (a prune that resumes).
+  doomed.push_back("data/00/never-was");
+  doomed.push_back("data/ff/never-was-either");
+  ASSERT_TRUE(t_->Remove(doomed.front()).ok());
+  Status removed = t_->RemoveMany(doomed);
+  ASSERT_TRUE(removed.ok()) << removed.ToString();
+  auto left = t_->List("data");
+  ASSERT_TRUE(left.has_value()) << left.error().ToString();
+  std::vector<std::string> expected;
+  for (int i = 0; i < 30; i += 5)
+    expected.push_back(fmt::format("data/{:02x}/pack-{:03d}", i % 3, i));
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(*left, expected);
+  EXPECT_TRUE(t_->RemoveMany({}).ok());
+  // Names that need escaping in a request body reach the right objects.
+  const std::string odd = "locks/a&b<c>'d\"e";
+  ASSERT_TRUE(t_->Put(odd, AsBytes("x")).ok());
+  ASSERT_TRUE(t_->RemoveMany({odd}).ok());
+  EXPECT_TRUE(t_->Size(odd).error().IsNotFound());
 }
 
 TEST_P(TransportConformance, ListingManyObjectsIsCompleteSortedAndScoped) {

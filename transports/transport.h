@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/bytes.h"
+#include "common/parallel_for.h"
 #include "common/result.h"
 
 namespace ferry {
@@ -123,6 +124,15 @@ class Transport {
   // Deletes `name`. Deleting what does not exist succeeds. Under a retention policy, an object
   // still retained is not deleted: kPermissionDenied naming it and the date.
   virtual Status Remove(std::string_view name) = 0;
+
+  // Deletes every one of `names` with Remove()'s semantics (what does not exist is no error), in
+  // as few round trips as the backend allows: S3 sends DeleteObjects requests of up to 1000
+  // names; elsewhere each is removed on its own, capabilities().parallelism at a time. Stops at
+  // the first error and returns it, naming the object; some of the names may be gone by then.
+  virtual Status RemoveMany(const std::vector<std::string>& names) {
+    return ParallelFor(names.size(), capabilities().parallelism,
+                       [&](size_t i) { return Remove(names[i]); });
+  }
 
   // Object Lock. From now on every object written (but exempt ones) is retained for
   // `policy.period` from when it is written. Checks first that the storage can: kNotSupported

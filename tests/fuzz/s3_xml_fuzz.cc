@@ -1,6 +1,6 @@
-// S3 XML fuzz target: listings (of objects, unfinished uploads and their parts) and error bodies
-// come from the network. Any bytes must either fail cleanly or give keys that survive escaping
-// and parsing again unchanged.
+// S3 XML fuzz target: listings (of objects, unfinished uploads and their parts), error bodies
+// and DeleteObjects results come from the network. Any bytes must either fail cleanly or give keys
+// that survive escaping and parsing again unchanged.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -13,6 +13,11 @@ namespace s3 = ferry::s3;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view xml(reinterpret_cast<const char*>(data), size);
   (void)s3::ParseErrorBody(xml);
+  if (auto failed = s3::ParseDeleteResult(xml)) {
+    for (const s3::DeleteError& e : *failed) {
+      if (e.key.empty()) std::abort();
+    }
+  }
   if (auto parts = s3::ParsePartsPage(xml); parts && parts->truncated) {
     if (parts->next_part_marker.empty()) std::abort();
   }

@@ -22,6 +22,9 @@
 namespace ferry::s3 {
 namespace {
 
+// S3 refuses a DeleteObjects request of more keys.
+constexpr size_t kMaxDeleteBatch = 1000;
+
 struct Digest {
   std::string hex;
   std::string base64;
@@ -492,6 +495,40 @@ Status S3Transport::Remove(std::string_view name) {
   FERRY_ASSIGN_OR_RETURN(HttpResponse r, Execute(std::move(call)));
   if (Is2xx(r.status) || r.status == 404) return Status();
   return ErrorOf(r, "delete " + UriOf(name));
+}
+
+Status S3Transport::RemoveMany(const std::vector<std::string>& names) {
+  // A versioned bucket under retention: each object's current version, and whether it may go,
+  // come from a HEAD of its own (Remove), so there is nothing to batch.
+  if (impl_->retention) return Transport::RemoveMany(names);
+  const size_t batch = std::clamp<size_t>(options_.delete_batch, 1, kMaxDeleteBatch);
+  const size_t batches = (names.size() + batch - 1) / batch;
+  return ParallelFor(batches, options_.parallelism, [&](size_t b) -> Status {
+    std::vector<std::string> keys;
+    for (size_t i = b * batch; i < std::min(names.size(), (b + 1) * batch); ++i) {
+      keys.push_back(KeyOf(names[i]));
+    }
+    const std::string body = DeleteObjectsXml(keys);
+    // S3 wants the body's MD5 on DeleteObjects (a damaged list could delete the wrong objects).
+    FERRY_ASSIGN_OR_RETURN(HttpResponse r,
+                           Execute({.method = "POST",
+                                    .query = {{"delete", ""}},
+                                    .headers = {{"Content-MD5", Md5Base64(AsBytes(body))}},
+                                    .body = AsBytes(body)}));
+    const std::string what =
+        fmt::format("delete {} objects ({} ...)", keys.size(), UriOf(names[b * batch]));
+    if (!Is2xx(r.status)) return ErrorOf(r, what);
+    auto errors = ParseDeleteResult(r.body);
+    if (!errors) return Status::IoError(what + ": " + errors.error().message());
+    for (const DeleteError& e : *errors) {
+      if (e.code == "NoSuchKey") continue;  // Gone already: what was wanted.
+      const std::string text = fmt::format("delete s3://{}/{}: {}{}{}", impl_->location.bucket,
+                                           e.key, e.code, e.message.empty() ? "" : ": ", e.message);
+      if (e.code == "AccessDenied") return Status::PermissionDenied(text);
+      return Status::IoError(text);
+    }
+    return Status();
+  });
 }
 
 Status S3Transport::SetObjectLockPolicy(const ObjectLockPolicy& policy) {

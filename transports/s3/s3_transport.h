@@ -9,6 +9,7 @@
 //             CompleteMultipartUpload) succeeds: no reader ever sees part of it.
 //   ReadAt    a ranged GET straight into the caller's buffer.
 //   List      ListObjectsV2, page after page.
+//   RemoveMany DeleteObjects, up to 1000 keys a request, several requests in flight.
 //   exclusive Put sends If-None-Match: * (AWS refuses to overwrite) after a HEAD (for servers
 //             that ignore the condition; between the two a racing writer could still win).
 //   Object    with a retention policy, every PUT (or multipart upload) of a name that is not
@@ -46,6 +47,7 @@ struct S3Options {
   uint64_t part_size = 16u << 20;            // …of this size (S3's minimum is 5 MiB).
   unsigned parts_in_flight = 4;              // Per object being written.
   unsigned list_page_size = 1000;  // max-keys (max-uploads, max-parts) of each listing request.
+  unsigned delete_batch = 1000;    // Keys per DeleteObjects request (S3 takes at most 1000).
   unsigned max_attempts = 6;       // Of each request, the first included.
   std::chrono::milliseconds backoff_base{50};
   std::chrono::milliseconds backoff_cap{2000};
@@ -76,6 +78,9 @@ class S3Transport final : public Transport {
   Result<uint64_t> Size(std::string_view name) override;
   Result<std::vector<std::string>> List(std::string_view prefix) override;
   Status Remove(std::string_view name) override;
+  // Without a retention policy, DeleteObjects requests of delete_batch keys; with one, each
+  // object's version and retention are looked at first, as by Remove().
+  Status RemoveMany(const std::vector<std::string>& names) override;
   // The multipart uploads under the prefix that were never completed or aborted (a writer
   // killed mid-object, or an answer to its abort lost), with the bytes of their parts.
   // kNotSupported when the server does not implement ListMultipartUploads.

@@ -238,4 +238,30 @@ std::string CompleteMultipartXml(const std::vector<CompletedPart>& parts) {
   return xml;
 }
 
+std::string DeleteObjectsXml(const std::vector<std::string>& keys) {
+  std::string xml = "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>";
+  for (const std::string& key : keys) {
+    xml.append("<Object><Key>").append(XmlEscape(key)).append("</Key></Object>");
+  }
+  xml.append("</Delete>");
+  return xml;
+}
+
+Result<std::vector<DeleteError>> ParseDeleteResult(std::string_view xml) {
+  if (xml.find("<DeleteResult") == std::string_view::npos) {
+    return Err(Status::Corruption("the answer is not a DeleteResult"));
+  }
+  std::vector<DeleteError> out;
+  FERRY_ASSIGN_OR_RETURN(auto errors, Elements(xml, "Error", /*raw=*/true));
+  for (const std::string& e : errors) {
+    DeleteError d;
+    FERRY_ASSIGN_OR_RETURN(d.key, XmlElement(e, "Key"));
+    FERRY_ASSIGN_OR_RETURN(d.code, XmlElement(e, "Code"));
+    FERRY_ASSIGN_OR_RETURN(d.message, XmlElement(e, "Message"));
+    if (d.key.empty()) return Err(Status::Corruption("the answer has an error that names no key"));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
 }  // namespace ferry::s3

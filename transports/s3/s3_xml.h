@@ -1,6 +1,7 @@
 // The few S3 XML documents ferry reads and writes: ListObjectsV2 pages, error bodies,
-// InitiateMultipartUpload results, the CompleteMultipartUpload request, and the pages of
-// ListMultipartUploads and ListParts (unfinished uploads, which prune aborts). These answers come
+// InitiateMultipartUpload results, the CompleteMultipartUpload request, the pages of
+// ListMultipartUploads and ListParts (unfinished uploads, which prune aborts), and the
+// DeleteObjects request and result (prune's deletions). These answers come
 // from the network, so reading them is strict about structure and never trusts a length.
 #pragma once
 
@@ -75,5 +76,19 @@ struct CompletedPart {
 };
 
 std::string CompleteMultipartXml(const std::vector<CompletedPart>& parts);
+
+// The body of a DeleteObjects request for `keys` (S3 takes at most 1000), in quiet mode: the
+// answer lists only what could not be deleted.
+std::string DeleteObjectsXml(const std::vector<std::string>& keys);
+
+struct DeleteError {
+  std::string key;
+  std::string code;  // "AccessDenied"; may be empty when the server says nothing more.
+  std::string message;
+};
+
+// A DeleteResult: the keys that could not be deleted. Errors: kCorruption if it is not one, or
+// an error names no key.
+Result<std::vector<DeleteError>> ParseDeleteResult(std::string_view xml);
 
 }  // namespace ferry::s3

@@ -143,5 +143,32 @@ TEST(S3Xml, CompleteMultipartEscapesETags) {
             "</CompleteMultipartUpload>");
 }
 
+TEST(S3Xml, DeleteObjectsRequestsAndTheirResults) {
+  const std::string body = DeleteObjectsXml({"p/data/aa/1", "p/locks/a&b<c>"});
+  EXPECT_NE(body.find("<Quiet>true</Quiet>"), std::string::npos);
+  EXPECT_EQ(XmlElements(body, "Key").value(),
+            (std::vector<std::string>{"p/data/aa/1", "p/locks/a&b<c>"}));
+  // Quiet answers list only failures; s3rver lists what it deleted as well.
+  auto none = ParseDeleteResult(
+      "<?xml version=\"1.0\"?><DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+      "<Deleted><Key>p/data/aa/1</Key></Deleted></DeleteResult>");
+  ASSERT_TRUE(none.has_value()) << none.error().ToString();
+  EXPECT_TRUE(none->empty());
+  auto some = ParseDeleteResult(
+      "<DeleteResult><Error><Key>p/x&amp;y</Key><Code>AccessDenied</Code><Message>Access "
+      "Denied</Message></Error><Error><Key>p/z</Key><Code>InternalError</Code></Error>"
+      "</DeleteResult>");
+  ASSERT_TRUE(some.has_value()) << some.error().ToString();
+  ASSERT_EQ(some->size(), 2u);
+  EXPECT_EQ((*some)[0].key, "p/x&y");
+  EXPECT_EQ((*some)[0].code, "AccessDenied");
+  EXPECT_EQ((*some)[0].message, "Access Denied");
+  EXPECT_EQ((*some)[1].message, "");
+  EXPECT_FALSE(ParseDeleteResult("<Error><Code>MalformedXML</Code></Error>").has_value());
+  EXPECT_FALSE(
+      ParseDeleteResult("<DeleteResult><Error><Code>X</Code></Error></DeleteResult>").has_value());
+  EXPECT_FALSE(ParseDeleteResult("<DeleteResult><Error><Key>unterminated").has_value());
+}
+
 }  // namespace
 }  // namespace ferry::s3
