@@ -59,6 +59,7 @@ Status FanOut(unsigned workers,
   }
   Status produced =
       produce([&](Item item) { return !failed.load() && queue.Push(std::move(item)); });
+  if (!produced.ok()) failed = true;  // What is queued is not worth consuming either.
   queue.Close();
   pool.clear();  // Joins.
   std::lock_guard lock(mu);
