@@ -27,6 +27,7 @@
 #include "engine/chunk_assembler.h"
 #include "engine/chunk_store.h"
 #include "engine/fan_out.h"
+#include "engine/guest_copy.h"
 #include "engine/repo_lock.h"
 #include "engine/restore.h"
 #include "engine/resync_plan.h"
@@ -354,11 +355,10 @@ class VolumeBackup {
               [](const Extent* a, const Extent* b) { return a->offset < b->offset; });
 
     struct Verifier {
-      std::unique_ptr<VolumeSource> source;
+      GuestReadFn read;
       std::unique_ptr<codec::ChunkIdHasher> hasher;
       std::string buf;
     };
-    std::mutex open_mu;
     std::atomic<uint64_t> verified{0}, mismatches{0};
     auto produce = [&](const std::function<bool(const Extent*)>& push) -> Status {
       for (size_t i = 0; i < take; ++i) {
@@ -369,17 +369,17 @@ class VolumeBackup {
       }
       return Status();
     };
+    const GuestReaderFactory readers = SourceReaders(source_);
     auto open = [&]() -> Result<Verifier> {
       Verifier v;
-      std::lock_guard lock(open_mu);  // source_ is the job's; one reopen at a time.
-      FERRY_ASSIGN_OR_RETURN(v.source, source_.OpenAgain());
+      FERRY_ASSIGN_OR_RETURN(v.read, readers());
       FERRY_ASSIGN_OR_RETURN(v.hasher, repo_.NewHasher());
       return v;
     };
     auto consume = [&](Verifier& v, const Extent*& extent) -> Status {
       const Extent& e = *extent;
       v.buf.resize(e.length);
-      FERRY_RETURN_IF_ERROR(v.source->ReadAt(AsWritableBytes(v.buf), e.offset));
+      FERRY_RETURN_IF_ERROR(v.read(AsWritableBytes(v.buf), e.offset));
       bytes_read_.fetch_add(e.length, std::memory_order_relaxed);
       verified += e.length;
       const bool same = e.kind == ExtentKind::kZeros ? IsAllZero(AsBytes(v.buf))

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,6 +17,7 @@
 
 #include "engine/delta_target.h"
 #include "engine/io/file_handle.h"
+#include "engine/volume_source.h"
 #include "engine/window_writer.h"
 
 namespace ferry {
@@ -146,6 +149,20 @@ Result<cbt::ExtentList> KeepWhatDiffers(const Window& w, uint64_t end, MutableBy
 }
 
 }  // namespace
+
+GuestReaderFactory SourceReaders(const VolumeSource& source) {
+  auto open_mu = std::make_shared<std::mutex>();
+  return [&source, open_mu]() -> Result<GuestReadFn> {
+    std::unique_ptr<VolumeSource> own;
+    {
+      std::lock_guard lock(*open_mu);
+      FERRY_ASSIGN_OR_RETURN(own, source.OpenAgain());
+    }
+    std::shared_ptr<VolumeSource> shared(std::move(own));
+    return GuestReadFn(
+        [shared](MutableByteView out, uint64_t offset) { return shared->ReadAt(out, offset); });
+  };
+}
 
 uint64_t CopyGranularity(const GuestCopyOptions& options) {
   return options.qcow2 ? uint64_t{1} << options.qcow2->cluster_bits : WindowWriter::kBlock;

@@ -29,6 +29,12 @@ using GuestReadFn = std::function<Status(MutableByteView out, uint64_t offset)>;
 // Opens a reader for one worker; called once from each worker thread, possibly concurrently.
 using GuestReaderFactory = std::function<Result<GuestReadFn>()>;
 
+class VolumeSource;
+// Readers of `source` (which must outlive them), one per worker: each reopens it
+// (VolumeSource::OpenAgain: a descriptor of its own, or the one connection of an NBD export whose
+// server allows no more), one reopen at a time.
+GuestReaderFactory SourceReaders(const VolumeSource& source);
+
 struct GuestCopyOptions {
   // Write a QCOW2 image (cluster size, compression, backing file) instead of raw bytes.
   std::optional<Qcow2ExportOptions> qcow2;

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
-#include <mutex>
 #include <set>
 
 #include <fmt/format.h>
@@ -84,22 +83,6 @@ GuestReaderFactory ImageReaders(const std::string& path) {
     std::shared_ptr<qcow2::Image> shared(std::move(image));
     return GuestReadFn(
         [shared](MutableByteView out, uint64_t offset) { return shared->Read(out, offset); });
-  };
-}
-
-// A reader factory over a volume source: each worker reopens it (a file descriptor of its own;
-// the one connection of an NBD export whose server allows no more), one reopen at a time.
-GuestReaderFactory SourceReaders(const VolumeSource& source) {
-  auto open_mu = std::make_shared<std::mutex>();
-  return [&source, open_mu]() -> Result<GuestReadFn> {
-    std::unique_ptr<VolumeSource> own;
-    {
-      std::lock_guard lock(*open_mu);
-      FERRY_ASSIGN_OR_RETURN(own, source.OpenAgain());
-    }
-    std::shared_ptr<VolumeSource> shared(std::move(own));
-    return GuestReadFn(
-        [shared](MutableByteView out, uint64_t offset) { return shared->ReadAt(out, offset); });
   };
 }
 

@@ -103,14 +103,15 @@ Status NbdClient::Read(MutableByteView out, uint64_t offset) {
 }
 
 void NbdClient::StartStream(cbt::ExtentList ranges, const NbdStreamOptions& options) {
+  // A failed stream keeps its buffers, with the reads that may still come into them.
+  if (!stream_error_.ok()) return;
   // The reads of a stream before land in its slots' buffers: none may still be on its way.
   for (StreamSlot& s : slots_) {
     if (s.cookie == -1) continue;
-    if (stream_error_.ok()) stream_error_ = AwaitCommand(s.cookie, s.offset);
-    if (!stream_error_.ok()) return;  // Its buffers stay, with the reads that may still come.
+    stream_error_ = AwaitCommand(s.cookie, s.offset);
+    if (!stream_error_.ok()) return;
     s.cookie = -1;
   }
-  if (!stream_error_.ok()) return;
   next_slot_ = 0;
   holding_ = false;
   piece_size_ = std::clamp<size_t>(options.piece_size, 4096, kMaxRequest);
