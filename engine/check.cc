@@ -76,23 +76,24 @@ class Checker {
   }
 
   Status ReadPackHeaders() {
-    FERRY_ASSIGN_OR_RETURN(auto names, t_.List("data"));
+    FERRY_ASSIGN_OR_RETURN(auto packs, t_.ListWithSizes("data"));
     // Read in parallel, reported in name order.
-    std::vector<std::optional<repo::ObjectId>> ids(names.size());
-    std::vector<std::optional<Result<PackHeader>>> headers(names.size());
+    std::vector<std::optional<repo::ObjectId>> ids(packs.size());
+    std::vector<std::optional<Result<PackHeader>>> headers(packs.size());
     auto read_one = [&](size_t i) -> Status {
       FERRY_RETURN_IF_ERROR(Cancelled());
-      auto id = repo::ParseObjectId(names[i].substr(names[i].rfind('/') + 1));
+      const std::string& name = packs[i].name;
+      auto id = repo::ParseObjectId(name.substr(name.rfind('/') + 1));
       if (!id) return Status();
       ids[i] = *id;
       FERRY_ASSIGN_OR_RETURN(auto sealer, repository_.NewSealer());
-      headers[i] = ReadPackHeader(t_, *sealer, *id);
+      headers[i] = ReadPackHeader(t_, *sealer, *id, packs[i].size);
       return Status();
     };
-    FERRY_RETURN_IF_ERROR(ParallelFor(names.size(), Parallelism(), read_one));
-    for (size_t i = 0; i < names.size(); ++i) {
+    FERRY_RETURN_IF_ERROR(ParallelFor(packs.size(), Parallelism(), read_one));
+    for (size_t i = 0; i < packs.size(); ++i) {
       if (!ids[i]) {
-        report_.warnings.push_back(names[i] + ": not a pack name; ignored");
+        report_.warnings.push_back(packs[i].name + ": not a pack name; ignored");
         continue;
       }
       ++report_.packs;

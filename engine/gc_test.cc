@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -23,6 +24,7 @@
 #include "engine/repo_fixture.h"
 #include "engine/repo_lock.h"
 #include "engine/retention.h"
+#include "formats/repo/prune_record.h"
 #include "tests/testutil/testutil.h"
 
 namespace ferry {
@@ -607,6 +609,104 @@ TEST_F(GcTest, PruneFetchesIndexObjectsAndDeletesPacksManyAtOnce) {
   transport->before_get = nullptr;
   transport->before_remove = nullptr;
   ExpectCheckPasses(*reopened);
+}
+
+// Over S3 a Size() is a HEAD per pack. Check, prune (of its own record and of one a blocked
+// prune left) and repair take the packs' sizes from their listing instead, and read a pack's
+// trailer and header in one request.
+TEST_F(GcTest, CheckPruneAndRepairTakePackSizesFromTheListing) {
+  auto repo = InitRepo();
+  std::vector<repo::ObjectId> snapshots;
+  std::vector<std::string> volumes;
+  for (uint64_t seed = 60; seed < 64; ++seed) {
+    volumes.push_back(MakeVolume(fmt::format("v{}.img", seed), seed));
+    auto b = Run(*repo, {{volumes.back(), fmt::format("v{}", seed)}});
+    ASSERT_TRUE(b.has_value()) << b.error().ToString();
+    snapshots.push_back(b->snapshot.id);
+  }
+  auto pack_sizes = [&] {
+    std::map<std::string, uint64_t> sizes;
+    for (const auto& e : fs::recursive_directory_iterator(dir_.path() / "repo" / "data")) {
+      if (e.is_regular_file()) sizes[e.path().filename().string()] = e.file_size();
+    }
+    return sizes;
+  };
+  // What a prune deleted: how many packs, and their bytes.
+  auto gone = [](const std::map<std::string, uint64_t>& before,
+                 const std::map<std::string, uint64_t>& after) {
+    std::pair<uint64_t, uint64_t> packs_bytes{0, 0};
+    for (const auto& [name, size] : before) {
+      if (after.count(name) != 0) continue;
+      ++packs_bytes.first;
+      packs_bytes.second += size;
+    }
+    return packs_bytes;
+  };
+
+  testing::HookedTransport* transport = nullptr;
+  auto hooked = ReopenHooked(&transport);
+  ASSERT_NE(hooked, nullptr);
+  const size_t packs = Packs();
+  auto checked = Check(*hooked, {});
+  ASSERT_TRUE(checked.has_value()) << checked.error().ToString();
+  EXPECT_TRUE(checked->ok());
+  EXPECT_EQ(checked->packs, packs);
+  EXPECT_EQ(transport->sizes.load(), 0) << "check asked packs their sizes";
+
+  // A prune blocked by a running job leaves its record; the next one finishes it. One of the
+  // record's packs is already gone, as if an interrupted prune had deleted it.
+  ASSERT_TRUE(hooked->ForgetSnapshot(snapshots[0]).ok());
+  auto running = RepoLock::Acquire(*hooked, repo::LockKind::kBackup);
+  ASSERT_TRUE(running.has_value());
+  auto blocked = Prune(*hooked, {});
+  ASSERT_TRUE(blocked.has_value()) << blocked.error().ToString();
+  ASSERT_EQ(blocked->records_pending, 1u);
+  ASSERT_TRUE((*running)->Release().ok());
+  auto before = pack_sizes();
+  auto records = hooked->transport().List("prune");
+  ASSERT_TRUE(records.has_value());
+  ASSERT_EQ(records->size(), 1u);
+  const std::string& record_name = records->front();
+  auto record = repo::DecodePruneRecord(
+      *hooked->NewSealer().value(),
+      repo::ParseObjectId(record_name.substr(record_name.rfind('/') + 1)).value(),
+      hooked->transport().Get(record_name).value(), record_name);
+  ASSERT_TRUE(record.has_value()) << record.error().ToString();
+  ASSERT_GE(record->packs.size(), 2u);
+  ASSERT_TRUE(hooked->transport().Remove(repo::PackName(record->packs.front())).ok());
+  const std::string already_gone = record->packs.front().ToHex();
+  ASSERT_EQ(before.count(already_gone), 1u);
+  const uint64_t already_gone_bytes = before.at(already_gone);
+  auto finished = Prune(*hooked, {});
+  ASSERT_TRUE(finished.has_value()) << finished.error().ToString();
+  auto after = pack_sizes();
+  const auto [packs_gone, bytes_gone] = gone(before, after);
+  EXPECT_EQ(finished->packs_deleted, packs_gone - 1) << "the pack deleted before counts";
+  EXPECT_EQ(finished->bytes_deleted, bytes_gone - already_gone_bytes);
+  EXPECT_GT(finished->packs_deleted, 0u);
+
+  // A prune that marks and deletes in one run.
+  ASSERT_TRUE(hooked->ForgetSnapshot(snapshots[1]).ok());
+  before = after;
+  auto pruned = Prune(*hooked, {});
+  ASSERT_TRUE(pruned.has_value()) << pruned.error().ToString();
+  after = pack_sizes();
+  EXPECT_GT(pruned->packs_deleted, 0u);
+  EXPECT_EQ(std::make_pair(pruned->packs_deleted, pruned->bytes_deleted), gone(before, after));
+  EXPECT_EQ(transport->sizes.load(), 0) << "prune asked packs their sizes";
+
+  const int reads_before = transport->reads.load();
+  auto repaired = RepairIndex(*hooked, {});
+  ASSERT_TRUE(repaired.has_value()) << repaired.error().ToString();
+  EXPECT_EQ(repaired->packs, Packs());
+  EXPECT_EQ(transport->reads.load() - reads_before, static_cast<int>(Packs()))
+      << "repair read each pack's trailer and header apart";
+  EXPECT_EQ(transport->sizes.load(), 0) << "repair asked packs their sizes";
+  ExpectCheckPasses(*hooked);
+  for (size_t i = 2; i < snapshots.size(); ++i) {
+    ExpectRestores(*hooked, hooked->ResolveSnapshot(snapshots[i].ToHex()).value(),
+                   fmt::format("v{}", 60 + i), volumes[i]);
+  }
 }
 
 }  // namespace

@@ -23,8 +23,10 @@ class HookedTransport final : public Transport {
   std::function<void(std::string_view name)> before_get;                  // Runs inside each Get.
   std::function<void()> around_read;  // Runs inside each ReadAt, before the read.
   std::function<void(std::string_view name)> before_remove;  // Runs inside each Remove.
-  std::function<void(std::string_view prefix)> before_list;  // Runs inside each List.
+  std::function<void(std::string_view prefix)> before_list;  // Inside each listing.
   std::atomic<int> gets{0};
+  std::atomic<int> sizes{0};  // Size() calls: a HEAD each over S3.
+  std::atomic<int> reads{0};  // ReadAt() calls.
   std::atomic<int> reads_in_flight{0};
   std::atomic<int> most_reads_in_flight{0};  // The most ReadAt calls ever at once.
 
@@ -54,16 +56,24 @@ class HookedTransport final : public Transport {
     return inner_->Get(name);
   }
   Result<size_t> ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) override {
+    ++reads;
     RecordMost(++reads_in_flight, most_reads_in_flight);
     if (around_read) around_read();
     auto n = inner_->ReadAt(name, offset, dst);
     --reads_in_flight;
     return n;
   }
-  Result<uint64_t> Size(std::string_view name) override { return inner_->Size(name); }
+  Result<uint64_t> Size(std::string_view name) override {
+    ++sizes;
+    return inner_->Size(name);
+  }
   Result<std::vector<std::string>> List(std::string_view prefix) override {
     if (before_list) before_list(prefix);
     return inner_->List(prefix);
+  }
+  Result<std::vector<ListedObject>> ListWithSizes(std::string_view prefix) override {
+    if (before_list) before_list(prefix);
+    return inner_->ListWithSizes(prefix);
   }
   Status Remove(std::string_view name) override {
     if (before_remove) before_remove(name);

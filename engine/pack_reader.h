@@ -17,8 +17,15 @@ struct PackHeader {
   std::vector<repo::PackEntry> entries;
 };
 
-// Errors: kNotFound; kCorruption naming the pack (truncated, damaged header or trailer).
+// Reads the header of `pack`, whose size is `size` (as a listing gave it: callers list the packs
+// first, so no request asks for the size). One read brings the trailer and, for all but packs of
+// thousands of blobs, the header with it. Errors: kNotFound; kCorruption naming the pack
+// (truncated, shorter than `size`, damaged header or trailer).
 Result<PackHeader> ReadPackHeader(Transport& transport, repo::Sealer& sealer,
-                                  const repo::ObjectId& pack);
+                                  const repo::ObjectId& pack, uint64_t size);
+
+// How much of a pack's end ReadPackHeader reads first: the trailer and a header of up to ~1500
+// entries (a 16 MiB pack of 256 KiB chunks has about 64).
+inline constexpr size_t kPackTailRead = 64 << 10;
 
 }  // namespace ferry

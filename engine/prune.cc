@@ -192,7 +192,8 @@ class Pruner {
   Result<PruneReport> Run() {
     FERRY_ASSIGN_OR_RETURN(sealer_, repository_.NewSealer());
     std::vector<repo::PruneRecord> pending = lock_.honoured();
-    if (!options_.dry_run) {
+    if (!options_.dry_run && !pending.empty()) {
+      FERRY_RETURN_IF_ERROR(ListPacks());
       // Earlier records first, so their packs are gone (or revived) before marking.
       std::vector<repo::PruneRecord> still;
       for (const auto& r : pending) {
@@ -288,12 +289,11 @@ class Pruner {
           return Status();
         }));
 
-    FERRY_ASSIGN_OR_RETURN(auto pack_names, t_.List("data"));
+    FERRY_RETURN_IF_ERROR(ListPacks());
     std::vector<repo::ObjectId> repack;
     std::vector<repo::ObjectId> live;  // Packs that stay as they are.
-    for (const std::string& name : pack_names) {
-      const repo::ObjectId id = IdOfName(name);
-      if (id == repo::ObjectId{} || pending_packs.count(id) != 0) continue;
+    for (const auto& [id, size] : listed_) {
+      if (pending_packs.count(id) != 0) continue;
       ++report_.packs;
       auto u = use.find(id);
       if (u == use.end() || u->second.used_bytes == 0) {
@@ -393,7 +393,7 @@ class Pruner {
     for (const repo::ObjectId& id : packs) {
       FERRY_RETURN_IF_ERROR(Cancelled());
       const std::string name = repo::PackName(id);
-      auto header = ReadPackHeader(t_, *sealer_, id);
+      auto header = ReadPackHeader(t_, *sealer_, id, listed_.at(id));
       if (!header) {
         report_.messages.push_back("not repacked: " + header.error().message());
         continue;
@@ -457,7 +457,20 @@ class Pruner {
     return copier.Close();
   }
 
-  // Phase 2 of `record`. Returns false if a job that has not honoured it still runs.
+  // Lists the packs with their sizes (into listed_): one request per thousand packs on S3,
+  // where asking each pack's size would be one each.
+  Status ListPacks() {
+    FERRY_ASSIGN_OR_RETURN(auto packs, t_.ListWithSizes("data"));
+    listed_.clear();
+    for (const ListedObject& p : packs) {
+      const repo::ObjectId id = IdOfName(p.name);
+      if (id != repo::ObjectId{}) listed_.emplace(id, p.size);
+    }
+    return Status();
+  }
+
+  // Phase 2 of `record`, whose packs listed_ holds if they are still there. Returns false if a
+  // job that has not honoured it still runs.
   Result<bool> FinishRecord(const repo::PruneRecord& record) {
     std::vector<std::string> problems;
     FERRY_ASSIGN_OR_RETURN(auto locks, ListLocks(repository_, options_.lock_timing, &problems));
@@ -562,28 +575,20 @@ class Pruner {
     report_.index_objects_rewritten += rewritten;
     FERRY_RETURN_IF_ERROR(indexed);
 
-    // Each pack's size (for the report; an earlier run may have deleted some already), then the
-    // packs themselves in as few requests as the backend allows (S3: a thousand a request).
-    const std::vector<repo::ObjectId> doomed(deletions.begin(), deletions.end());
-    std::vector<std::optional<uint64_t>> sizes(doomed.size());
-    auto size_pack = [&](size_t i) -> Status {
-      FERRY_RETURN_IF_ERROR(Cancelled());
-      auto size = t_.Size(repo::PackName(doomed[i]));
-      if (!size && size.error().IsNotFound()) return Status();  // An earlier run got this far.
-      if (!size) return size.error();
-      sizes[i] = *size;
-      return Status();
-    };
-    FERRY_RETURN_IF_ERROR(ParallelFor(doomed.size(), parallelism_, size_pack));
+    // The packs still there (an earlier run may have deleted some already), in as few requests
+    // as the backend allows (S3: a thousand a request). Their sizes, for the report, come from
+    // the listing.
     std::vector<std::string> present;
     uint64_t bytes = 0;
-    for (size_t i = 0; i < doomed.size(); ++i) {
-      if (!sizes[i]) continue;
-      present.push_back(repo::PackName(doomed[i]));
-      bytes += *sizes[i];
+    for (const repo::ObjectId& id : deletions) {
+      auto listed = listed_.find(id);
+      if (listed == listed_.end()) continue;
+      present.push_back(repo::PackName(id));
+      bytes += listed->second;
     }
     FERRY_RETURN_IF_ERROR(Cancelled());
     FERRY_RETURN_IF_ERROR(t_.RemoveMany(present));
+    for (const repo::ObjectId& id : deletions) listed_.erase(id);
     report_.packs_deleted += present.size();
     report_.bytes_deleted += bytes;
     FERRY_RETURN_IF_ERROR(t_.Remove(repo::PruneRecordName(record.id)));
@@ -600,6 +605,8 @@ class Pruner {
   const bool object_lock_;
   const unsigned parallelism_;    // Requests worth keeping in flight.
   SystemTime latest_retained_{};  // Of the packs left for their Object Lock.
+  // The packs as last listed, and their sizes: what a record's deletions are checked against.
+  std::map<repo::ObjectId, uint64_t> listed_;
 };
 
 }  // namespace

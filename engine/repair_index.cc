@@ -26,7 +26,7 @@ Result<RepairIndexReport> RepairIndex(Repository& repository, const RepairIndexO
 
   // The old index objects are listed first: whatever a backup indexes after this stays.
   FERRY_ASSIGN_OR_RETURN(auto old_names, t.List("index"));
-  FERRY_ASSIGN_OR_RETURN(auto pack_names, t.List("data"));
+  FERRY_ASSIGN_OR_RETURN(auto packs, t.ListWithSizes("data"));
 
   std::vector<repo::IndexEntry> pending;
   auto flush = [&](bool all) -> Status {
@@ -44,13 +44,13 @@ Result<RepairIndexReport> RepairIndex(Repository& repository, const RepairIndexO
 
   std::set<repo::ObjectId> existing, unreadable;
   ProgressTicker ticker;
-  for (const std::string& name : pack_names) {
+  for (const ListedObject& pack : packs) {
     if (cancelled()) return Err(Status::Cancelled("repair was cancelled"));
-    auto id = repo::ParseObjectId(name.substr(name.rfind('/') + 1));
+    auto id = repo::ParseObjectId(pack.name.substr(pack.name.rfind('/') + 1));
     if (!id) continue;
     ++report.packs;
     existing.insert(*id);
-    auto header = ReadPackHeader(t, *sealer, *id);
+    auto header = ReadPackHeader(t, *sealer, *id, pack.size);
     if (!header) {
       unreadable.insert(*id);
       report.messages.push_back(header.error().message());
@@ -62,7 +62,7 @@ Result<RepairIndexReport> RepairIndex(Repository& repository, const RepairIndexO
     report.entries += header->entries.size();
     FERRY_RETURN_IF_ERROR(flush(false));
     if (options.progress && ticker.Due()) {
-      options.progress({report.packs, pack_names.size(), ticker.seconds(), false});
+      options.progress({report.packs, packs.size(), ticker.seconds(), false});
     }
   }
   report.packs_unreadable = unreadable.size();

@@ -21,6 +21,9 @@
 #include "transports/s3/s3_transport.h"
 
 namespace ferry {
+
+void PrintTo(const ListedObject& o, std::ostream* os) { *os << o.name << " (" << o.size << " B)"; }
+
 namespace {
 
 // Small enough that the tests exercise multipart uploads and listing pages.
@@ -257,6 +260,40 @@ TEST_P(TransportConformance, ListingManyObjectsIsCompleteSortedAndScoped) {
   EXPECT_EQ(*listed, expected);
   EXPECT_EQ(t_->List("index/03").value().size(), static_cast<size_t>((kObjects - 3 + 6) / 7));
   EXPECT_EQ(t_->List("index2").value(), std::vector<std::string>{"index2/x"});
+  // The listing with sizes names the same objects, page after page.
+  auto sized = t_->ListWithSizes("index");
+  ASSERT_TRUE(sized.has_value()) << sized.error().ToString();
+  ASSERT_EQ(sized->size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ((*sized)[i], (ListedObject{expected[i], 1}));
+  }
+}
+
+// What check and prune rely on instead of asking each object's size: the listing's sizes are the
+// objects' own, however they were written (one PUT, or a multipart upload on S3).
+TEST_P(TransportConformance, ListingWithSizesGivesEachObjectsSize) {
+  const std::string large = testing::RandomBytes(11u << 20, 7);  // Three parts at 5 MiB.
+  auto writer = t_->Create("data/aa/large", large.size());
+  ASSERT_TRUE(writer.has_value()) << writer.error().ToString();
+  for (size_t at = 0; at < large.size(); at += 1u << 20) {
+    ASSERT_TRUE((*writer)->Append(AsBytes(std::string_view(large).substr(at, 1u << 20))).ok());
+  }
+  ASSERT_TRUE((*writer)->Commit().ok());
+  ASSERT_TRUE(t_->Put("data/aa/empty", AsBytes("")).ok());
+  ASSERT_TRUE(t_->Put("data/bb/small", AsBytes(testing::RandomBytes(100'001, 8))).ok());
+  ASSERT_TRUE(t_->Put("database", AsBytes("not under data/")).ok());
+  // An unfinished writer is no object yet.
+  auto unfinished = t_->Create("data/cc/unfinished");
+  ASSERT_TRUE(unfinished.has_value());
+  ASSERT_TRUE((*unfinished)->Append(AsBytes("partial")).ok());
+
+  auto listed = t_->ListWithSizes("data");
+  ASSERT_TRUE(listed.has_value()) << listed.error().ToString();
+  const std::vector<ListedObject> expected = {
+      {"data/aa/empty", 0}, {"data/aa/large", 11u << 20}, {"data/bb/small", 100'001}};
+  EXPECT_EQ(*listed, expected);
+  for (const ListedObject& o : *listed) EXPECT_EQ(t_->Size(o.name).value(), o.size) << o.name;
+  EXPECT_TRUE(t_->ListWithSizes("missing").value().empty());
 }
 
 TEST_P(TransportConformance, ConcurrentWritersOfDifferentObjects) {

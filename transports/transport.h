@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/bytes.h"
@@ -52,6 +53,22 @@ struct TransportCapabilities {
 };
 
 using SystemTime = std::chrono::system_clock::time_point;
+
+// An object as a listing names it.
+struct ListedObject {
+  std::string name;
+  uint64_t size = 0;
+
+  bool operator==(const ListedObject&) const = default;
+};
+
+// The names of `listed`, for backends whose List() is their ListWithSizes() without the sizes.
+inline std::vector<std::string> NamesOf(std::vector<ListedObject> listed) {
+  std::vector<std::string> names;
+  names.reserve(listed.size());
+  for (ListedObject& o : listed) names.push_back(std::move(o.name));
+  return names;
+}
 
 // What a write that never published left behind: a backend that publishes by renaming a
 // finished temporary (atomic_rename) leaves the temporary when its writer is killed before the
@@ -112,6 +129,11 @@ class Transport {
   // Names of the objects whose name starts with `prefix` + "/" (recursively), sorted.
   // A missing prefix lists nothing.
   virtual Result<std::vector<std::string>> List(std::string_view prefix) = 0;
+
+  // List() with each object's size, for callers that would otherwise ask Size() of every object
+  // listed (check, prune): every backend's listing carries sizes at no extra round trip (S3's
+  // ListObjectsV2 pages, NFS's READDIRPLUS; a local stat is cheap).
+  virtual Result<std::vector<ListedObject>> ListWithSizes(std::string_view prefix) = 0;
 
   // Every temporary a write left behind, anywhere in this namespace (see LeftoverTemporary).
   // Errors: kNotSupported where the server cannot list them (s3rver lists no uploads).

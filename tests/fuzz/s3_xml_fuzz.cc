@@ -1,6 +1,6 @@
 // S3 XML fuzz target: listings (of objects, unfinished uploads and their parts), error bodies
 // and DeleteObjects results come from the network. Any bytes must either fail cleanly or give keys
-// that survive escaping and parsing again unchanged.
+// (and sizes) that survive escaping and parsing again unchanged.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -40,9 +40,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!page) return 0;
   if (page->truncated && page->next_token.empty()) std::abort();
   std::string again = "<ListBucketResult>";
-  for (const std::string& key : page->keys) again += "<Key>" + s3::XmlEscape(key) + "</Key>";
+  for (const s3::ListedKey& o : page->objects) {
+    if (o.key.empty()) std::abort();
+    again += "<Contents><Key>" + s3::XmlEscape(o.key) + "</Key><Size>" + std::to_string(o.size) +
+             "</Size></Contents>";
+  }
   again += "</ListBucketResult>";
   auto reparsed = s3::ParseListPage(again);
-  if (!reparsed || reparsed->keys != page->keys) std::abort();
+  if (!reparsed || reparsed->objects != page->objects) std::abort();
   return 0;
 }

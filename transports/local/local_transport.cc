@@ -170,20 +170,39 @@ Result<uint64_t> LocalTransport::Size(std::string_view name) {
   return static_cast<uint64_t>(st.st_size);
 }
 
-Result<std::vector<std::string>> LocalTransport::List(std::string_view prefix) {
-  std::vector<std::string> out;
+Status LocalTransport::Walk(
+    std::string_view prefix,
+    const std::function<void(std::string name, const std::filesystem::directory_entry&)>& visit)
+    const {
   const std::filesystem::path base = PathOf(prefix);
   std::error_code ec;
-  if (!std::filesystem::exists(base, ec)) return out;
+  if (!std::filesystem::exists(base, ec)) return Status();
   for (auto it = std::filesystem::recursive_directory_iterator(base, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
     if (!it->is_regular_file()) continue;
-    const std::string file = it->path().filename().string();
-    if (file.rfind(".tmp-", 0) == 0) continue;
-    out.push_back(std::filesystem::relative(it->path(), root_).string());
+    if (it->path().filename().string().starts_with(".tmp-")) continue;
+    visit(std::filesystem::relative(it->path(), root_).string(), *it);
   }
-  if (ec) return Err(Status::FromErrno(ec.value(), "list " + base.string()));
+  if (ec) return Status::FromErrno(ec.value(), "list " + base.string());
+  return Status();
+}
+
+Result<std::vector<std::string>> LocalTransport::List(std::string_view prefix) {
+  std::vector<std::string> out;
+  FERRY_RETURN_IF_ERROR(
+      Walk(prefix, [&](std::string name, const auto&) { out.push_back(std::move(name)); }));
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<std::vector<ListedObject>> LocalTransport::ListWithSizes(std::string_view prefix) {
+  std::vector<ListedObject> out;
+  FERRY_RETURN_IF_ERROR(Walk(prefix, [&](std::string name, const auto& entry) {
+    std::error_code ec;  // One deleted since the directory was read is not listed.
+    const uint64_t size = entry.file_size(ec);
+    if (!ec) out.push_back({std::move(name), size});
+  }));
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return out;
 }
 

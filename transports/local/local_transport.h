@@ -6,6 +6,8 @@
 // Thread-safety: as Transport.
 #pragma once
 
+#include <filesystem>
+#include <functional>
 #include <string>
 
 #include "transports/transport.h"
@@ -29,12 +31,17 @@ class LocalTransport final : public Transport {
   Result<size_t> ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) override;
   Result<uint64_t> Size(std::string_view name) override;
   Result<std::vector<std::string>> List(std::string_view prefix) override;
+  Result<std::vector<ListedObject>> ListWithSizes(std::string_view prefix) override;
   Result<std::vector<LeftoverTemporary>> ListLeftovers() override;
   Status Remove(std::string_view name) override;
 
  private:
   explicit LocalTransport(std::string root) : root_(std::move(root)) {}
   std::string PathOf(std::string_view name) const;
+  // Calls `visit` with the name and directory entry of every object under `prefix`, unsorted.
+  Status Walk(std::string_view prefix,
+              const std::function<void(std::string name, const std::filesystem::directory_entry&)>&
+                  visit) const;
 
   std::string root_;
 };

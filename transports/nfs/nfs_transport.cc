@@ -379,14 +379,21 @@ Result<uint64_t> NfsTransport::Size(std::string_view name) {
 }
 
 Result<std::vector<std::string>> NfsTransport::List(std::string_view prefix) {
+  FERRY_ASSIGN_OR_RETURN(auto listed, ListWithSizes(prefix));
+  return NamesOf(std::move(listed));
+}
+
+// READDIRPLUS brings each entry's attributes with its name: the sizes cost nothing more.
+Result<std::vector<ListedObject>> NfsTransport::ListWithSizes(std::string_view prefix) {
   Impl::Lease lease(*impl_);
-  std::vector<std::string> names;
+  std::vector<ListedObject> out;
   FERRY_RETURN_IF_ERROR(impl_->Walk(lease.get(), impl_->PathOf(prefix), std::string(prefix),
                                     [&](const std::string& name, const NfsDirEntry& e) {
-                                      if (!e.name.starts_with(".tmp-")) names.push_back(name);
+                                      if (!e.name.starts_with(".tmp-"))
+                                        out.push_back({name, e.size});
                                     }));
-  std::sort(names.begin(), names.end());
-  return names;
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
 }
 
 Result<std::vector<LeftoverTemporary>> NfsTransport::ListLeftovers() {

@@ -52,6 +52,7 @@ class NfsTransport final : public Transport {
   Result<size_t> ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) override;
   Result<uint64_t> Size(std::string_view name) override;
   Result<std::vector<std::string>> List(std::string_view prefix) override;
+  Result<std::vector<ListedObject>> ListWithSizes(std::string_view prefix) override;
   Result<std::vector<LeftoverTemporary>> ListLeftovers() override;
   Status Remove(std::string_view name) override;
 

@@ -366,9 +366,14 @@ Result<uint64_t> S3Transport::Size(std::string_view name) {
 }
 
 Result<std::vector<std::string>> S3Transport::List(std::string_view prefix) {
+  FERRY_ASSIGN_OR_RETURN(auto listed, ListWithSizes(prefix));
+  return NamesOf(std::move(listed));
+}
+
+Result<std::vector<ListedObject>> S3Transport::ListWithSizes(std::string_view prefix) {
   const std::string key_prefix = KeyOf(std::string(prefix) + "/");
   const size_t strip = KeyOf("").size();  // "prefix/", or "" at the bucket's root.
-  std::vector<std::string> names;
+  std::vector<ListedObject> out;
   std::string token;
   do {
     Call call{.method = "GET",
@@ -381,17 +386,17 @@ Result<std::vector<std::string>> S3Transport::List(std::string_view prefix) {
     if (!Is2xx(r.status)) return Err(ErrorOf(r, what));
     auto page = ParseListPage(r.body);
     if (!page.has_value()) return Err(Status::IoError(what + ": " + page.error().message()));
-    for (std::string& key : page->keys) {
-      if (!key.starts_with(key_prefix)) {
-        return Err(
-            Status::IoError(what + ": the server returned key '" + key + "', outside the prefix"));
+    for (ListedKey& o : page->objects) {
+      if (!o.key.starts_with(key_prefix)) {
+        return Err(Status::IoError(what + ": the server returned key '" + o.key +
+                                   "', outside the prefix"));
       }
-      names.push_back(key.substr(strip));
+      out.push_back({o.key.substr(strip), o.size});
     }
     token = page->truncated ? page->next_token : std::string();
   } while (!token.empty());
-  std::sort(names.begin(), names.end());
-  return names;
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
 }
 
 Result<std::vector<LeftoverTemporary>> S3Transport::ListLeftovers() {

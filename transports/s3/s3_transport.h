@@ -8,7 +8,7 @@
 //             on the way. S3 publishes an object whole when its PUT (or
 //             CompleteMultipartUpload) succeeds: no reader ever sees part of it.
 //   ReadAt    a ranged GET straight into the caller's buffer.
-//   List      ListObjectsV2, page after page.
+//   List      ListObjectsV2, page after page (each key with its size: ListWithSizes).
 //   RemoveMany DeleteObjects, up to 1000 keys a request, several requests in flight.
 //   exclusive Put sends If-None-Match: * (AWS refuses to overwrite) after a HEAD (for servers
 //             that ignore the condition; between the two a racing writer could still win).
@@ -77,6 +77,7 @@ class S3Transport final : public Transport {
   Result<size_t> ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) override;
   Result<uint64_t> Size(std::string_view name) override;
   Result<std::vector<std::string>> List(std::string_view prefix) override;
+  Result<std::vector<ListedObject>> ListWithSizes(std::string_view prefix) override;
   Status Remove(std::string_view name) override;
   // Without a retention policy, DeleteObjects requests of delete_batch keys; with one, each
   // object's version and retention are looked at first, as by Remove().

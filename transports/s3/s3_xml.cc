@@ -122,6 +122,16 @@ Status ReadTruncation(std::string_view xml, std::string_view marker_tag, bool* t
   return Status();
 }
 
+// A <Size> element's text as a number; `what` names the thing sized, for the error.
+Result<uint64_t> ParseSize(const std::string& text, std::string_view what) {
+  uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    return Err(Status::Corruption(fmt::format("the listing has {} of size '{}'", what, text)));
+  }
+  return n;
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> XmlElements(std::string_view xml, std::string_view tag) {
@@ -165,7 +175,16 @@ Result<ListPage> ParseListPage(std::string_view xml) {
     return Err(Status::Corruption("the listing is not a ListBucketResult"));
   }
   ListPage page;
-  FERRY_ASSIGN_OR_RETURN(page.keys, XmlElements(xml, "Key"));
+  FERRY_ASSIGN_OR_RETURN(auto contents, Elements(xml, "Contents", /*raw=*/true));
+  for (const std::string& c : contents) {
+    ListedKey object;
+    FERRY_ASSIGN_OR_RETURN(object.key, XmlElement(c, "Key"));
+    if (object.key.empty())
+      return Err(Status::Corruption("the listing has an object without a key"));
+    FERRY_ASSIGN_OR_RETURN(std::string size, XmlElement(c, "Size"));
+    FERRY_ASSIGN_OR_RETURN(object.size, ParseSize(size, "object " + object.key));
+    page.objects.push_back(std::move(object));
+  }
   FERRY_RETURN_IF_ERROR(
       ReadTruncation(xml, "NextContinuationToken", &page.truncated, &page.next_token));
   return page;
@@ -202,11 +221,7 @@ Result<PartsPage> ParsePartsPage(std::string_view xml) {
   FERRY_ASSIGN_OR_RETURN(auto parts, Elements(xml, "Part", /*raw=*/true));
   for (const std::string& p : parts) {
     FERRY_ASSIGN_OR_RETURN(std::string size, XmlElement(p, "Size"));
-    uint64_t n = 0;
-    const auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), n);
-    if (size.empty() || ec != std::errc() || end != size.data() + size.size()) {
-      return Err(Status::Corruption(fmt::format("the listing has a part of size '{}'", size)));
-    }
+    FERRY_ASSIGN_OR_RETURN(uint64_t n, ParseSize(size, "a part"));
     page.bytes += n;
   }
   FERRY_RETURN_IF_ERROR(

@@ -24,13 +24,21 @@ Result<std::string> XmlElement(std::string_view xml, std::string_view tag);
 // `text` with &, <, >, " and ' escaped.
 std::string XmlEscape(std::string_view text);
 
+struct ListedKey {
+  std::string key;
+  uint64_t size = 0;
+
+  bool operator==(const ListedKey&) const = default;
+};
+
 struct ListPage {
-  std::vector<std::string> keys;
+  std::vector<ListedKey> objects;
   bool truncated = false;
   std::string next_token;  // NextContinuationToken, when truncated.
 };
 
-// A ListBucketResult. Errors: kCorruption if it is not one, or says it is truncated without a
+// A ListBucketResult: each <Contents>' key and size. Errors: kCorruption if it is not one, an
+// object lacks its key or its size is not a number, or it says it is truncated without a
 // continuation token.
 Result<ListPage> ParseListPage(std::string_view xml);
 

@@ -11,13 +11,17 @@ TEST(S3Xml, ListPageKeysTruncationAndToken) {
       "<Name>b</Name><Prefix>repo/index/</Prefix><KeyCount>2</KeyCount><MaxKeys>2</MaxKeys>"
       "<IsTruncated>true</IsTruncated><NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36"
       "Hy4vbOwM=</NextContinuationToken>"
-      "<Contents><Key>repo/index/a&amp;b</Key><Size>3</Size></Contents>"
-      "<Contents><Key>repo/index/&#x3bb;&#955;&lt;&gt;&quot;&apos;</Key></Contents>"
-      "</ListBucketResult>";
+      "<Contents><Key>repo/index/a&amp;b</Key><LastModified>2026-11-24T10:00:00.000Z"
+      "</LastModified><ETag>&quot;9a0364b9e99bb480dd25e1f0284c8555&quot;</ETag><Size>3</Size>"
+      "<StorageClass>STANDARD</StorageClass></Contents>"
+      "<Contents><Key>repo/index/&#x3bb;&#955;&lt;&gt;&quot;&apos;</Key><Size>17179869184</Size>"
+      "</Contents></ListBucketResult>";
   auto page = ParseListPage(xml);
   ASSERT_TRUE(page.has_value()) << page.error().ToString();
-  EXPECT_EQ(page->keys,
-            (std::vector<std::string>{"repo/index/a&b", "repo/index/\xce\xbb\xce\xbb<>\"'"}));
+  EXPECT_EQ(page->objects, (std::vector<ListedKey>{
+                               {"repo/index/a&b", 3},
+                               {"repo/index/\xce\xbb\xce\xbb<>\"'", uint64_t{16} << 30},
+                           }));
   EXPECT_TRUE(page->truncated);
   EXPECT_EQ(page->next_token, "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=");
 }
@@ -27,7 +31,7 @@ TEST(S3Xml, LastPageAndEmptyListing) {
       "<ListBucketResult><IsTruncated>false</IsTruncated><KeyCount>0</KeyCount>"
       "</ListBucketResult>");
   ASSERT_TRUE(page.has_value());
-  EXPECT_TRUE(page->keys.empty());
+  EXPECT_TRUE(page->objects.empty());
   EXPECT_FALSE(page->truncated);
 }
 
@@ -37,16 +41,32 @@ TEST(S3Xml, MalformedListingsAreRefused) {
                             "</ListBucketResult>")
                   .error()
                   .IsCorruption());
-  EXPECT_TRUE(ParseListPage("<ListBucketResult><Key>abc").error().IsCorruption());
-  EXPECT_TRUE(ParseListPage("<ListBucketResult><Key>a&bogus;</Key></ListBucketResult>")
+  EXPECT_TRUE(ParseListPage("<ListBucketResult><Contents><Key>abc").error().IsCorruption());
+  // Every object needs its key and a size that is a number.
+  for (const char* contents :
+       {"<Key>a</Key>", "<Key>a</Key><Size></Size>", "<Key>a</Key><Size>-1</Size>",
+        "<Key>a</Key><Size>1x</Size>", "<Key>a</Key><Size>99999999999999999999</Size>",
+        "<Size>1</Size>", "<Key></Key><Size>1</Size>"}) {
+    auto page = ParseListPage(std::string("<ListBucketResult><Contents>") + contents +
+                              "</Contents></ListBucketResult>");
+    ASSERT_FALSE(page.has_value()) << contents;
+    EXPECT_TRUE(page.error().IsCorruption()) << contents;
+  }
+  EXPECT_TRUE(ParseListPage("<ListBucketResult><Contents><Key>a&bogus;</Key><Size>1</Size></"
+                            "Contents></ListBucketResult>")
                   .error()
                   .IsCorruption());
   EXPECT_TRUE(
-      ParseListPage("<ListBucketResult><Key>&#0;</Key></ListBucketResult>").error().IsCorruption());
-  EXPECT_TRUE(ParseListPage("<ListBucketResult><Key>&#xD800;</Key></ListBucketResult>")
+      ParseListPage(
+          "<ListBucketResult><Contents><Key>&#0;</Key><Size>1</Size></Contents></ListBucketResult>")
+          .error()
+          .IsCorruption());
+  EXPECT_TRUE(ParseListPage("<ListBucketResult><Contents><Key>&#xD800;</Key><Size>1</Size></"
+                            "Contents></ListBucketResult>")
                   .error()
                   .IsCorruption());
-  EXPECT_TRUE(ParseListPage("<ListBucketResult><Key>a & b</Key></ListBucketResult>")
+  EXPECT_TRUE(ParseListPage("<ListBucketResult><Contents><Key>a & "
+                            "b</Key><Size>1</Size></Contents></ListBucketResult>")
                   .error()
                   .IsCorruption());
 }
