@@ -69,11 +69,7 @@ class Checker {
     damaged_.try_emplace(id, Damaged{DamagedChunk{pack, id.ToHex(), problem, {}}, scope});
   }
 
-  // Requests worth keeping in flight, and at least a worker per core for the decoding.
-  unsigned Parallelism() const {
-    return std::max(
-        {1u, std::thread::hardware_concurrency(), std::min(t_.capabilities().parallelism, 8u)});
-  }
+  unsigned Parallelism() const { return PackReadParallelism(t_); }
 
   Status ReadPackHeaders() {
     FERRY_ASSIGN_OR_RETURN(auto packs, t_.ListWithSizes("data"));

@@ -613,7 +613,7 @@ TEST_F(GcTest, PruneFetchesIndexObjectsAndDeletesPacksManyAtOnce) {
 
 // Over S3 a Size() is a HEAD per pack. Check, prune (of its own record and of one a blocked
 // prune left) and repair take the packs' sizes from their listing instead, and read a pack's
-// trailer and header in one request.
+// trailer and header in one request; repair reads many at once, as check does.
 TEST_F(GcTest, CheckPruneAndRepairTakePackSizesFromTheListing) {
   auto repo = InitRepo();
   std::vector<repo::ObjectId> snapshots;
@@ -695,8 +695,13 @@ TEST_F(GcTest, CheckPruneAndRepairTakePackSizesFromTheListing) {
   EXPECT_EQ(std::make_pair(pruned->packs_deleted, pruned->bytes_deleted), gone(before, after));
   EXPECT_EQ(transport->sizes.load(), 0) << "prune asked packs their sizes";
 
+  // Each read as slow as a remote round trip: repair reads many headers at once.
   const int reads_before = transport->reads.load();
+  transport->most_reads_in_flight = 0;
+  transport->around_read = [] { std::this_thread::sleep_for(std::chrono::milliseconds(20)); };
   auto repaired = RepairIndex(*hooked, {});
+  transport->around_read = nullptr;
+  EXPECT_GE(transport->most_reads_in_flight.load(), 4) << "repair read headers one at a time";
   ASSERT_TRUE(repaired.has_value()) << repaired.error().ToString();
   EXPECT_EQ(repaired->packs, Packs());
   EXPECT_EQ(transport->reads.load() - reads_before, static_cast<int>(Packs()))

@@ -1,6 +1,7 @@
 #include "engine/pack_reader.h"
 
 #include <algorithm>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -19,6 +20,11 @@ Status ReadFully(Transport& t, const std::string& name, uint64_t offset, std::st
 }
 
 }  // namespace
+
+unsigned PackReadParallelism(const Transport& transport) {
+  return std::max({1u, std::thread::hardware_concurrency(),
+                   std::min(transport.capabilities().parallelism, 8u)});
+}
 
 Result<PackHeader> ReadPackHeader(Transport& t, repo::Sealer& sealer, const repo::ObjectId& id,
                                   uint64_t size) {

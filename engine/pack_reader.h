@@ -24,6 +24,10 @@ struct PackHeader {
 Result<PackHeader> ReadPackHeader(Transport& transport, repo::Sealer& sealer,
                                   const repo::ObjectId& pack, uint64_t size);
 
+// How many pack headers (or whole packs) to read at once: the requests a transport wants in
+// flight, and at least a worker per core for the decoding.
+unsigned PackReadParallelism(const Transport& transport);
+
 // How much of a pack's end ReadPackHeader reads first: the trailer and a header of up to ~1500
 // entries (a 16 MiB pack of 256 KiB chunks has about 64).
 inline constexpr size_t kPackTailRead = 64 << 10;

@@ -1,8 +1,12 @@
 #include "engine/repair_index.h"
 
+#include <optional>
 #include <set>
+#include <vector>
 
 #include <fmt/format.h>
+
+#include "common/parallel_for.h"
 
 #include "engine/pack_reader.h"
 #include "engine/repo_lock.h"
@@ -42,25 +46,46 @@ Result<RepairIndexReport> RepairIndex(Repository& repository, const RepairIndexO
     return Status();
   };
 
+  // Headers are read a batch at a time, many at once (over a network each is a round trip), and
+  // indexed in pack order.
   std::set<repo::ObjectId> existing, unreadable;
   ProgressTicker ticker;
-  for (const ListedObject& pack : packs) {
-    if (cancelled()) return Err(Status::Cancelled("repair was cancelled"));
-    auto id = repo::ParseObjectId(pack.name.substr(pack.name.rfind('/') + 1));
-    if (!id) continue;
-    ++report.packs;
-    existing.insert(*id);
-    auto header = ReadPackHeader(t, *sealer, *id, pack.size);
-    if (!header) {
-      unreadable.insert(*id);
-      report.messages.push_back(header.error().message());
-      continue;
+  const unsigned parallelism = PackReadParallelism(t);
+  const size_t batch = 4 * size_t{parallelism};
+  std::vector<std::optional<repo::ObjectId>> ids(batch);
+  std::vector<std::optional<Result<PackHeader>>> headers(batch);
+  for (size_t first = 0; first < packs.size(); first += batch) {
+    const size_t n = std::min(batch, packs.size() - first);
+    auto read_one = [&](size_t i) -> Status {
+      if (cancelled()) return Status::Cancelled("repair was cancelled");
+      const ListedObject& pack = packs[first + i];
+      auto id = repo::ParseObjectId(pack.name.substr(pack.name.rfind('/') + 1));
+      ids[i].reset();
+      headers[i].reset();
+      if (!id) return Status();
+      ids[i] = *id;
+      FERRY_ASSIGN_OR_RETURN(auto reader_sealer, repository.NewSealer());
+      headers[i] = ReadPackHeader(t, *reader_sealer, *ids[i], pack.size);
+      return Status();
+    };
+    FERRY_RETURN_IF_ERROR(ParallelFor(n, parallelism, read_one));
+    for (size_t i = 0; i < n; ++i) {
+      if (!ids[i]) continue;
+      const repo::ObjectId& id = *ids[i];
+      ++report.packs;
+      existing.insert(id);
+      Result<PackHeader>& header = *headers[i];
+      if (!header) {
+        unreadable.insert(id);
+        report.messages.push_back(header.error().message());
+        continue;
+      }
+      for (const repo::PackEntry& e : header->entries) {
+        pending.push_back({e.id, id, e.type, e.offset, e.stored_size, e.raw_size});
+      }
+      report.entries += header->entries.size();
+      FERRY_RETURN_IF_ERROR(flush(false));
     }
-    for (const repo::PackEntry& e : header->entries) {
-      pending.push_back({e.id, *id, e.type, e.offset, e.stored_size, e.raw_size});
-    }
-    report.entries += header->entries.size();
-    FERRY_RETURN_IF_ERROR(flush(false));
     if (options.progress && ticker.Due()) {
       options.progress({report.packs, packs.size(), ticker.seconds(), false});
     }
