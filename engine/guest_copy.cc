@@ -15,8 +15,8 @@
 
 #include "common/file_io.h"
 
-#include "engine/delta_target.h"
 #include "engine/io/file_handle.h"
+#include "engine/restore_target.h"
 #include "engine/volume_source.h"
 #include "engine/window_writer.h"
 

@@ -17,6 +17,7 @@
 #include "engine/guest_copy.h"
 #include "engine/io/file_handle.h"
 #include "engine/layout_lock.h"
+#include "engine/restore_target.h"
 #include "engine/unchanged_sample.h"
 #include "engine/volume_source.h"
 #include "formats/qcow2/qcow2_image.h"
@@ -490,11 +491,11 @@ Result<ImageRestoreResult> ImageStore::Restore(const ImageSnapshot& snapshot,
   const bool exists = ::stat(target.c_str(), &st) == 0;
   const bool device = exists && S_ISBLK(st.st_mode);
   // A delta target is checked where it is opened (CopyGuestRanges).
-  if (!options.delta && exists && !device) {
-    if (!options.overwrite) {
-      return Err(Status::AlreadyExists(target + " exists (remove it, or pass --overwrite)"));
+  if (!options.delta) {
+    FERRY_RETURN_IF_ERROR(CheckNewTarget(target, exists, st, options.overwrite));
+    if (exists && !device && ::unlink(target.c_str()) != 0) {
+      return Err(Status::FromErrno(errno, "remove " + target));
     }
-    if (::unlink(target.c_str()) != 0) return Err(Status::FromErrno(errno, "remove " + target));
   }
   cbt::ExtentList ranges;
   const auto had = static_cast<uint64_t>(st.st_size);  // A delta target file's bytes.

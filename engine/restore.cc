@@ -15,8 +15,8 @@
 
 #include "cbt/allocation.h"
 #include "cbt/changed_list.h"
-#include "engine/delta_target.h"
 #include "engine/io/file_handle.h"
+#include "engine/restore_target.h"
 #include "engine/window_writer.h"
 #include "formats/repo/pack.h"
 #include "formats/repo/volume_map.h"
@@ -382,8 +382,8 @@ Result<bool> OpenTarget(const std::string& target, const repo::SnapshotVolume& v
   const bool device = exists && S_ISBLK(st.st_mode);
   if (o->delta) {
     FERRY_RETURN_IF_ERROR(CheckDeltaTarget(target, exists, st, o->qcow2.has_value()));
-  } else if (exists && !device && !o->overwrite) {
-    return Err(Status::AlreadyExists(target + " exists (remove it, or pass --overwrite)"));
+  } else {
+    FERRY_RETURN_IF_ERROR(CheckNewTarget(target, exists, st, o->overwrite));
   }
   if (o->qcow2) {
     if (device) {

@@ -124,6 +124,12 @@ else
 fi
 "$ferry" restore -r "$repo" "${second:0:8}" -t "$tmp/r2.raw" >/dev/null 2>&1
 check "ferry restore of a middle snapshot" cmp -s "$tmp/r2.raw" "$tmp/v-$second"
+"$ferry" restore -r "$repo" "${second:0:8}" -t "$tmp/r2.raw" >/dev/null 2>"$tmp/err"
+check "restore over an existing file is refused" grep -q "r2.raw exists (remove it, or pass --overwrite)" "$tmp/err"
+mkdir -p "$tmp/a-dir"
+"$ferry" restore -r "$repo" latest -t "$tmp/a-dir" --overwrite >/dev/null 2>"$tmp/err"
+check "restore to a directory is refused, and the directory stays" \
+  test $? -eq 2 -a -d "$tmp/a-dir" -a -n "$(grep "a-dir is a directory" "$tmp/err")"
 # restore --delta: a copy that drifted is rolled back by writing only the blocks that differ.
 drift() {
   cp "$tmp/v-$fourth" "$tmp/drift.raw"

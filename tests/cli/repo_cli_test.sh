@@ -60,7 +60,7 @@ rc=$?
 check "wrong passphrase exits 1" test $rc -eq 1
 check "wrong passphrase says so" grep -qx "ferry: wrong passphrase" "$tmp/err"
 "$ferry" snapshots -r "$tmp/nowhere" >/dev/null 2>"$tmp/err"
-check "missing repository" grep -q "ferry: $tmp/nowhere: No such file or directory" "$tmp/err"
+check "missing repository" grep -q "^ferry: no ferry repository at $tmp/nowhere (no such directory; run ferry init first)$" "$tmp/err"
 mkdir -p "$tmp/empty"
 "$ferry" snapshots -r "$tmp/empty" >/dev/null 2>"$tmp/err"
 check "not a repository" grep -q "no ferry repository at $tmp/empty (no config; run ferry init first)" "$tmp/err"
@@ -82,6 +82,11 @@ check "a memory bound below 16 MiB is a usage error" test $rc -eq 2 -a -n "$(gre
 check "backup within 16 MiB and one thread" test $? -eq 0
 "$ferry" restore -r "$repo" latest -t "$tmp/latest.img" >/dev/null 2>"$tmp/err"
 check "restore refuses to overwrite" grep -q "exists (remove it, or pass --overwrite)" "$tmp/err"
+mkdir -p "$tmp/a-dir"
+"$ferry" restore -r "$repo" latest -t "$tmp/a-dir" --overwrite >/dev/null 2>"$tmp/err"
+rc=$?
+check "restore to a directory exits 2 naming it" test $rc -eq 2 -a \
+  -n "$(grep -x "ferry: $tmp/a-dir is a directory: restore to a file or a block device" "$tmp/err")"
 
 # --- a full target: small tmpfs in a private mount namespace -----------------------------
 if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then

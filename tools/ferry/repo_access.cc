@@ -48,8 +48,13 @@ Result<std::unique_ptr<Transport>> OpenTransport(const RepoArgs& args, bool crea
     std::filesystem::create_directories(path, ec);
     if (ec) return Err(Status::FromErrno(ec.value(), "create " + path));
   }
-  FERRY_ASSIGN_OR_RETURN(auto t, LocalTransport::Open(path));
-  return std::unique_ptr<Transport>(std::move(t));
+  auto t = LocalTransport::Open(path);
+  if (!t && t.error().IsNotFound()) {
+    return Err(Status::NotFound("no ferry repository at " + path +
+                                " (no such directory; run ferry init first)"));
+  }
+  if (!t) return Err(t.error());
+  return std::unique_ptr<Transport>(std::move(*t));
 }
 
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/delta_target.h"
+#include "engine/restore_target.h"
 
 namespace ferry {
 
@@ -11,6 +11,15 @@ Status CheckDeltaTarget(const std::string& path, bool exists, const struct stat&
   if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
     return Status::InvalidArgument(path + " is neither a regular file nor a block device");
   }
+  return Status();
+}
+
+Status CheckNewTarget(const std::string& path, bool exists, const struct stat& st, bool overwrite) {
+  if (!exists || S_ISBLK(st.st_mode)) return Status();
+  if (S_ISDIR(st.st_mode)) {
+    return Status::InvalidArgument(path + " is a directory: restore to a file or a block device");
+  }
+  if (!overwrite) return Status::AlreadyExists(path + " exists (remove it, or pass --overwrite)");
   return Status();
 }
 
