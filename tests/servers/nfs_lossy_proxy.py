@@ -12,8 +12,8 @@ apart.
 
 It reads ONC RPC record marking (RFC 5531 section 11) in both directions, notes the xid and
 procedure of every NFS call, and loses the first answer to each call (by xid) whose procedure is
-listed. Counts (all losses, and per procedure) go to a JSON stats file after every loss, and so
-does, per connection (numbered from 1 in the order they came; the latest 32 only, as every lost
+listed. Counts (all losses, and per procedure; calls per procedure, by name) go to a JSON stats
+file after every loss (calls within a tenth of a second), and so does, per connection (numbered from 1 in the order they came; the latest 32 only, as every lost
 answer costs a connection), the most calls it ever had in flight at once, in all and of READs:
 "in_flight" {"3": {"all": 8, "READ": 4}}.
 
@@ -29,8 +29,12 @@ import struct
 import threading
 
 NFS_PROGRAM = 100003
-# NFSv3 procedure numbers (RFC 1813).
+# NFSv3 procedure numbers (RFC 1813), the ones whose answers can be lost.
 PROCEDURES = {"CREATE": 8, "MKDIR": 9, "REMOVE": 12, "RENAME": 14, "LINK": 15}
+# Every NFSv3 procedure's name, for the per-procedure call counts.
+ALL_PROCEDURES = ["NULL", "GETATTR", "SETATTR", "LOOKUP", "ACCESS", "READLINK", "READ", "WRITE",
+                  "CREATE", "MKDIR", "SYMLINK", "MKNOD", "REMOVE", "RMDIR", "RENAME", "LINK",
+                  "READDIR", "READDIRPLUS", "FSSTAT", "FSINFO", "PATHCONF", "COMMIT"]
 READ = 6
 KEEP_IN_FLIGHT = 32  # Connections whose calls in flight are kept in the stats.
 
@@ -63,11 +67,25 @@ class Proxy:
         self.lock = threading.Lock()
         self.lost_xids = set()  # GUARDED_BY(lock)
         # "lost" in all, and "lost_LINK" etc. per procedure.
-        self.stats = {"connections": 0, "calls": 0, "lost": 0, "in_flight": {}}  # GUARDED_BY(lock)
+        # "by_procedure": calls counted per procedure name ("LOOKUP": 12, …).
+        self.stats = {"connections": 0, "calls": 0, "lost": 0, "in_flight": {},
+                      "by_procedure": {}}  # GUARDED_BY(lock)
         self.names = {number: name for name, number in PROCEDURES.items()}
+        self.unwritten = False  # GUARDED_BY(lock): counts changed since the file was written.
         self.write_stats()
+        threading.Thread(target=self.write_counts_now_and_then, daemon=True).start()
+
+    def write_counts_now_and_then(self):
+        """Call counts change on every call: they reach the file a tenth of a second later."""
+        while True:
+            threading.Event().wait(0.1)
+            with self.lock:
+                if self.unwritten:
+                    self.write_stats()
 
     def write_stats(self):
+        """(REQUIRES lock, or the constructor.)"""
+        self.unwritten = False
         if self.stats_path:
             with open(self.stats_path + ".tmp", "w") as f:
                 json.dump(self.stats, f)
@@ -92,6 +110,10 @@ class Proxy:
                 calls[xid] = procedure
                 with self.lock:
                     self.stats["calls"] += 1
+                    name = ALL_PROCEDURES[procedure] if procedure < len(ALL_PROCEDURES) else str(procedure)
+                    by_procedure = self.stats["by_procedure"]
+                    by_procedure[name] = by_procedure.get(name, 0) + 1
+                    self.unwritten = True
                     self.note_in_flight(number, calls)
         return True
 
