@@ -78,8 +78,7 @@ class Checker {
     std::vector<std::optional<Result<PackHeader>>> headers(packs.size());
     auto read_one = [&](size_t i) -> Status {
       FERRY_RETURN_IF_ERROR(Cancelled());
-      const std::string& name = packs[i].name;
-      auto id = repo::ParseObjectId(name.substr(name.rfind('/') + 1));
+      auto id = repo::ObjectIdOfName(packs[i].name);
       if (!id) return Status();
       ids[i] = *id;
       FERRY_ASSIGN_OR_RETURN(auto sealer, repository_.NewSealer());
@@ -256,7 +255,7 @@ class Checker {
     for (const std::string& name : names) {
       FERRY_RETURN_IF_ERROR(Cancelled());
       ++report_.snapshots;
-      auto id = repo::ParseObjectId(name.substr(name.rfind('/') + 1));
+      auto id = repo::ObjectIdOfName(name);
       if (!id) {
         report_.errors.push_back(name + ": not a snapshot name");
         continue;

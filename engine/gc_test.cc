@@ -667,10 +667,9 @@ TEST_F(GcTest, CheckPruneAndRepairTakePackSizesFromTheListing) {
   ASSERT_TRUE(records.has_value());
   ASSERT_EQ(records->size(), 1u);
   const std::string& record_name = records->front();
-  auto record = repo::DecodePruneRecord(
-      *hooked->NewSealer().value(),
-      repo::ParseObjectId(record_name.substr(record_name.rfind('/') + 1)).value(),
-      hooked->transport().Get(record_name).value(), record_name);
+  auto record = repo::DecodePruneRecord(*hooked->NewSealer().value(),
+                                        repo::ObjectIdOfName(record_name).value(),
+                                        hooked->transport().Get(record_name).value(), record_name);
   ASSERT_TRUE(record.has_value()) << record.error().ToString();
   ASSERT_GE(record->packs.size(), 2u);
   ASSERT_TRUE(hooked->transport().Remove(repo::PackName(record->packs.front())).ok());

@@ -40,12 +40,15 @@ Result<PackHeader> ReadPackHeader(Transport& t, repo::Sealer& sealer, const repo
       std::string_view(tail).substr(tail.size() - repo::kPackTrailerSize);
   FERRY_ASSIGN_OR_RETURN(uint32_t header_size, repo::ParsePackTrailer(trailer, info.size, name));
   info.blob_area = info.size - repo::kPackTrailerSize - header_size;
-  std::string header;
+  std::string_view header;
+  std::string larger;  // A header larger than the tail read: a second read.
   if (header_size + repo::kPackTrailerSize <= tail.size()) {
-    header = tail.substr(tail.size() - repo::kPackTrailerSize - header_size, header_size);
-  } else {  // A header larger than the tail read: a second read.
-    header.resize(header_size);
-    FERRY_RETURN_IF_ERROR(ReadFully(t, name, info.blob_area, header));
+    header = std::string_view(tail).substr(tail.size() - repo::kPackTrailerSize - header_size,
+                                           header_size);
+  } else {
+    larger.resize(header_size);
+    FERRY_RETURN_IF_ERROR(ReadFully(t, name, info.blob_area, larger));
+    header = larger;
   }
   FERRY_ASSIGN_OR_RETURN(info.entries,
                          repo::ParsePackHeader(sealer, id, header, info.blob_area, name));

@@ -32,9 +32,9 @@ using PageLocations = std::unordered_map<codec::ChunkId, ChunkLocation, ChunkIdH
 using IndexVisitor = std::function<Status(const std::string& name, const repo::ObjectId& id,
                                           std::vector<repo::IndexEntry>& entries)>;
 
+// The id a pack or index name ends with; the zero id for a name that is not one.
 repo::ObjectId IdOfName(const std::string& name) {
-  auto id = repo::ParseObjectId(name.substr(name.rfind('/') + 1));
-  return id ? *id : repo::ObjectId{};
+  return repo::ObjectIdOfName(name).value_or(repo::ObjectId{});
 }
 
 // Streams every index object through `visit`, one at a time, in name order. The caller holds
@@ -55,8 +55,7 @@ Status ForEachIndex(Repository& repository, repo::Sealer& sealer, const IndexVis
     }));
     for (size_t i = 0; i < n; ++i) {
       const std::string& name = names[first + i];
-      FERRY_ASSIGN_OR_RETURN(repo::ObjectId id,
-                             repo::ParseObjectId(name.substr(name.rfind('/') + 1)));
+      FERRY_ASSIGN_OR_RETURN(repo::ObjectId id, repo::ObjectIdOfName(name));
       FERRY_ASSIGN_OR_RETURN(auto entries, repo::DecodeIndex(sealer, id, sealed[i], name));
       FERRY_RETURN_IF_ERROR(visit(name, id, entries));
     }

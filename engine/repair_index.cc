@@ -59,7 +59,7 @@ Result<RepairIndexReport> RepairIndex(Repository& repository, const RepairIndexO
     auto read_one = [&](size_t i) -> Status {
       if (cancelled()) return Status::Cancelled("repair was cancelled");
       const ListedObject& pack = packs[first + i];
-      auto id = repo::ParseObjectId(pack.name.substr(pack.name.rfind('/') + 1));
+      auto id = repo::ObjectIdOfName(pack.name);
       ids[i].reset();
       headers[i].reset();
       if (!id) return Status();
@@ -95,7 +95,7 @@ Result<RepairIndexReport> RepairIndex(Repository& repository, const RepairIndexO
   // What the old index knew of packs whose header is damaged is all there is: keep it, so their
   // intact chunks stay reachable (check --read-data names the damaged ones).
   for (const std::string& name : old_names) {
-    auto id = repo::ParseObjectId(name.substr(name.rfind('/') + 1));
+    auto id = repo::ObjectIdOfName(name);
     if (!id) continue;
     auto sealed = t.Get(name);
     if (!sealed) return Err(sealed.error());

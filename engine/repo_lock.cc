@@ -106,7 +106,7 @@ Result<std::vector<repo::PruneRecord>> ListPruneRecords(Repository& repository) 
   FERRY_ASSIGN_OR_RETURN(auto names, t.List("prune"));
   std::vector<repo::PruneRecord> out;
   for (const std::string& name : names) {
-    auto id = repo::ParseObjectId(name.substr(name.rfind('/') + 1));
+    auto id = repo::ObjectIdOfName(name);
     if (!id) return Err(Status::Corruption(name + ": not a prune record name"));
     auto sealed = t.Get(name);
     // Finished meanwhile: its packs are gone from the index already.
@@ -269,7 +269,7 @@ Status RepoLock::ValidateBeforeNaming(
   FERRY_ASSIGN_OR_RETURN(auto names, repository_.transport().List("data"));
   std::set<repo::ObjectId> present;
   for (const std::string& name : names) {
-    if (auto id = repo::ParseObjectId(name.substr(name.rfind('/') + 1))) present.insert(*id);
+    if (auto id = repo::ObjectIdOfName(name)) present.insert(*id);
   }
   for (const auto& pack : packs_used) {
     if (present.count(pack) == 0) {

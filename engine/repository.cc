@@ -152,20 +152,19 @@ Status Repository::GetEach(const std::vector<std::string>& names, const ObjectUs
                            std::atomic<bool>* vanished) {
   // One request per object: on a remote repository each is a round trip, and a repository
   // holds an index object per backup and a snapshot object per snapshot.
-  return ParallelFor(
-      names.size(), std::max(1u, transport_->capabilities().parallelism), [&](size_t i) -> Status {
-        const std::string& name = names[i];
-        FERRY_ASSIGN_OR_RETURN(repo::ObjectId id,
-                               repo::ParseObjectId(name.substr(name.rfind('/') + 1)));
-        auto bytes = transport_->Get(name);
-        if (!bytes && bytes.error().IsNotFound()) {
-          vanished->store(true);
-          return Status();
-        }
-        if (!bytes) return bytes.error();
-        FERRY_ASSIGN_OR_RETURN(auto sealer, NewSealer());
-        return use(i, id, *bytes, *sealer);
-      });
+  return ParallelFor(names.size(), std::max(1u, transport_->capabilities().parallelism),
+                     [&](size_t i) -> Status {
+                       const std::string& name = names[i];
+                       FERRY_ASSIGN_OR_RETURN(repo::ObjectId id, repo::ObjectIdOfName(name));
+                       auto bytes = transport_->Get(name);
+                       if (!bytes && bytes.error().IsNotFound()) {
+                         vanished->store(true);
+                         return Status();
+                       }
+                       if (!bytes) return bytes.error();
+                       FERRY_ASSIGN_OR_RETURN(auto sealer, NewSealer());
+                       return use(i, id, *bytes, *sealer);
+                     });
 }
 
 Status Repository::LoadIndex(const std::set<repo::ObjectId>& avoid_packs, Avoid mode) {

@@ -67,7 +67,7 @@ TEST_F(RepositoryLoadTest, IndexObjectsReplacedWhileLoadingAreFollowedToTheirRep
     if (replaced.count(std::string(name)) != 0 || seen++ % 2 != 0) return;
     auto sealer = r->NewSealer().value();
     const std::string old_name(name);
-    const auto old_id = repo::ParseObjectId(old_name.substr(old_name.rfind('/') + 1)).value();
+    const auto old_id = repo::ObjectIdOfName(old_name).value();
     // ReadAt, not Get: the hook must not run itself.
     std::string bytes(8 << 20, '\0');
     auto n = transport->ReadAt(old_name, 0, AsWritableBytes(bytes));

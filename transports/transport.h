@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <compare>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -54,12 +55,12 @@ struct TransportCapabilities {
 
 using SystemTime = std::chrono::system_clock::time_point;
 
-// An object as a listing names it.
+// An object as a listing names it. Listings are sorted by name (names are unique).
 struct ListedObject {
   std::string name;
   uint64_t size = 0;
 
-  bool operator==(const ListedObject&) const = default;
+  auto operator<=>(const ListedObject&) const = default;
 };
 
 // The names of `listed`, for backends whose List() is their ListWithSizes() without the sizes.

@@ -23,4 +23,9 @@ Result<ObjectId> ParseObjectId(std::string_view hex) {
   return id;
 }
 
+Result<ObjectId> ObjectIdOfName(std::string_view name) {
+  const size_t slash = name.rfind('/');
+  return ParseObjectId(slash == std::string_view::npos ? name : name.substr(slash + 1));
+}
+
 }  // namespace ferry::repo

@@ -34,5 +34,8 @@ struct ObjectIdHash {
 Result<ObjectId> NewObjectId();
 // Parses 32 hex characters. Errors: kInvalidArgument naming the text.
 Result<ObjectId> ParseObjectId(std::string_view hex);
+// The id an object's name ends with ("data/ab/ab12…", "index/…", "snapshots/…"): its last path
+// component parsed. Errors: kInvalidArgument naming that component.
+Result<ObjectId> ObjectIdOfName(std::string_view name);
 
 }  // namespace ferry::repo

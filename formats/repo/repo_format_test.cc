@@ -23,6 +23,17 @@ std::unique_ptr<Sealer> EncryptedSealer() {
   return Sealer::Create(AsBytes(std::string(32, 'k'))).value();
 }
 
+TEST(ObjectIdTest, TheIdOfAnObjectsNameIsItsLastComponent) {
+  const ObjectId id = NewObjectId().value();
+  EXPECT_EQ(ObjectIdOfName(PackName(id)).value(), id);
+  EXPECT_EQ(ObjectIdOfName("index/" + id.ToHex()).value(), id);
+  EXPECT_EQ(ObjectIdOfName(id.ToHex()).value(), id);
+  auto bad = ObjectIdOfName("data/ab/.tmp-123");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message().find("'.tmp-123'"), std::string::npos) << bad.error().message();
+  EXPECT_FALSE(ObjectIdOfName("data/" + id.ToHex() + "/").has_value());
+}
+
 TEST(RepoConfigTest, RoundTripsAndRejectsForeignOrNewer) {
   RepoConfig c;
   c.id = NewObjectId().value();

@@ -202,7 +202,7 @@ Result<std::vector<ListedObject>> LocalTransport::ListWithSizes(std::string_view
     const uint64_t size = entry.file_size(ec);
     if (!ec) out.push_back({std::move(name), size});
   }));
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -392,7 +392,7 @@ Result<std::vector<ListedObject>> NfsTransport::ListWithSizes(std::string_view p
                                       if (!e.name.starts_with(".tmp-"))
                                         out.push_back({name, e.size});
                                     }));
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  std::sort(out.begin(), out.end());
   return out;
 }
 

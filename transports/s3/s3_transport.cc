@@ -395,7 +395,7 @@ Result<std::vector<ListedObject>> S3Transport::ListWithSizes(std::string_view pr
     }
     token = page->truncated ? page->next_token : std::string();
   } while (!token.empty());
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  std::sort(out.begin(), out.end());
   return out;
 }
 
