@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <optional>
+#include <string_view>
 #include <utility>
 
 #include <poll.h>
@@ -13,6 +15,23 @@
 #include <unistd.h>
 
 namespace ferry::nfs {
+
+namespace {
+
+// The "-116" of words that end "(-116)", if they do.
+std::optional<int> ErrnoAtEnd(std::string_view words) {
+  if (!words.ends_with(')')) return std::nullopt;
+  const size_t open = words.rfind('(');
+  if (open == std::string_view::npos) return std::nullopt;
+  int value = 0;
+  const char* first = words.data() + open + 1;
+  const char* last = words.data() + words.size() - 1;
+  auto [end, ec] = std::from_chars(first, last, value);
+  if (ec != std::errc() || end != last || value >= 0) return std::nullopt;
+  return value;
+}
+
+}  // namespace
 
 // One call's answer, filled in by the service thread while the caller waits.
 struct NfsConnection::Waiter {
@@ -149,8 +168,15 @@ void NfsConnection::OnAnswer(int err, nfs_context* ctx, void* data, void* privat
   delete slot;
   if (w == nullptr) return;  // Its caller was told the connection failed.
   if (err < 0) {
-    // libnfs gives its words as the data of a failure; its context has them too.
-    const char* words = data != nullptr ? static_cast<const char*>(data) : nfs_get_error(ctx);
+    // libnfs gives its words as the data of a failure; its context has them too. But libnfs 4.0
+    // fails a READ or WRITE (which it may split) with -EFAULT whatever the server said, and the
+    // server's reply as the data: the words are then only in the context, where they end with
+    // the errno the server's status stands for ("NFS: Read failed with NFS3ERR_STALE(-116)").
+    const bool split_call = w->reply == Reply::kRead || w->reply == Reply::kWritten;
+    const char* words = split_call && err == -EFAULT ? nfs_get_error(ctx)
+                        : data != nullptr            ? static_cast<const char*>(data)
+                                                     : nfs_get_error(ctx);
+    if (split_call && err == -EFAULT && words != nullptr) err = ErrnoAtEnd(words).value_or(err);
     w->failed = true;
     w->error = {.rc = err, .message = words != nullptr ? words : ""};
     // libnfs 4.0's words for a call that timed out, or was cancelled by a reconnection that
@@ -173,6 +199,7 @@ void NfsConnection::OnAnswer(int err, nfs_context* ctx, void* data, void* privat
         if (w->count > 0) std::memcpy(w->read_into.data(), data, w->count);
         break;
       case Reply::kNone:
+      case Reply::kWritten:
         w->count = static_cast<size_t>(err);
         break;
     }
@@ -214,6 +241,14 @@ NfsResult<nfs_stat_64> NfsConnection::Stat(const std::string& path) {
   return w.stat;
 }
 
+NfsResult<nfs_stat_64> NfsConnection::Fstat(nfsfh* fh) {
+  Waiter w(Reply::kStat);
+  auto r =
+      Call(w, [&](nfs_context* c, nfs_cb cb, void* p) { return nfs_fstat64_async(c, fh, cb, p); });
+  if (!r) return tl::unexpected(r.error());
+  return w.stat;
+}
+
 NfsResult<nfsfh*> NfsConnection::Create(const std::string& path, int flags, int mode) {
   Waiter w(Reply::kFile);
   auto r = Call(w, [&](nfs_context* c, nfs_cb cb, void* p) {
@@ -233,7 +268,7 @@ NfsResult<nfsfh*> NfsConnection::Open(const std::string& path, int flags) {
 }
 
 NfsResult<size_t> NfsConnection::Write(nfsfh* fh, uint64_t offset, ByteView data) {
-  Waiter w(Reply::kNone);
+  Waiter w(Reply::kWritten);
   auto r = Call(w, [&](nfs_context* c, nfs_cb cb, void* p) {
     return nfs_pwrite_async(c, fh, offset, data.size(), data.data(), cb, p);
   });

@@ -61,6 +61,7 @@ class NfsConnection {
   NfsConnection& operator=(const NfsConnection&) = delete;
 
   NfsResult<nfs_stat_64> Stat(const std::string& path);
+  NfsResult<nfs_stat_64> Fstat(nfsfh* fh);  // GETATTR of an open file: no path to resolve.
   NfsResult<nfsfh*> Create(const std::string& path, int flags, int mode);
   NfsResult<nfsfh*> Open(const std::string& path, int flags);
   // Bytes written: libnfs may write fewer than asked.
@@ -85,7 +86,7 @@ class NfsConnection {
  private:
   struct Waiter;
   struct Slot;
-  enum class Reply { kNone, kFile, kDir, kStat, kRead };
+  enum class Reply { kNone, kFile, kDir, kStat, kRead, kWritten };
 
   NfsConnection(nfs_context* ctx, int wake_fd);
   // Queues one asynchronous call, `queue(ctx, callback, private_data)`, and waits for its answer.

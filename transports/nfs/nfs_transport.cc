@@ -1,9 +1,11 @@
 #include "transports/nfs/nfs_transport.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <utility>
@@ -14,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "transports/nfs/nfs_connection.h"
+#include "transports/nfs/read_handles.h"
 
 namespace ferry::nfs {
 namespace {
@@ -44,9 +47,13 @@ std::string ParentOf(const std::string& path) {
 }  // namespace
 
 struct NfsTransport::Impl {
+  explicit Impl(size_t handles_held) : read_handles(handles_held) {}
+
   NfsLocation location;
   std::string base;  // The repository inside the mounted export: "" or "/backups/host1".
   std::vector<std::unique_ptr<NfsConnection>> connections;
+  // Over NFSv3, the open files of objects read lately (after `connections`: they close on them).
+  ReadHandles read_handles;
 
   std::string Uri() const {
     if (location.port == 0) return fmt::format("nfs://{}{}", location.host, location.export_path);
@@ -79,6 +86,8 @@ struct NfsTransport::Impl {
       if (impl.location.version == 4) serial_ = std::unique_lock(impl.v4_serial);
       ++c_.users;
     }
+    // The connection a held file handle belongs to (NFSv3 only).
+    explicit Lease(NfsConnection& c) : c_(c) { ++c_.users; }
     ~Lease() { --c_.users; }
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
@@ -182,25 +191,65 @@ struct NfsTransport::Impl {
            (data.empty() || std::memcmp(held.data(), data.data(), data.size()) == 0);
   }
 
-  // Reads up to dst.size() bytes of `path` from `offset`; fewer only at its end.
-  static Result<size_t> Read(NfsConnection& c, const std::string& path, uint64_t offset,
-                             MutableByteView dst, std::string_view what) {
-    auto fh = c.Open(path, O_RDONLY);
-    if (!fh) return Err(Failed(fh.error(), what));
+  // Reads up to dst.size() bytes of the open file `fh` from `offset`; fewer only at its end.
+  static NfsResult<size_t> ReadFrom(NfsConnection& c, nfsfh* fh, uint64_t offset,
+                                    MutableByteView dst) {
     size_t done = 0;
-    Status s;
     while (done < dst.size()) {
-      auto n = c.Read(*fh, offset + done, dst.subspan(done));
+      auto n = c.Read(fh, offset + done, dst.subspan(done));
       if (!n) {
-        s = Failed(n.error(), fmt::format("{} at {}", what, offset + done));
-        break;
+        NfsError e = n.error();
+        e.message = fmt::format("at offset {}: {}", offset + done, e.message);
+        return tl::unexpected(e);
       }
       if (*n == 0) break;  // The object's end.
       done += *n;
     }
-    (void)c.Close(*fh);
-    FERRY_RETURN_IF_ERROR(s);
     return done;
+  }
+
+  // Reads up to dst.size() bytes of `path` from `offset` through a file opened for this read.
+  static Result<size_t> Read(NfsConnection& c, const std::string& path, uint64_t offset,
+                             MutableByteView dst, std::string_view what) {
+    auto fh = c.Open(path, O_RDONLY);
+    if (!fh) return Err(Failed(fh.error(), what));
+    auto done = ReadFrom(c, *fh, offset, dst);
+    (void)c.Close(*fh);
+    if (!done) return Err(Failed(done.error(), what));
+    return *done;
+  }
+
+  // Runs `use(connection, fh)` on the open file of `path`: over NFSv3 the handle held since an
+  // earlier read or, when none is (or it went stale: the object was removed by another client),
+  // one opened now and held for the next. Over NFSv4 the file is open for this use alone.
+  template <class Use>
+  auto WithReadHandle(const std::string& path, Use use)
+      -> decltype(use(std::declval<NfsConnection&>(), static_cast<nfsfh*>(nullptr))) {
+    if (location.version == 4) {
+      Lease lease(*this);
+      auto fh = lease.get().Open(path, O_RDONLY);
+      if (!fh) return tl::unexpected(fh.error());
+      auto result = use(lease.get(), *fh);
+      (void)lease.get().Close(*fh);
+      return result;
+    }
+    if (std::shared_ptr<ReadHandle> held = read_handles.Find(path)) {
+      Lease lease(held->connection());
+      auto result = use(held->connection(), held->fh());
+      if (result || result.error().rc != -ESTALE) return result;
+      read_handles.Forget(path);
+    }
+    Lease lease(*this);
+    auto fh = lease.get().Open(path, O_RDONLY);
+    if (!fh) return tl::unexpected(fh.error());
+    auto handle = read_handles.Keep(path, std::make_shared<ReadHandle>(lease.get(), *fh));
+    auto result = use(lease.get(), handle->fh());
+    if (!result && result.error().rc == -ESTALE) {
+      // Removed between the open and the read: as if it had been gone before.
+      read_handles.Forget(path);
+      result.error().rc = -ENOENT;
+    }
+    return result;
   }
 
   // Calls `visit(name relative to the namespace, entry)` for every file under `dir` (whose
@@ -253,7 +302,7 @@ NfsTransport::~NfsTransport() = default;
 
 Result<std::unique_ptr<NfsTransport>> NfsTransport::Open(const NfsLocation& location, bool create,
                                                          const NfsOptions& options) {
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<Impl>(options.read_handles);
   impl->location = location;
   const std::string uri = impl->Uri();
   std::string url_options = fmt::format("?version={}", location.version);
@@ -349,7 +398,10 @@ TransportCapabilities NfsTransport::capabilities() const {
 }
 
 Status NfsTransport::Put(std::string_view name, ByteView data, bool exclusive) {
-  return impl_->Publish(name, data, exclusive);
+  Status s = impl_->Publish(name, data, exclusive);
+  // A handle held for the name reads what was there before.
+  impl_->read_handles.Forget(impl_->PathOf(name));
+  return s;
 }
 
 Result<std::unique_ptr<ObjectWriter>> NfsTransport::Create(std::string_view name,
@@ -358,17 +410,26 @@ Result<std::unique_ptr<ObjectWriter>> NfsTransport::Create(std::string_view name
 }
 
 Result<std::string> NfsTransport::Get(std::string_view name) {
-  FERRY_ASSIGN_OR_RETURN(uint64_t size, Size(name));
-  std::string data(size, '\0');
-  FERRY_ASSIGN_OR_RETURN(size_t got,
-                         ReadAt(name, 0, {reinterpret_cast<std::byte*>(data.data()), data.size()}));
-  data.resize(got);
-  return data;
+  auto got = impl_->WithReadHandle(
+      impl_->PathOf(name), [](NfsConnection& c, nfsfh* fh) -> NfsResult<std::string> {
+        auto st = c.Fstat(fh);
+        if (!st) return tl::unexpected(st.error());
+        std::string data(st->nfs_size, '\0');
+        auto n = Impl::ReadFrom(c, fh, 0, {reinterpret_cast<std::byte*>(data.data()), data.size()});
+        if (!n) return tl::unexpected(n.error());
+        data.resize(*n);
+        return data;
+      });
+  if (!got) return Err(Failed(got.error(), impl_->What("read", name)));
+  return std::move(*got);
 }
 
 Result<size_t> NfsTransport::ReadAt(std::string_view name, uint64_t offset, MutableByteView dst) {
-  Impl::Lease lease(*impl_);
-  return Impl::Read(lease.get(), impl_->PathOf(name), offset, dst, impl_->What("read", name));
+  auto got = impl_->WithReadHandle(impl_->PathOf(name), [&](NfsConnection& c, nfsfh* fh) {
+    return Impl::ReadFrom(c, fh, offset, dst);
+  });
+  if (!got) return Err(Failed(got.error(), impl_->What("read", name)));
+  return *got;
 }
 
 Result<uint64_t> NfsTransport::Size(std::string_view name) {
@@ -417,6 +478,7 @@ Result<std::vector<LeftoverTemporary>> NfsTransport::ListLeftovers() {
 Status NfsTransport::Remove(std::string_view name) {
   Impl::Lease lease(*impl_);
   auto removed = lease.get().Unlink(impl_->PathOf(name));
+  impl_->read_handles.Forget(impl_->PathOf(name));
   if (removed || removed.error().rc == -ENOENT) return Status();
   return Failed(removed.error(), impl_->What("delete", name));
 }

@@ -11,6 +11,9 @@
 // hard-linked (which fails if the name exists) and the temporary removed. A crash leaves at
 // worst a stray ".tmp-" file, which List never returns.
 //
+// Reads keep the file handles of the objects they opened (NFSv3, up to NfsOptions::read_handles):
+// reading an object again sends no LOOKUP nor ACCESS, only the READs.
+//
 // Objects written piece by piece are kept in memory and written at Commit in one pwrite (which
 // libnfs sends as many WRITEs at once): appends then never wait on the network.
 //
@@ -21,6 +24,7 @@
 // Thread-safety: as Transport.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -31,6 +35,8 @@ namespace ferry::nfs {
 
 struct NfsOptions {
   unsigned connections = 4;
+  // Over NFSv3, how many objects' file handles stay open after a read (see read_handles.h).
+  size_t read_handles = 1024;
 };
 
 class NfsTransport final : public Transport {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -170,6 +171,93 @@ TEST_F(NfsTransportTest, LargeReadsKeepSeveralReadsInFlightAndComeBackWhole) {
         << "at " << w.offset;
   }
   EXPECT_GE(MostInFlightSince(before, "READ"), 2) << LossyStats().dump();
+}
+
+// The proxy's count of `procedure` calls since `before`, once it has written down the latest.
+int CallsSince(const nlohmann::json& before, const std::string& procedure) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // It writes every 0.1 s.
+  const auto after = LossyStats();
+  return after["by_procedure"].value(procedure, 0) - before["by_procedure"].value(procedure, 0);
+}
+
+std::string ReadWindow(Transport& t, const std::string& name, uint64_t offset, size_t length) {
+  std::string dst(length, '\0');
+  auto got = t.ReadAt(name, offset, {reinterpret_cast<std::byte*>(dst.data()), dst.size()});
+  EXPECT_TRUE(got.has_value()) << got.error().ToString();
+  dst.resize(got.value_or(0));
+  return dst;
+}
+
+// A restore reads each pack a window at a time: the file is looked up and opened once, and
+// every later read of it is READs alone.
+TEST_F(NfsTransportTest, ReadingAnObjectAgainSendsNoLookupNorAccess) {
+  auto writer = Direct();
+  ASSERT_NE(writer, nullptr);
+  const std::string object = testing::RandomBytes(1u << 20, 21);
+  ASSERT_TRUE(writer->Put("data/ab/pack", AsBytes(object)).ok());
+
+  auto reader = ThroughProxy();
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(ReadWindow(*reader, "data/ab/pack", 0, 4096), object.substr(0, 4096));
+  const auto opened = LossyStats();
+  EXPECT_GE(CallsSince(opened, "READ"), 0);  // Waits for the first read's calls to be counted.
+  const auto before = LossyStats();
+  for (uint64_t i = 1; i <= 10; ++i) {
+    const uint64_t at = i * 90'000;
+    EXPECT_EQ(ReadWindow(*reader, "data/ab/pack", at, 5000), object.substr(at, 5000));
+  }
+  EXPECT_EQ(reader->Get("data/ab/pack").value(), object);
+  EXPECT_EQ(CallsSince(before, "LOOKUP"), 0) << LossyStats().dump();
+  EXPECT_EQ(CallsSince(before, "ACCESS"), 0) << LossyStats().dump();
+  EXPECT_GE(CallsSince(before, "READ"), 11) << LossyStats().dump();
+}
+
+// At most NfsOptions::read_handles files stay open; the one read longest ago closes first.
+TEST_F(NfsTransportTest, HeldHandlesAreBoundedAndTheLeastRecentlyReadGoesFirst) {
+  auto writer = Direct();
+  ASSERT_NE(writer, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(writer->Put(fmt::format("data/o{}", i), AsBytes(std::string(100, 'a'))).ok());
+  }
+  auto reader = ThroughProxy({.connections = 1, .read_handles = 2});
+  ASSERT_NE(reader, nullptr);
+  const auto before = LossyStats();
+  // Opens o0 and o1; o0 is held; o2 takes o1's place (read longest ago); o0 is still held; o1
+  // is opened again.
+  for (int i : {0, 1, 0, 2, 0, 1}) {
+    EXPECT_EQ(ReadWindow(*reader, fmt::format("data/o{}", i), 0, 100), std::string(100, 'a'));
+  }
+  EXPECT_EQ(CallsSince(before, "ACCESS"), 4) << LossyStats().dump();
+}
+
+// A held handle never reads what the name no longer holds: the transport forgets it when it
+// writes or removes the name itself, and a handle stale because another client removed the
+// object sends the reader to the name, which is gone.
+TEST_F(NfsTransportTest, AHeldHandleNeverOutlivesItsObject) {
+  auto t = Direct();
+  ASSERT_NE(t, nullptr);
+  ASSERT_TRUE(t->Put("data/x", AsBytes(std::string("first"))).ok());
+  EXPECT_EQ(ReadWindow(*t, "data/x", 0, 100), "first");
+  ASSERT_TRUE(t->Put("data/x", AsBytes(std::string("second"))).ok());
+  EXPECT_EQ(ReadWindow(*t, "data/x", 0, 100), "second");
+  EXPECT_EQ(t->Get("data/x").value(), "second");
+  ASSERT_TRUE(t->Remove("data/x").ok());
+  std::string dst(10, '\0');
+  auto gone = t->ReadAt("data/x", 0, {reinterpret_cast<std::byte*>(dst.data()), dst.size()});
+  ASSERT_FALSE(gone.has_value());
+  EXPECT_EQ(gone.error().code(), Status::Code::kNotFound) << gone.error().ToString();
+
+  auto other = Direct();
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(t->Put("data/y", AsBytes(std::string("held"))).ok());
+  EXPECT_EQ(ReadWindow(*t, "data/y", 0, 100), "held");
+  ASSERT_TRUE(other->Remove("data/y").ok());
+  gone = t->ReadAt("data/y", 0, {reinterpret_cast<std::byte*>(dst.data()), dst.size()});
+  ASSERT_FALSE(gone.has_value()) << "read " << *gone << " bytes of a removed object";
+  EXPECT_EQ(gone.error().code(), Status::Code::kNotFound) << gone.error().ToString();
+  auto whole = t->Get("data/y");
+  ASSERT_FALSE(whole.has_value());
+  EXPECT_EQ(whole.error().code(), Status::Code::kNotFound) << whole.error().ToString();
 }
 
 }  // namespace
