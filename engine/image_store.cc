@@ -492,7 +492,8 @@ Result<ImageRestoreResult> ImageStore::Restore(const ImageSnapshot& snapshot,
   const bool device = exists && S_ISBLK(st.st_mode);
   // A delta target is checked where it is opened (CopyGuestRanges).
   if (!options.delta) {
-    FERRY_RETURN_IF_ERROR(CheckNewTarget(target, exists, st, options.overwrite));
+    FERRY_RETURN_IF_ERROR(CheckNewTarget(target, exists, st, options.overwrite,
+                                         /*streams=*/false));
     if (exists && !device && ::unlink(target.c_str()) != 0) {
       return Err(Status::FromErrno(errno, "remove " + target));
     }

@@ -374,16 +374,15 @@ class WindowRestorer {
 // Opens a file or device target of a restore (see Restore): `*direct` for aligned writes
 // (O_DIRECT where the file system allows it), `*buffered` for the rest; a QCOW2 target gets its
 // placer and `*o`'s window whole clusters. Returns whether the target is a block device.
-Result<bool> OpenTarget(const std::string& target, const repo::SnapshotVolume& volume,
-                        RestoreOptions* o, std::unique_ptr<Qcow2Placer>* placer,
-                        io::FileHandle* direct, io::FileHandle* buffered) {
-  struct stat st {};
-  const bool exists = ::stat(target.c_str(), &st) == 0;
+Result<bool> OpenTarget(const std::string& target, bool exists, const struct stat& st,
+                        const repo::SnapshotVolume& volume, RestoreOptions* o,
+                        std::unique_ptr<Qcow2Placer>* placer, io::FileHandle* direct,
+                        io::FileHandle* buffered) {
   const bool device = exists && S_ISBLK(st.st_mode);
   if (o->delta) {
     FERRY_RETURN_IF_ERROR(CheckDeltaTarget(target, exists, st, o->qcow2.has_value()));
   } else {
-    FERRY_RETURN_IF_ERROR(CheckNewTarget(target, exists, st, o->overwrite));
+    FERRY_RETURN_IF_ERROR(CheckNewTarget(target, exists, st, o->overwrite, /*streams=*/false));
   }
   if (o->qcow2) {
     if (device) {
@@ -435,12 +434,19 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
       ShapeRestore(o, repository.transport().capabilities(), std::thread::hardware_concurrency());
   o.window = shape.window;
   o.max_read = shape.max_read;
-  const bool stream = target == "-";
+  // Standard output, a pipe or a character device (/dev/null, a tape) take the volume in order.
+  struct stat st {};
+  const bool to_stdout = target == "-";
+  const bool exists = !to_stdout && ::stat(target.c_str(), &st) == 0;
+  const bool stream = to_stdout || IsStreamTarget(exists, st);
+  const std::string target_name = to_stdout ? "standard output" : target;
   if (stream && o.delta) {
-    return Err(Status::InvalidArgument("a delta restore needs a file or device"));
+    return Err(Status::InvalidArgument(
+        fmt::format("a delta restore rewrites a file or a block device, not {}", target_name)));
   }
   if (stream && o.qcow2) {
-    return Err(Status::InvalidArgument("a QCOW2 image is written to a file, not standard output"));
+    return Err(Status::InvalidArgument(
+        fmt::format("a QCOW2 image is written to a file, not {}", target_name)));
   }
   // Before the target is touched (a replaced file is truncated when opened).
   FERRY_RETURN_IF_ERROR(WindowWriter::CheckWindowSize(o.window));
@@ -451,14 +457,18 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
   FERRY_RETURN_IF_ERROR(repository.LoadIndex(lock->candidate_packs()));
   FERRY_ASSIGN_OR_RETURN(std::vector<Extent> extents, LoadVolumeMap(repository, *volume));
 
-  // Open the target: a new (or, with overwrite, replaced) sparse file, a block device, or for a
-  // delta restore the existing file or device. Standard output is already open.
+  // Open the target: a new (or, with overwrite, replaced) sparse file, a block device, for a
+  // delta restore the existing file or device, or a stream as it is (standard output is open).
   bool device = false;
   std::unique_ptr<Qcow2Placer> placer;
   io::FileHandle direct, buffered;
   if (!stream) {
-    FERRY_ASSIGN_OR_RETURN(device, OpenTarget(target, *volume, &o, &placer, &direct, &buffered));
+    FERRY_ASSIGN_OR_RETURN(
+        device, OpenTarget(target, exists, st, *volume, &o, &placer, &direct, &buffered));
+  } else if (!to_stdout) {
+    FERRY_ASSIGN_OR_RETURN(buffered, io::FileHandle::Open(target, {.write = true}));
   }
+  const int stream_fd = to_stdout ? STDOUT_FILENO : buffered.fd();
   // A delta restore to a file without a change list: where neither the file nor the snapshot
   // holds anything (a hole, or zeros, against a hole), both read zeros; only the rest may differ.
   if (o.delta && !o.target_changes && !device && !stream) {
@@ -472,11 +482,11 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
 
   const unsigned threads = shape.threads;
   FERRY_ASSIGN_OR_RETURN(std::unique_ptr<WindowWriter> writer,
-                         WindowWriter::Create({.fd = stream ? STDOUT_FILENO : direct.fd(),
+                         WindowWriter::Create({.fd = stream ? stream_fd : direct.fd(),
                                                .direct = direct.direct(),
                                                .tail_fd = buffered.fd(),
                                                .size = volume->size,
-                                               .name = stream ? "standard output" : target,
+                                               .name = target_name,
                                                .placer = placer.get(),
                                                .stream = stream},
                                               o.window, shape.buffers));

@@ -1,6 +1,7 @@
-// What a restore may write to (both layouts): a new file, an existing one it may replace, or a
-// block device; and what a delta restore may rewrite in place: an existing regular file or block
-// device, holding the raw volume.
+// What a restore may write to (both layouts): a new file, an existing one it may replace, a
+// block device, or (where the restore can write in order) a pipe or character device; and what a
+// delta restore may rewrite in place: an existing regular file or block device, holding the raw
+// volume.
 #pragma once
 
 #include <string>
@@ -16,9 +17,16 @@ namespace ferry {
 // exist (nothing to compare with).
 Status CheckDeltaTarget(const std::string& path, bool exists, const struct stat& st, bool qcow2);
 
-// For a restore that writes the volume anew. `st` is the target's stat() when `exists`.
-// Errors: kInvalidArgument for a directory; kAlreadyExists for an existing target that is not a
-// block device, unless `overwrite`.
-Status CheckNewTarget(const std::string& path, bool exists, const struct stat& st, bool overwrite);
+// Whether an existing target takes the volume as a stream, in order, never sought, resized nor
+// replaced: a pipe or a character device (/dev/null, a tape). Standard output ("-") is one too.
+bool IsStreamTarget(bool exists, const struct stat& st);
+
+// For a restore that writes the volume anew. `st` is the target's stat() when `exists`;
+// `streams` says whether the restore can write a stream target (see IsStreamTarget).
+// Errors: kInvalidArgument for a directory, a stream target the restore cannot write, or
+// anything else that is neither a regular file nor a block device (nothing but a regular file
+// is ever replaced); kAlreadyExists for an existing regular file, unless `overwrite`.
+Status CheckNewTarget(const std::string& path, bool exists, const struct stat& st, bool overwrite,
+                      bool streams);
 
 }  // namespace ferry

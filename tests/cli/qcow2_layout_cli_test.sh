@@ -130,6 +130,10 @@ mkdir -p "$tmp/a-dir"
 "$ferry" restore -r "$repo" latest -t "$tmp/a-dir" --overwrite >/dev/null 2>"$tmp/err"
 check "restore to a directory is refused, and the directory stays" \
   test $? -eq 2 -a -d "$tmp/a-dir" -a -n "$(grep "a-dir is a directory" "$tmp/err")"
+mkfifo "$tmp/a-pipe"
+"$ferry" restore -r "$repo" latest -t "$tmp/a-pipe" --overwrite >/dev/null 2>"$tmp/err"
+check "restore to a pipe is refused, and the pipe stays (never replaced by a file)" \
+  test $? -eq 2 -a -p "$tmp/a-pipe" -a -n "$(grep "a-pipe is a pipe" "$tmp/err")"
 # restore --delta: a copy that drifted is rolled back by writing only the blocks that differ.
 drift() {
   cp "$tmp/v-$fourth" "$tmp/drift.raw"

@@ -87,6 +87,20 @@ mkdir -p "$tmp/a-dir"
 rc=$?
 check "restore to a directory exits 2 naming it" test $rc -eq 2 -a \
   -n "$(grep -x "ferry: $tmp/a-dir is a directory: restore to a file or a block device" "$tmp/err")"
+# A pipe or a character device takes the volume as a stream, without --overwrite: nothing is
+# resized or replaced.
+mkfifo "$tmp/a-pipe"
+timeout 60 cmp "$tmp/a-pipe" "$tmp/vol.img" >/dev/null 2>&1 &
+reader=$!
+"$ferry" restore -r "$repo" latest -t "$tmp/a-pipe" >/dev/null 2>"$tmp/err"
+rc=$?
+wait "$reader"
+check "restore into a pipe streams the volume" test $rc -eq 0 -a $? -eq 0 -a -p "$tmp/a-pipe"
+"$ferry" restore -r "$repo" latest -t /dev/null >/dev/null 2>"$tmp/err"
+check "restore into /dev/null (a character device)" test $? -eq 0 -a -c /dev/null
+"$ferry" restore -r "$repo" latest -t "$tmp/a-pipe" --format qcow2 >/dev/null 2>"$tmp/err"
+check "a QCOW2 image into a pipe is refused, naming it" test $? -eq 2 -a \
+  -n "$(grep "a QCOW2 image is written to a file, not $tmp/a-pipe" "$tmp/err")"
 
 # --- a full target: small tmpfs in a private mount namespace -----------------------------
 if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
