@@ -46,6 +46,16 @@ check "an unreachable server is named" grep -q "cannot reach nfs://192.0.2.1/exp
 "$ferry" snapshots -r "nfs://127.0.0.2:20499${FERRY_NFS_URI#nfs://127.0.0.2}/backups/repo" >/dev/null 2>"$tmp/err"
 check "an NFS port that does not answer is named, not taken for a path not exported" \
   grep -q "cannot reach .*: 127.0.0.2 exports .* but its NFS service does not answer at port 20499" "$tmp/err"
+"$ferry" snapshots -r "nfs://127.0.0.2:20499${FERRY_NFS_URI#nfs://127.0.0.2}/backups/repo?version=4" \
+  >/dev/null 2>"$tmp/err"
+check "an NFSv4 port that does not answer is named" \
+  grep -q "cannot reach .*: nothing answers at 127.0.0.2:20499 (its NFSv4 port)" "$tmp/err"
+# A host where nothing listens (a network namespace of its own): not taken for a server whose
+# NFS port is wrong.
+unshare --net bash -c 'ip link set lo up && "$1" snapshots -r nfs://127.0.0.1/export' _ "$ferry" \
+  >/dev/null 2>"$tmp/err"
+check "a host with no NFS server is named as such" \
+  grep -q "cannot reach nfs://127.0.0.1/export: nothing answers at 127.0.0.1:111 (the portmapper)" "$tmp/err"
 "$ferry" snapshots -r "nfs://127.0.0.2/not/exported" >/dev/null 2>"$tmp/err"
 check "a path nobody exports is named" grep -q "nfs://127.0.0.2/not/exported: no part of the path is exported by 127.0.0.2" "$tmp/err"
 "$ferry" snapshots -r "$FERRY_NFS_URI/backups/none" >/dev/null 2>"$tmp/err"

@@ -13,7 +13,11 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "transports/nfs/nfs_connection.h"
 #include "transports/nfs/read_handles.h"
@@ -37,6 +41,31 @@ Status Failed(const NfsError& e, std::string_view what) {
   }
   if (e.message.empty()) return Status::FromErrno(err, what);
   return Status::FromErrnoWithMessage(err, fmt::format("{}: {}", what, e.message));
+}
+
+// Whether `host` accepts a TCP connection on `port` within two seconds.
+bool AcceptsConnections(const std::string& host, uint16_t port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return false;
+  bool accepted = false;
+  for (addrinfo* a = found; a != nullptr && !accepted; a = a->ai_next) {
+    const int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+      accepted = true;
+    } else if (errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      int err = 0;
+      socklen_t len = sizeof(err);
+      accepted = poll(&p, 1, 2000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+                 err == 0;
+    }
+    close(fd);
+  }
+  freeaddrinfo(found);
+  return accepted;
 }
 
 std::string ParentOf(const std::string& path) {
@@ -342,13 +371,23 @@ Result<std::unique_ptr<NfsTransport>> NfsTransport::Open(const NfsLocation& loca
     }
     if (first_error.ok()) first_error = connection.error();
     const std::string message = connection.error().message();
-    // libnfs mounts first, then connects to the NFS port: "nfs_service failed" is the export
-    // mounted and that port not answering (a wrong :PORT, or the NFS service down).
+    // libnfs 4.0 says only "nfs_service failed" when a connection fails, whichever it was. Over
+    // NFSv3 the first is to the portmapper: if that answers, the mount went through and the
+    // NFS port does not answer (a wrong :PORT, or the NFS service down). NFSv4 has one port.
     if (message.find("nfs_service") != std::string::npos) {
-      return Err(Status::Unavailable(fmt::format(
-          "cannot reach {}: {} exports {} but its NFS service does not answer at port {}", uri,
-          location.host, exported,
-          location.port != 0 ? std::to_string(location.port) : "the portmapper's")));
+      const bool v4 = location.version == 4;
+      const uint16_t first_port = !v4 ? 111 : location.port != 0 ? location.port : 2049;
+      if (!AcceptsConnections(location.host, first_port)) {
+        return Err(Status::Unavailable(fmt::format(
+            "cannot reach {}: nothing answers at {}:{} ({}): is an NFS server running there?", uri,
+            location.host, first_port, v4 ? "its NFSv4 port" : "the portmapper")));
+      }
+      if (!v4) {
+        return Err(Status::Unavailable(fmt::format(
+            "cannot reach {}: {} exports {} but its NFS service does not answer at port {}", uri,
+            location.host, exported,
+            location.port != 0 ? std::to_string(location.port) : "the portmapper's")));
+      }
     }
     const bool unreachable = message.find("connect") != std::string::npos ||
                              message.find("timed out") != std::string::npos ||
