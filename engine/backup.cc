@@ -608,6 +608,15 @@ std::string VolumeName(const BackupSource& source) {
   return std::filesystem::path(source.path).filename().string();
 }
 
+Status DistinctVolumeNames::Add(const std::string& path, const std::string& volume) {
+  auto [it, added] = path_of_.try_emplace(volume, path);
+  if (added) return Status();
+  return Status::InvalidArgument(fmt::format(
+      "{} and {} would both be volume '{}': a snapshot's volumes need names of their own (back "
+      "them up one at a time with --name)",
+      it->second, path, volume));
+}
+
 namespace {
 
 // The packs holding the chunks `snap` uses (its maps read back), for the rare re-validation of
@@ -633,6 +642,10 @@ Result<std::set<repo::ObjectId>> PacksUsedBy(Repository& repository, const repo:
 Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSource>& sources,
                             const BackupOptions& options) {
   if (sources.empty()) return Err(Status::InvalidArgument("nothing to back up"));
+  DistinctVolumeNames names;
+  for (const BackupSource& source : sources) {
+    FERRY_RETURN_IF_ERROR(names.Add(source.path, VolumeName(source)));
+  }
   FERRY_RETURN_IF_ERROR(repository.CheckWritable());
   const auto start = std::chrono::steady_clock::now();
   const unsigned threads =

@@ -5,6 +5,7 @@
 // and reused by the next backup.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +52,17 @@ struct BackupSource {
 // The name a source's volume gets in the snapshot: its name, else the path's file name ("stdin"
 // for "-"; the export name, or "nbd" without one, for an NBD URI).
 std::string VolumeName(const BackupSource& source);
+
+// The volume names of one snapshot's sources, which must differ: a snapshot's volumes are
+// restored by name, and a second of the same name could never be.
+class DistinctVolumeNames {
+ public:
+  // Errors: kInvalidArgument naming both sources when another source has `volume` already.
+  Status Add(const std::string& path, const std::string& volume);
+
+ private:
+  std::map<std::string, std::string> path_of_;  // Volume name → the source that has it.
+};
 
 struct BackupOptions {
   std::vector<std::string> tags;

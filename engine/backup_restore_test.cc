@@ -140,6 +140,43 @@ TEST_F(BackupRestoreTest, SeveralVolumesAndAFifoInOneSnapshot) {
   EXPECT_NE(unnamed.error().message().find("has 3 volumes (a, b, dump)"), std::string::npos);
 }
 
+// Volumes are restored by name: two sources that would share one are refused before anything
+// is written, by default name (the file name) and by given name alike.
+TEST_F(BackupRestoreTest, TwoSourcesOfOneVolumeNameAreRefusedBeforeAnythingIsWritten) {
+  auto repo = InitRepo();
+  const std::string a = MakeVolume("a.img", 7);
+  fs::create_directory(dir_.path() / "other");
+  const std::string same_file_name = (dir_.path() / "other" / "a.img").string();
+  fs::copy_file(a, same_file_name);
+  const std::string b = MakeVolume("b.img", 8);
+  // Every file of the repository: nothing may appear.
+  auto files = [&] {
+    std::set<std::string> names;
+    for (const auto& e : fs::recursive_directory_iterator(dir_.path() / "repo")) {
+      names.insert(e.path().string());
+    }
+    return names;
+  };
+  const std::set<std::string> before = files();
+  for (const std::vector<BackupSource>& sources :
+       {std::vector<BackupSource>{{a, ""}, {same_file_name, ""}},
+        std::vector<BackupSource>{{a, "disk"}, {b, "disk"}}}) {
+    auto r = Run(*repo, sources);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code(), Status::Code::kInvalidArgument) << r.error().ToString();
+    const std::string volume = sources[0].name.empty() ? "a.img" : "disk";
+    EXPECT_NE(r.error().message().find(sources[0].path + " and " + sources[1].path +
+                                       " would both be volume '" + volume + "'"),
+              std::string::npos)
+        << r.error().ToString();
+  }
+  EXPECT_TRUE(repo->ListSnapshots().value().empty());
+  EXPECT_EQ(files(), before);
+  auto fine = Run(*repo, {{a, ""}, {same_file_name, "copy"}});
+  ASSERT_TRUE(fine.has_value()) << fine.error().ToString();
+  ExpectRestores(*repo, fine->snapshot, "copy", a);
+}
+
 TEST_F(BackupRestoreTest, CancelledBackupLeavesACheckableRepositoryAndItsUploadsAreReused) {
   auto repo = InitRepo();
   const std::string content = testing::RandomBytes(12 << 20, 11);

@@ -284,15 +284,12 @@ Result<ImageBackupResult> ImageStore::Backup(const std::vector<ImageBackupSource
   };
   ImageBackupResult result;
   std::vector<Plan> plans;
-  std::set<std::string> names;
+  DistinctVolumeNames names;
   for (const ImageBackupSource& s : sources) {
     Plan p{&s, VolumeName(BackupSource(s.path, s.name)), nullptr, std::nullopt, {}, std::nullopt};
     const std::string& volume = p.volume;
     FERRY_RETURN_IF_ERROR(qcow2_layout::CheckVolumeName(volume));
-    if (!names.insert(volume).second) {
-      return Err(Status::InvalidArgument(
-          fmt::format("two sources would be volume '{}': name them apart with --name", volume)));
-    }
+    FERRY_RETURN_IF_ERROR(names.Add(s.path, volume));
     VolumeSourceOptions vo;
     vo.format = s.format;
     vo.cancel = options.cancel;

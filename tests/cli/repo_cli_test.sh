@@ -87,6 +87,10 @@ mkdir -p "$tmp/a-dir"
 rc=$?
 check "restore to a directory exits 2 naming it" test $rc -eq 2 -a \
   -n "$(grep -x "ferry: $tmp/a-dir is a directory: restore to a file or a block device" "$tmp/err")"
+mkdir -p "$tmp/elsewhere" && cp "$tmp/vol.img" "$tmp/elsewhere/vol.img"
+"$ferry" backup -r "$repo" "$tmp/vol.img" "$tmp/elsewhere/vol.img" >/dev/null 2>"$tmp/err"
+check "two sources of one volume name are refused (exit 2), naming both" test $? -eq 2 -a \
+  -n "$(grep "$tmp/vol.img and $tmp/elsewhere/vol.img would both be volume 'vol.img'" "$tmp/err")"
 # A pipe or a character device takes the volume as a stream, without --overwrite: nothing is
 # resized or replaced.
 mkfifo "$tmp/a-pipe"
