@@ -140,6 +140,11 @@ check "a list past the volume's end is refused" grep -q "reaches past the volume
 sed "s/\"$size\"/\"$((size * 2))\"/" "$tmp/delta.json" >"$tmp/other.json"
 "$ferry" backup -r "$repo" --name disk "$tmp/disk.img" --parent auto --cbt "csi:$tmp/other.json" >/dev/null 2>"$tmp/err"
 check "CSI of another volume is refused" grep -q "it belongs to another volume" "$tmp/err"
+"$ferry" changes --cbt "list:$tmp/far.txt" "$tmp/disk.img" >"$tmp/out" 2>"$tmp/err"
+check "ferry changes refuses a list past the volume's end too (exit 2), printing nothing" \
+  test $? -eq 2 -a ! -s "$tmp/out" -a -n "$(grep "reaches past the volume's end" "$tmp/err")"
+"$ferry" changes --cbt "csi:$tmp/other.json" "$tmp/disk.img" >/dev/null 2>"$tmp/err"
+check "... and CSI of another volume" grep -q "it belongs to another volume" "$tmp/err"
 "$ferry" backup -r "$repo" --name disk "$tmp/disk.img" --cbt "list:$tmp/changes.txt" >/dev/null 2>"$tmp/err"
 check "--cbt without --parent is refused" grep -q "\-\-cbt needs \-\-parent" "$tmp/err"
 "$ferry" backup -r "$repo" --name disk "$tmp/disk.img" --parent auto --cbt "bitmap:x" >/dev/null 2>"$tmp/err"

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cbt/cbt_spec.h"
+#include "engine/volume_source.h"
 #include "tools/ferry/commands.h"
 
 namespace ferry::cli {
@@ -37,6 +38,19 @@ int RunChanges(const ChangesArgs& a) {
   if (!changes->untrusted.empty()) {
     PrintError("not to be trusted: " + changes->untrusted);
     return kExitFailure;
+  }
+  // As a backup would: ranges of another volume, or past this one's end, are refused.
+  auto volume = VolumeSource::Open(a.source, {});
+  if (!volume) {
+    PrintError(volume.error().message());
+    return kExitFailure;
+  }
+  if (Status fits = (*volume)->is_pipe()
+                        ? Status()
+                        : cbt::ValidateForVolume(*changes, (*volume)->size(), spec->ToString());
+      !fits.ok()) {
+    PrintError(fits.message());
+    return kExitUsage;
   }
   if (a.json) {
     nlohmann::json ranges = nlohmann::json::array();
