@@ -466,7 +466,7 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
     FERRY_ASSIGN_OR_RETURN(
         device, OpenTarget(target, exists, st, *volume, &o, &placer, &direct, &buffered));
   } else if (!to_stdout) {
-    FERRY_ASSIGN_OR_RETURN(buffered, io::FileHandle::Open(target, {.write = true}));
+    FERRY_ASSIGN_OR_RETURN(buffered, OpenStreamTarget(target, options.cancel));
   }
   const int stream_fd = to_stdout ? STDOUT_FILENO : buffered.fd();
   // A delta restore to a file without a change list: where neither the file nor the snapshot

@@ -8,7 +8,11 @@
 
 #include <sys/stat.h>
 
+#include "common/cancel.h"
+#include "common/result.h"
 #include "common/status.h"
+
+#include "engine/io/file_handle.h"
 
 namespace ferry {
 
@@ -20,6 +24,12 @@ Status CheckDeltaTarget(const std::string& path, bool exists, const struct stat&
 // Whether an existing target takes the volume as a stream, in order, never sought, resized nor
 // replaced: a pipe or a character device (/dev/null, a tape). Standard output ("-") is one too.
 bool IsStreamTarget(bool exists, const struct stat& st);
+
+// Opens a stream target for writing only: a reader that goes away then ends the restore (EPIPE,
+// or SIGPIPE where it is not ignored) rather than leaving it writing into a pipe nobody reads.
+// A pipe opens once something reads it; until then this waits, and gives up with kCancelled
+// when `cancel` (may be null) says so — a plain open would wait deaf to it.
+Result<io::FileHandle> OpenStreamTarget(const std::string& path, const CancelToken* cancel);
 
 // For a restore that writes the volume anew. `st` is the target's stat() when `exists`;
 // `streams` says whether the restore can write a stream target (see IsStreamTarget).

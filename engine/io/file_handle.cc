@@ -49,6 +49,13 @@ Result<FileHandle> FileHandle::Open(const std::string& path, const OpenOptions& 
   return h;
 }
 
+FileHandle FileHandle::Adopt(int fd, std::string path) {
+  FileHandle h;
+  h.fd_ = fd;
+  h.path_ = std::move(path);
+  return h;
+}
+
 Result<uint64_t> FileHandle::Size() const {
   struct stat st {};
   if (::fstat(fd_, &st) != 0) return Err(Status::FromErrno(errno, "stat " + path_));

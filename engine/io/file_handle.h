@@ -33,6 +33,8 @@ class FileHandle {
 
   // Errors: from open(2), naming the path (kNotFound, kPermissionDenied, …).
   static Result<FileHandle> Open(const std::string& path, const OpenOptions& options);
+  // Takes ownership of `fd`, an open descriptor of `path` (opened in ways Open does not offer).
+  static FileHandle Adopt(int fd, std::string path);
 
   int fd() const { return fd_; }
   bool direct() const { return direct_; }

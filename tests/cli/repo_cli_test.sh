@@ -100,6 +100,33 @@ reader=$!
 rc=$?
 wait "$reader"
 check "restore into a pipe streams the volume" test $rc -eq 0 -a $? -eq 0 -a -p "$tmp/a-pipe"
+# A reader that leaves early ends the restore (SIGPIPE, as for standard output), not a write
+# into a pipe nobody reads.
+(head -c 100 "$tmp/a-pipe" >/dev/null) &
+timeout -k 5 60 "$ferry" restore -r "$repo" latest -t "$tmp/a-pipe" >/dev/null 2>"$tmp/err"
+rc=$?
+check "a pipe whose reader leaves ends the restore ($rc)" test $rc -ne 0 -a $rc -ne 124 -a $rc -ne 137
+# Waiting for a reader, a restore still hears Ctrl-C; stuck writing to a reader that reads
+# nothing, a second Ctrl-C ends it.
+"$ferry" restore -r "$repo" latest -t "$tmp/a-pipe" >/dev/null 2>"$tmp/err" &
+pid=$!
+sleep 1
+kill -INT "$pid"
+timeout 10 tail --pid="$pid" -f /dev/null
+check "Ctrl-C while waiting for a pipe's reader cancels the restore" \
+  grep -q "cancelled while waiting for a reader of $tmp/a-pipe" "$tmp/err"
+sleep 60 <"$tmp/a-pipe" &
+idle_reader=$!
+"$ferry" restore -r "$repo" latest -t "$tmp/a-pipe" >/dev/null 2>"$tmp/err" &
+pid=$!
+sleep 1
+kill -INT "$pid"
+sleep 0.5
+kill -INT "$pid"
+timeout 10 tail --pid="$pid" -f /dev/null
+check "a second Ctrl-C ends a restore stuck in a write" test -z "$(ps -o pid= -p "$pid")"
+kill "$idle_reader" 2>/dev/null
+wait "$idle_reader" 2>/dev/null
 "$ferry" restore -r "$repo" latest -t /dev/null >/dev/null 2>"$tmp/err"
 check "restore into /dev/null (a character device)" test $? -eq 0 -a -c /dev/null
 "$ferry" restore -r "$repo" latest -t "$tmp/a-pipe" --format qcow2 >/dev/null 2>"$tmp/err"

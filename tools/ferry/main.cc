@@ -21,7 +21,17 @@ void PrintError(const std::string& message) {
 }
 
 namespace {
-void OnSignal(int) { GlobalCancel().Cancel(); }
+// The first SIGINT or SIGTERM cancels the job, which stops at its next check and leaves the
+// repository as a crash would at worst. A second one ends the process at once, for a job stuck
+// where no check comes (a write to a pipe nobody reads, a server that stopped answering).
+void OnSignal(int sig) {
+  if (GlobalCancel().cancelled()) {
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+    return;
+  }
+  GlobalCancel().Cancel();
+}
 }  // namespace
 
 }  // namespace ferry::cli
