@@ -54,6 +54,9 @@ mapfile -t all < <(ids "$repo")
 "$ferry" forget -r "$repo" >/dev/null 2>"$tmp/err"
 check "forget with neither names nor policy is a usage error" test $? -eq 2
 check "and says what it needs" grep -q "give a --keep-\* policy" "$tmp/err"
+"$ferry" forget -r "$repo" --keep-last 0 >/dev/null 2>"$tmp/err"
+check "a policy that keeps nothing is refused, saying so" test $? -eq 2 -a \
+  -n "$(grep "a policy that keeps nothing is refused" "$tmp/err")" -a "$(ids "$repo" | wc -l)" -eq "${#all[@]}"
 "$ferry" forget -r "$repo" --keep-last 2 --keep-tag keep --dry-run --json >"$tmp/dry.json" 2>&1
 check "dry run names the two it would forget, and why the rest stay" python3 - "$tmp/dry.json" "${all[@]}" <<'PY'
 import json, sys

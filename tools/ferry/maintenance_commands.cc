@@ -132,7 +132,9 @@ int RunForget(const ForgetArgs& a) {
   }
   if (a.snapshots.empty() == !a.policy_given()) {
     return Fail(Status::InvalidArgument(
-        a.snapshots.empty() ? "name the snapshots to forget, or give a --keep-* policy"
+        a.snapshots.empty() ? "name the snapshots to forget, or give a --keep-* policy (a count "
+                              "above 0 or a --keep-tag: a policy that keeps nothing is refused; "
+                              "name snapshots to forget them all)"
                             : "name snapshots or give a --keep-* policy, not both"));
   }
   auto repo = OpenRepository(a.repo, false);
