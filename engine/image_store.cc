@@ -489,8 +489,7 @@ Result<ImageRestoreResult> ImageStore::Restore(const ImageSnapshot& snapshot,
   const bool device = exists && S_ISBLK(st.st_mode);
   // A delta target is checked where it is opened (CopyGuestRanges).
   if (!options.delta) {
-    FERRY_RETURN_IF_ERROR(CheckNewTarget(target, exists, st, options.overwrite,
-                                         /*streams=*/false));
+    FERRY_RETURN_IF_ERROR(CheckNewTarget(target, exists, st, options.overwrite));
     if (exists && !device && ::unlink(target.c_str()) != 0) {
       return Err(Status::FromErrno(errno, "remove " + target));
     }

@@ -382,7 +382,7 @@ Result<bool> OpenTarget(const std::string& target, bool exists, const struct sta
   if (o->delta) {
     FERRY_RETURN_IF_ERROR(CheckDeltaTarget(target, exists, st, o->qcow2.has_value()));
   } else {
-    FERRY_RETURN_IF_ERROR(CheckNewTarget(target, exists, st, o->overwrite, /*streams=*/false));
+    FERRY_RETURN_IF_ERROR(CheckNewTarget(target, exists, st, o->overwrite));
   }
   if (o->qcow2) {
     if (device) {
@@ -468,7 +468,6 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
   } else if (!to_stdout) {
     FERRY_ASSIGN_OR_RETURN(buffered, OpenStreamTarget(target, options.cancel));
   }
-  const int stream_fd = to_stdout ? STDOUT_FILENO : buffered.fd();
   // A delta restore to a file without a change list: where neither the file nor the snapshot
   // holds anything (a hole, or zeros, against a hole), both read zeros; only the rest may differ.
   if (o.delta && !o.target_changes && !device && !stream) {
@@ -482,7 +481,9 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
 
   const unsigned threads = shape.threads;
   FERRY_ASSIGN_OR_RETURN(std::unique_ptr<WindowWriter> writer,
-                         WindowWriter::Create({.fd = stream ? stream_fd : direct.fd(),
+                         WindowWriter::Create({.fd = to_stdout ? STDOUT_FILENO
+                                                     : stream  ? buffered.fd()
+                                                               : direct.fd(),
                                                .direct = direct.direct(),
                                                .tail_fd = buffered.fd(),
                                                .size = volume->size,

@@ -46,14 +46,12 @@ Result<io::FileHandle> OpenStreamTarget(const std::string& path, const CancelTok
   }
 }
 
-Status CheckNewTarget(const std::string& path, bool exists, const struct stat& st, bool overwrite,
-                      bool streams) {
+Status CheckNewTarget(const std::string& path, bool exists, const struct stat& st, bool overwrite) {
   if (!exists || S_ISBLK(st.st_mode)) return Status();
   if (S_ISDIR(st.st_mode)) {
     return Status::InvalidArgument(path + " is a directory: restore to a file or a block device");
   }
   if (IsStreamTarget(exists, st)) {
-    if (streams) return Status();
     return Status::InvalidArgument(
         fmt::format("{} is a {}: this restore writes a file or a block device", path,
                     S_ISFIFO(st.st_mode) ? "pipe" : "character device"));

@@ -31,12 +31,11 @@ bool IsStreamTarget(bool exists, const struct stat& st);
 // when `cancel` (may be null) says so — a plain open would wait deaf to it.
 Result<io::FileHandle> OpenStreamTarget(const std::string& path, const CancelToken* cancel);
 
-// For a restore that writes the volume anew. `st` is the target's stat() when `exists`;
-// `streams` says whether the restore can write a stream target (see IsStreamTarget).
-// Errors: kInvalidArgument for a directory, a stream target the restore cannot write, or
-// anything else that is neither a regular file nor a block device (nothing but a regular file
-// is ever replaced); kAlreadyExists for an existing regular file, unless `overwrite`.
-Status CheckNewTarget(const std::string& path, bool exists, const struct stat& st, bool overwrite,
-                      bool streams);
+// For a restore that writes the volume anew into a file or block device (one that can write a
+// stream tells stream targets apart first, with IsStreamTarget). `st` is the target's stat()
+// when `exists`. Errors: kInvalidArgument for a directory, a stream target, or anything else
+// that is neither a regular file nor a block device (nothing but a regular file is ever
+// replaced); kAlreadyExists for an existing regular file, unless `overwrite`.
+Status CheckNewTarget(const std::string& path, bool exists, const struct stat& st, bool overwrite);
 
 }  // namespace ferry

@@ -22,31 +22,31 @@ Target StatOf(const std::string& path) {
   return t;
 }
 
-Status CheckNew(const std::string& path, bool overwrite, bool streams) {
+Status CheckNew(const std::string& path, bool overwrite) {
   const Target t = StatOf(path);
-  return CheckNewTarget(path, t.exists, t.st, overwrite, streams);
+  return CheckNewTarget(path, t.exists, t.st, overwrite);
 }
 
 TEST(RestoreTargetTest, ANewFileIsFineAndAnExistingOneNeedsOverwrite) {
   testing::TempDir dir;
   const std::string file = (dir.path() / "volume.img").string();
-  EXPECT_TRUE(CheckNew(file, false, false).ok());
+  EXPECT_TRUE(CheckNew(file, false).ok());
   testing::WriteFileOrDie(file, "old");
-  Status s = CheckNew(file, false, true);
+  Status s = CheckNew(file, false);
   EXPECT_EQ(s.code(), Status::Code::kAlreadyExists) << s.ToString();
   EXPECT_NE(s.message().find("--overwrite"), std::string::npos) << s.ToString();
-  EXPECT_TRUE(CheckNew(file, true, false).ok());
+  EXPECT_TRUE(CheckNew(file, true).ok());
 }
 
 TEST(RestoreTargetTest, ADirectoryIsRefusedEvenWithOverwrite) {
   testing::TempDir dir;
-  Status s = CheckNew(dir.path().string(), true, true);
+  Status s = CheckNew(dir.path().string(), true);
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
   EXPECT_NE(s.message().find("is a directory"), std::string::npos) << s.ToString();
 }
 
-// A pipe or a character device is written as a stream where the restore can, and otherwise
-// refused: never replaced by a file, whatever --overwrite says.
+// A pipe or a character device is a stream target (the dedup restore writes it in order: CLI
+// tests), and as a new target it is refused: never replaced by a file, whatever --overwrite says.
 TEST(RestoreTargetTest, PipesAndCharacterDevicesAreStreamsNeverReplaced) {
   testing::TempDir dir;
   const std::string fifo = (dir.path() / "pipe").string();
@@ -55,8 +55,7 @@ TEST(RestoreTargetTest, PipesAndCharacterDevicesAreStreamsNeverReplaced) {
     const Target t = StatOf(path);
     ASSERT_TRUE(t.exists) << path;
     EXPECT_TRUE(IsStreamTarget(t.exists, t.st)) << path;
-    EXPECT_TRUE(CheckNew(path, false, /*streams=*/true).ok()) << path;
-    Status s = CheckNew(path, true, /*streams=*/false);
+    Status s = CheckNew(path, true);
     EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << path << ": " << s.ToString();
     EXPECT_NE(s.message().find(path == fifo ? "is a pipe" : "is a character device"),
               std::string::npos)
