@@ -51,6 +51,14 @@ Status Status::FromErrnoWithMessage(int err, std::string_view message) {
   return Status(code, err, message);
 }
 
+Status Status::WithNote(std::string_view note) const {
+  if (ok()) return *this;
+  std::string msg = message_;
+  msg += "; ";
+  msg += note;
+  return Status(code_, errno_, msg);
+}
+
 Status Status::WithContext(std::string_view context) const {
   if (ok()) return *this;
   std::string msg(context);

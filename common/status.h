@@ -66,6 +66,8 @@ class [[nodiscard]] Status {
 
   // Returns a copy whose message is "<context>: <message>", for adding the caller's view.
   Status WithContext(std::string_view context) const;
+  // Returns a copy whose message is "<message>; <note>", for what the caller did about it.
+  Status WithNote(std::string_view note) const;
 
   // "OK" or "<code name>: <message>".
   std::string ToString() const;

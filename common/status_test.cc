@@ -30,6 +30,14 @@ TEST(StatusTest, WithContextPrefixesMessage) {
   EXPECT_EQ(s.ToString(), "corruption: pack 0a1b: bad magic");
 }
 
+TEST(StatusTest, WithNoteAppendsAndKeepsCodeAndErrno) {
+  Status s = Status::FromErrno(ENOSPC, "write p").WithNote("removed 2 packs");
+  EXPECT_TRUE(s.IsNoSpace());
+  EXPECT_EQ(s.errno_value(), ENOSPC);
+  EXPECT_EQ(s.message(), "write p: No space left on device; removed 2 packs");
+  EXPECT_TRUE(Status().WithNote("x").ok());
+}
+
 Result<int> Half(int x) {
   if (x % 2 != 0) return Err(Status::InvalidArgument("odd"));
   return x / 2;

@@ -751,67 +751,82 @@ Result<BackupResult> Backup(Repository& repository, const std::vector<BackupSour
   FirstError error;
   std::atomic<uint64_t> bytes_read{0};
   ProgressTicker ticker;
-  auto tick = [&] {
-    if (options.progress && ticker.Due()) {
-      options.progress({bytes_read.load(), total, ticker.seconds(), false});
+  // Everything up to the snapshot; on failure (or a cancel) the packs that only this backup
+  // knows of go again, rather than waiting for a prune.
+  auto write_snapshot = [&]() -> Status {
+    auto tick = [&] {
+      if (options.progress && ticker.Due()) {
+        options.progress({bytes_read.load(), total, ticker.seconds(), false});
+      }
+    };
+    FERRY_ASSIGN_OR_RETURN(Codecs main_codecs,
+                           Codecs::Create(repository, options.compression_level));
+    uint64_t chunks = 0;
+    for (size_t i = 0; i < sources.size(); ++i) {
+      VolumeBackup volume(repository, store, options, *readers[i], error, bytes_read);
+      if (const auto& inc = sources[i].incremental; inc && !full_read[i]) {
+        repo::IncrementalInfo info;
+        info.parent = inc->parent.id;
+        info.parent_volume = inc->parent_volume;
+        info.cbt = inc->cbt;
+        info.changed_bytes = cbt::TotalBytes(inc->changes.ranges);
+        info.verify_percent = options.cbt_verify_percent;
+        volume.SetIncremental(std::move(parent_maps[i]), std::move(parent_hashes[i]),
+                              parent_hash_block[i], *inc, info);
+        if (!snap.parent) snap.parent = inc->parent.id;
+      }
+      FERRY_ASSIGN_OR_RETURN(std::vector<Extent> extents, volume.Run(threads, tick));
+      FERRY_RETURN_IF_ERROR(repo::CheckTiling(extents, volume.size(), sources[i].path));
+      repo::SnapshotVolume vol;
+      vol.name = VolumeName(sources[i]);
+      vol.source = sources[i].path;
+      vol.source_format = std::string(readers[i]->format());
+      vol.size = volume.size();
+      vol.page_size = repo::kDefaultPageSize;
+      vol.incremental = volume.incremental_info();
+      if (vol.incremental && vol.incremental->mismatches > 0) {
+        result.warnings.push_back(fmt::format(
+            "the change source {} is wrong: {} of the sampled unchanged chunks of {} differ from "
+            "the parent; the volume was read in full instead",
+            vol.incremental->cbt, vol.incremental->mismatches, sources[i].path));
+      }
+      FERRY_ASSIGN_OR_RETURN(vol.pages, StoreMap(extents, vol.page_size, store, main_codecs));
+      if (!volume.block_hashes().empty()) {
+        vol.hash_block_size = VolumeBackup::kHashBlock;
+        FERRY_ASSIGN_OR_RETURN(
+            vol.hash_pages,
+            StoreBlockHashes(volume.block_hashes(), vol.hash_block_size, store, main_codecs));
+      }
+      for (const std::string& note : volume.notes()) result.warnings.push_back(note);
+      chunks += volume.chunks();
+      snap.volumes.push_back(std::move(vol));
     }
+    // Everything the snapshot names is durable and indexed before the snapshot exists.
+    FERRY_RETURN_IF_ERROR(store.Flush(*main_codecs.sealer));
+    // Workers are done: the repository's index may change now (later jobs dedup against it).
+    for (const repo::IndexEntry& e : store.TakePublished()) repository.AddToIndex(e);
+    snap.stats.bytes_read = bytes_read.load();
+    snap.stats.bytes_new = store.bytes_new();
+    snap.stats.bytes_stored = store.bytes_stored();
+    snap.stats.chunks = chunks;
+    snap.stats.chunks_new = store.chunks_new();
+    snap.stats.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodeSnapshot(*main_codecs.sealer, snap));
+    FERRY_RETURN_IF_ERROR(
+        lock->ValidateBeforeNaming([&] { return PacksUsedBy(repository, snap); }));
+    FERRY_RETURN_IF_ERROR(
+        repository.transport().Put("snapshots/" + snap.id.ToHex(), AsBytes(sealed)));
+    return Status();
   };
-  FERRY_ASSIGN_OR_RETURN(Codecs main_codecs, Codecs::Create(repository, options.compression_level));
-  uint64_t chunks = 0;
-  for (size_t i = 0; i < sources.size(); ++i) {
-    VolumeBackup volume(repository, store, options, *readers[i], error, bytes_read);
-    if (const auto& inc = sources[i].incremental; inc && !full_read[i]) {
-      repo::IncrementalInfo info;
-      info.parent = inc->parent.id;
-      info.parent_volume = inc->parent_volume;
-      info.cbt = inc->cbt;
-      info.changed_bytes = cbt::TotalBytes(inc->changes.ranges);
-      info.verify_percent = options.cbt_verify_percent;
-      volume.SetIncremental(std::move(parent_maps[i]), std::move(parent_hashes[i]),
-                            parent_hash_block[i], *inc, info);
-      if (!snap.parent) snap.parent = inc->parent.id;
-    }
-    FERRY_ASSIGN_OR_RETURN(std::vector<Extent> extents, volume.Run(threads, tick));
-    FERRY_RETURN_IF_ERROR(repo::CheckTiling(extents, volume.size(), sources[i].path));
-    repo::SnapshotVolume vol;
-    vol.name = VolumeName(sources[i]);
-    vol.source = sources[i].path;
-    vol.source_format = std::string(readers[i]->format());
-    vol.size = volume.size();
-    vol.page_size = repo::kDefaultPageSize;
-    vol.incremental = volume.incremental_info();
-    if (vol.incremental && vol.incremental->mismatches > 0) {
-      result.warnings.push_back(fmt::format(
-          "the change source {} is wrong: {} of the sampled unchanged chunks of {} differ from "
-          "the parent; the volume was read in full instead",
-          vol.incremental->cbt, vol.incremental->mismatches, sources[i].path));
-    }
-    FERRY_ASSIGN_OR_RETURN(vol.pages, StoreMap(extents, vol.page_size, store, main_codecs));
-    if (!volume.block_hashes().empty()) {
-      vol.hash_block_size = VolumeBackup::kHashBlock;
-      FERRY_ASSIGN_OR_RETURN(
-          vol.hash_pages,
-          StoreBlockHashes(volume.block_hashes(), vol.hash_block_size, store, main_codecs));
-    }
-    for (const std::string& note : volume.notes()) result.warnings.push_back(note);
-    chunks += volume.chunks();
-    snap.volumes.push_back(std::move(vol));
+  if (Status s = write_snapshot(); !s.ok()) {
+    const ChunkStore::Removed removed = store.RemoveNeverIndexed();
+    if (removed.packs == 0) return Err(s);
+    return Err(
+        s.WithNote(fmt::format("removed the {} pack(s) ({:.1f} MiB) that this backup had "
+                               "written and no index names",
+                               removed.packs, static_cast<double>(removed.bytes) / 1048576)));
   }
-  // Everything the snapshot names is durable and indexed before the snapshot exists.
-  FERRY_RETURN_IF_ERROR(store.Flush(*main_codecs.sealer));
-  // Workers are done: the repository's index may change now (later jobs dedup against it).
-  for (const repo::IndexEntry& e : store.TakePublished()) repository.AddToIndex(e);
-  snap.stats.bytes_read = bytes_read.load();
-  snap.stats.bytes_new = store.bytes_new();
-  snap.stats.bytes_stored = store.bytes_stored();
-  snap.stats.chunks = chunks;
-  snap.stats.chunks_new = store.chunks_new();
-  snap.stats.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodeSnapshot(*main_codecs.sealer, snap));
-  FERRY_RETURN_IF_ERROR(lock->ValidateBeforeNaming([&] { return PacksUsedBy(repository, snap); }));
-  FERRY_RETURN_IF_ERROR(
-      repository.transport().Put("snapshots/" + snap.id.ToHex(), AsBytes(sealed)));
   for (std::string& m : lock->TakeMessages()) result.warnings.push_back(std::move(m));
   FERRY_RETURN_IF_ERROR(lock->Release());
   if (options.progress) options.progress({bytes_read.load(), total, ticker.seconds(), true});

@@ -1,4 +1,5 @@
 // Backup and restore through the library on real files: byte-exact round trips, dedup, faults.
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +9,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -15,6 +17,7 @@
 
 #include "engine/backup.h"
 #include "engine/check.h"
+#include "engine/hooked_transport.h"
 #include "engine/repo_fixture.h"
 #include "engine/restore.h"
 #include "formats/repo/pack.h"
@@ -219,6 +222,50 @@ TEST_F(BackupRestoreTest, CancelledBackupLeavesACheckableRepositoryAndItsUploads
   // What the cancelled run published is not stored again.
   EXPECT_LT(done->snapshot.stats.bytes_new, 11u << 20);
   ExpectRestores(*again, done->snapshot, "big", vol);
+}
+
+// A backup that fails (here: the repository's disk fills up) removes the packs it wrote and no
+// index names: nobody else can use them, and on a full disk they are the space a prune needs.
+TEST_F(BackupRestoreTest, AFailedBackupRemovesThePacksNoIndexNames) {
+  auto repo = InitRepo();
+  const std::string first_volume = (dir_.path() / "first.img").string();
+  testing::WriteFileOrDie(first_volume, testing::RandomBytes(2 << 20, 3));
+  auto first = Run(*repo, {{first_volume, "first"}});
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  const auto packs_before = repo->transport().List("data").value();
+
+  auto hooked = std::make_unique<testing::HookedTransport>(
+      LocalTransport::Open((dir_.path() / "repo").string()).value());
+  testing::HookedTransport* transport = hooked.get();
+  auto full = Repository::Open(std::move(hooked), "pw");
+  ASSERT_TRUE(full.has_value()) << full.error().ToString();
+  std::atomic<int> packs_started{0};
+  transport->write_error = [&](std::string_view name) {
+    if (name.starts_with("data/") && ++packs_started > 4) {
+      return Status::FromErrno(ENOSPC, fmt::format("write {}", name));
+    }
+    return Status();
+  };
+  const std::string second_volume = (dir_.path() / "second.img").string();
+  testing::WriteFileOrDie(second_volume, testing::RandomBytes(8 << 20, 4));
+  BackupOptions o;
+  o.index_every_packs = 1000;  // No index before the end: every pack it wrote is unindexed.
+  auto second = Run(**full, {{second_volume, "second"}}, o);
+  ASSERT_FALSE(second.has_value());
+  EXPECT_TRUE(second.error().IsNoSpace()) << second.error().ToString();
+  EXPECT_NE(second.error().message().find("that this backup had written and no index names"),
+            std::string::npos)
+      << second.error().ToString();
+  EXPECT_EQ(repo->transport().List("data").value(), packs_before);
+
+  auto reopened = Reopen();
+  CheckOptions deep;
+  deep.read_data = true;
+  auto check = Check(*reopened, deep);
+  ASSERT_TRUE(check.has_value());
+  EXPECT_TRUE(check->ok()) << check->errors.at(0);
+  EXPECT_TRUE(check->warnings.empty()) << check->warnings.at(0);
+  ExpectRestores(*reopened, first->snapshot, "first", first_volume);
 }
 
 TEST_F(BackupRestoreTest, LatestIsTheLastBackupEvenWithinOneSecond) {

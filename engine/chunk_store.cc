@@ -77,6 +77,28 @@ std::vector<repo::IndexEntry> ChunkStore::TakePublished() {
   return std::move(published_);
 }
 
+ChunkStore::Removed ChunkStore::RemoveNeverIndexed() {
+  {
+    std::lock_guard lock(pack_mu_);
+    current_.reset();  // Its writer discards what it wrote.
+  }
+  WaitForCommits();
+  std::map<repo::ObjectId, uint64_t> packs;
+  {
+    std::lock_guard lock(index_mu_);
+    packs.swap(never_indexed_);
+    unindexed_.clear();
+  }
+  Removed removed;
+  for (const auto& [id, size] : packs) {
+    // (Gone already is no error: a prune may have taken it for a leftover.)
+    if (!repo_.transport().Remove(repo::PackName(id)).ok()) continue;
+    ++removed.packs;
+    removed.bytes += size;
+  }
+  return removed;
+}
+
 Status ChunkStore::Publish(std::unique_ptr<OpenPack> pack, repo::Sealer& sealer) {
   FERRY_RETURN_IF_ERROR(CommitError());
   FERRY_ASSIGN_OR_RETURN(std::string tail, pack->builder.Finish(sealer));
@@ -99,6 +121,7 @@ void ChunkStore::CommitInBackground(std::unique_ptr<OpenPack> pack) {
       bytes_stored_.fetch_add(p->writer->size(), std::memory_order_relaxed);
       std::lock_guard index_lock(index_mu_);
       const repo::ObjectId id = p->builder.id();
+      never_indexed_.emplace(id, p->writer->size());
       for (const auto& e : p->builder.entries()) {
         unindexed_.push_back({e.id, id, e.type, e.offset, e.stored_size, e.raw_size});
       }
@@ -131,6 +154,7 @@ Status ChunkStore::WriteIndexIfDue(repo::Sealer& sealer, bool all) {
     entries = std::move(unindexed_);
     unindexed_.clear();
     packs_since_index_ = 0;
+    for (const repo::IndexEntry& e : entries) never_indexed_.erase(e.pack);
   }
   if (index_gate_) FERRY_RETURN_IF_ERROR(index_gate_(entries));
   FERRY_ASSIGN_OR_RETURN(repo::ObjectId index_id, repo::NewObjectId());

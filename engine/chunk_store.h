@@ -18,6 +18,7 @@
 #include <functional>
 #include <future>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -70,6 +71,18 @@ class ChunkStore {
   // Everything this backup indexed, for the caller's in-memory index once workers are done.
   std::vector<repo::IndexEntry> TakePublished();
 
+  // For a backup that failed or was cancelled: waits for publishes in flight, then removes
+  // every pack this store published that no index object names or was meant to name. Nobody
+  // else can use those (their chunks are in no index), and on a full disk they are what would
+  // keep the next prune from finding room for its lock. Packs of an index whose write failed
+  // are left to prune: the write may have landed all the same. A pack that cannot be removed
+  // is left to prune too.
+  struct Removed {
+    uint64_t packs = 0;
+    uint64_t bytes = 0;
+  };
+  Removed RemoveNeverIndexed();
+
   uint64_t bytes_new() const { return bytes_new_; }
   uint64_t chunks_new() const { return chunks_new_; }
   uint64_t bytes_stored() const { return bytes_stored_; }
@@ -106,6 +119,8 @@ class ChunkStore {
   std::vector<repo::IndexEntry> unindexed_;  // GUARDED_BY(index_mu_): in published packs.
   std::vector<repo::IndexEntry> published_;  // GUARDED_BY(index_mu_)
   unsigned packs_since_index_ = 0;           // GUARDED_BY(index_mu_)
+  // Published packs (and their sizes) that no index write has named yet.
+  std::map<repo::ObjectId, uint64_t> never_indexed_;  // GUARDED_BY(index_mu_)
   std::atomic<uint64_t> bytes_new_{0};
   std::atomic<uint64_t> chunks_new_{0};
   std::atomic<uint64_t> bytes_stored_{0};

@@ -478,6 +478,47 @@ TEST_F(GcTest, ABackupTakenForDeadIndexesNoPackThatAPruneDeleted) {
   ExpectRestores(*reopened, first->snapshot, "a", a);
 }
 
+// A repository that takes no new object (its storage is full, or it is read-only to this user):
+// check and restore still read it, saying they hold no lock, as one needs them to decide what to
+// forget; a prune fails before it changes anything, saying why.
+TEST_F(GcTest, WhereNoLockCanBeWrittenReadersGoOnAndAPruneSaysWhy) {
+  auto repo = InitRepo();
+  const std::string a = MakeVolume("a.img", 4);
+  auto first = Run(*repo, {{a, "a"}});
+  ASSERT_TRUE(first.has_value());
+  const size_t packs = Packs();
+  for (const Status& refusal :
+       {Status::FromErrno(ENOSPC, "write locks/x"), Status::FromErrno(EACCES, "create locks/x")}) {
+    SCOPED_TRACE(refusal.ToString());
+    testing::HookedTransport* transport = nullptr;
+    auto stuck = ReopenHooked(&transport);
+    ASSERT_NE(stuck, nullptr);
+    transport->write_error = [&](std::string_view) { return refusal; };
+    auto checked = Check(*stuck, {});
+    ASSERT_TRUE(checked.has_value()) << checked.error().ToString();
+    EXPECT_TRUE(checked->ok());
+    ASSERT_EQ(checked->warnings.size(), 1u);
+    EXPECT_NE(checked->warnings[0].find("reading without a lock"), std::string::npos)
+        << checked->warnings[0];
+    ExpectRestores(*stuck, first->snapshot, "a", a);
+    ASSERT_TRUE(stuck->ForgetSnapshot(first->snapshot.id).ok());
+    auto pruned = Prune(*stuck, {});
+    ASSERT_FALSE(pruned.has_value());
+    EXPECT_EQ(pruned.error().code(), refusal.code()) << pruned.error().ToString();
+    if (refusal.IsNoSpace()) {
+      EXPECT_NE(pruned.error().message().find("the repository's storage is full: make room"),
+                std::string::npos)
+          << pruned.error().ToString();
+    }
+    EXPECT_EQ(Packs(), packs);
+    // Put the snapshot back for the next refusal.
+    transport->write_error = nullptr;
+    auto again = Run(*stuck, {{a, "a"}});
+    ASSERT_TRUE(again.has_value()) << again.error().ToString();
+    first = std::move(again);
+  }
+}
+
 // A retention policy's forget and prune that run while a restore of the snapshot they forget is
 // reading its packs: the restore's own read lock makes the prune leave those packs until it ends.
 // A library caller need not take that lock (the CLI used to, and the library left it to callers).

@@ -20,7 +20,10 @@ class HookedTransport final : public Transport {
 
   std::function<void(std::string_view name, bool exclusive)> before_put;  // Inside each Put.
   std::function<void(std::string_view name)> before_create;               // Inside each Create.
-  std::function<void(std::string_view name)> before_get;                  // Runs inside each Get.
+  // Inside each Put and Create: an error it returns is the call's answer (a full disk, a
+  // read-only repository).
+  std::function<Status(std::string_view name)> write_error;
+  std::function<void(std::string_view name)> before_get;  // Runs inside each Get.
   std::function<void()> around_read;  // Runs inside each ReadAt, before the read.
   std::function<void(std::string_view name)> before_remove;  // Runs inside each Remove.
   std::function<void(std::string_view prefix)> before_list;  // Inside each listing.
@@ -44,10 +47,12 @@ class HookedTransport final : public Transport {
   std::string Describe() const override { return inner_->Describe(); }
   Status Put(std::string_view name, ByteView data, bool exclusive = false) override {
     if (before_put) before_put(name, exclusive);
+    if (write_error) FERRY_RETURN_IF_ERROR(write_error(name));
     return inner_->Put(name, data, exclusive);
   }
   Result<std::unique_ptr<ObjectWriter>> Create(std::string_view name, uint64_t hint) override {
     if (before_create) before_create(name);
+    if (write_error) FERRY_RETURN_IF_ERROR(write_error(name));
     return inner_->Create(name, hint);
   }
   Result<std::string> Get(std::string_view name) override {

@@ -127,14 +127,21 @@ Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(Repository& repository, repo
   FERRY_ASSIGN_OR_RETURN(lock->session_, repo::NewObjectId());
   Status announced = lock->Rewrite();  // Generation 1, nothing seen yet.
   if (!announced.ok() && kind == repo::LockKind::kRead &&
-      (announced.IsNotSupported() || announced.code() == Status::Code::kPermissionDenied)) {
-    // A repository this job may only read (an NFSv4 export, a read-only mount): read without
-    // announcing, still preferring packs no prune is deleting.
+      (announced.IsNotSupported() || announced.IsNoSpace() ||
+       announced.code() == Status::Code::kPermissionDenied)) {
+    // A repository this job may only read (an NFSv4 export, a read-only mount) or that is
+    // full (a restore or check is how one decides what to forget): read without announcing,
+    // still preferring packs no prune is deleting.
     lock->messages_.push_back("reading without a lock (" + announced.message() +
                               "): a prune that runs meanwhile may delete what this reads");
     FERRY_ASSIGN_OR_RETURN(lock->honoured_, ListPruneRecords(repository));
     for (const auto& r : lock->honoured_) lock->candidates_.insert(r.packs.begin(), r.packs.end());
     return lock;
+  }
+  if (announced.IsNoSpace()) {
+    return Err(announced.WithNote(
+        "the repository's storage is full: make room there first (a prune needs a few MiB for "
+        "its lock, its record and the index objects it rewrites)"));
   }
   FERRY_RETURN_IF_ERROR(announced);
   {

@@ -133,23 +133,7 @@ check "restore into /dev/null (a character device)" test $? -eq 0 -a -c /dev/nul
 check "a QCOW2 image into a pipe is refused, naming it" test $? -eq 2 -a \
   -n "$(grep "a QCOW2 image is written to a file, not $tmp/a-pipe" "$tmp/err")"
 
-# --- a full target: small tmpfs in a private mount namespace -----------------------------
-if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
-  mkdir -p "$tmp/small"
-  unshare -m bash -c "mount -t tmpfs -o size=8m tmpfs '$tmp/small' &&
-    '$ferry' restore -r '$repo' '$first' -t '$tmp/small/out.img' >/dev/null 2>'$tmp/err.full';
-    echo \$? >'$tmp/rc.full'
-    rm -f '$tmp/small/out.img';
-    '$ferry' init -r '$tmp/small/r2' >/dev/null 2>&1;
-    '$ferry' backup -r '$tmp/small/r2' '$tmp/vol.img' >/dev/null 2>'$tmp/err.full2';
-    echo \$? >'$tmp/rc.full2'"
-  check "restore to a full disk fails with exit 1" test "$(cat "$tmp/rc.full")" -eq 1
-  check "restore to a full disk says so" grep -q "No space left on device" "$tmp/err.full"
-  check "backup to a full repository fails with exit 1" test "$(cat "$tmp/rc.full2")" -eq 1
-  check "backup to a full repository says so" grep -q "No space left on device" "$tmp/err.full2"
-else
-  echo "skip full-disk checks: no mount namespaces here"
-fi
+# (A full disk, for restores and backups: full_disk_cli_test.sh.)
 
 # --- a block device as source and as restore target (a loop device, when the machine has one)
 make_volume "$tmp/disk.img" 32 3
