@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -266,6 +267,23 @@ TEST_F(BackupRestoreTest, AFailedBackupRemovesThePacksNoIndexNames) {
   EXPECT_TRUE(check->ok()) << check->errors.at(0);
   EXPECT_TRUE(check->warnings.empty()) << check->warnings.at(0);
   ExpectRestores(*reopened, first->snapshot, "first", first_volume);
+}
+
+// Files of /proc say they hold 0 bytes; they are read to their end all the same, never backed
+// up as empty volumes.
+TEST_F(BackupRestoreTest, AFileThatCallsItselfEmptyIsReadToItsEnd) {
+  std::ifstream in("/proc/version", std::ios::binary);
+  const std::string expected((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  ASSERT_FALSE(expected.empty());
+  auto repo = InitRepo();
+  auto r = Run(*repo, {{"/proc/version", "version"}});
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->snapshot.volumes.at(0).size, expected.size());
+  const std::string out = (dir_.path() / "version").string();
+  auto restored = Restore(*repo, r->snapshot, "version", out, {});
+  ASSERT_TRUE(restored.has_value()) << restored.error().ToString();
+  EXPECT_EQ(testing::ReadFileOrDie(out), expected);
 }
 
 TEST_F(BackupRestoreTest, LatestIsTheLastBackupEvenWithinOneSecond) {

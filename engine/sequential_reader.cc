@@ -8,6 +8,18 @@
 
 namespace ferry {
 
+namespace {
+
+// Files of /proc and /sys report a size of 0 and yet have content: read as a stream, or they
+// would be backed up as empty volumes.
+bool SaysEmptyButIsNot(int fd, const struct stat& st) {
+  if (!S_ISREG(st.st_mode) || st.st_size != 0) return false;
+  char byte;
+  return ::pread(fd, &byte, 1, 0) == 1;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SequentialReader>> SequentialReader::Open(
     const std::string& path, const SequentialReaderOptions& options) {
   if (options.buffer_size == 0 || options.buffer_size % io::kDirectIoAlignment != 0 ||
@@ -27,7 +39,7 @@ Result<std::unique_ptr<SequentialReader>> SequentialReader::Open(
   struct stat st {};
   if (::fstat(r->fd_, &st) != 0) return Err(Status::FromErrno(errno, "stat " + path));
   if (S_ISDIR(st.st_mode)) return Err(Status::InvalidArgument(path + " is a directory"));
-  r->pipe_ = !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+  r->pipe_ = !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) || SaysEmptyButIsNot(r->fd_, st);
   if (r->pipe_) {
     r->buffers_.emplace_back(options.buffer_size);
     return r;
