@@ -59,6 +59,25 @@ FERRY_PASSWORD=wrong "$ferry" snapshots -r "$repo" >/dev/null 2>"$tmp/err"
 rc=$?
 check "wrong passphrase exits 1" test $rc -eq 1
 check "wrong passphrase says so" grep -qx "ferry: wrong passphrase" "$tmp/err"
+echo correct-horse >"$tmp/pass"
+FERRY_PASSWORD=wrong "$ferry" snapshots -r "$repo" --password-file "$tmp/pass" >/dev/null 2>&1
+check "--password-file wins over FERRY_PASSWORD" test $? -eq 0
+env -u FERRY_PASSWORD FERRY_PASSWORD_FILE="$tmp/pass" "$ferry" snapshots -r "$repo" >/dev/null 2>&1
+check "FERRY_PASSWORD_FILE is read" test $? -eq 0
+: >"$tmp/empty-pass"
+"$ferry" snapshots -r "$repo" --password-file "$tmp/empty-pass" >/dev/null 2>"$tmp/err"
+check "an empty password file is refused, exit 2, naming it" test $? -eq 2 -a \
+  -n "$(grep -x "ferry: password file $tmp/empty-pass: its first line is empty" "$tmp/err")"
+FERRY_PASSWORD= "$ferry" snapshots -r "$repo" >/dev/null 2>"$tmp/err" </dev/null
+check "an empty FERRY_PASSWORD counts as none given" grep -q "a passphrase is needed" "$tmp/err"
+"$ferry" restore -r "$repo" latest -t "" >/dev/null 2>"$tmp/err"
+check "an empty --target is bad usage" test $? -eq 2 -a -n "$(grep -x -- "--target: an empty path" "$tmp/err")"
+"$ferry" backup -r "$repo" "" >/dev/null 2>"$tmp/err"
+check "an empty source path is bad usage" test $? -eq 2 -a -n "$(grep -x "sources: an empty path" "$tmp/err")"
+"$ferry" backup -r "$repo" --name version /proc/version >/dev/null 2>"$tmp/err" &&
+  "$ferry" restore -r "$repo" latest:version -t "$tmp/version" >/dev/null 2>>"$tmp/err"
+cat /proc/version | cmp -s - "$tmp/version"  # (cmp -s alone trusts the size of 0.)
+check "a /proc file (size 0, yet not empty) is backed up whole" test $? -eq 0 || cat "$tmp/err"
 "$ferry" snapshots -r "$tmp/nowhere" >/dev/null 2>"$tmp/err"
 check "missing repository" grep -q "^ferry: no ferry repository at $tmp/nowhere (no such directory; run ferry init first)$" "$tmp/err"
 mkdir -p "$tmp/empty"

@@ -77,7 +77,8 @@ void RegisterChangesCommand(CLI::App& app, int* exit_code) {
       app.add_subcommand("changes", "Print the changed ranges a change source reports for SOURCE");
   c->add_option("source", a->source,
                 "The volume (file, device, QCOW2 image or NBD URI) the changes belong to")
-      ->required();
+      ->required()
+      ->check(kNonEmptyPath);
   c->add_option("--cbt", a->cbt,
                 "list:FILE, csi:FILE, qcow2-bitmap:NAME, nbd-bitmap:NAME or fiemap:PREVIOUS_COPY")
       ->required();

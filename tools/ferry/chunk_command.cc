@@ -90,7 +90,8 @@ void RegisterChunkCommand(CLI::App& app, int* exit_code) {
       "chunk",
       "Print the chunks of FILE (or - for stdin): offset, length and XXH3-64, one per line");
   cmd->add_option("source", args->source, "File, block device, or - for standard input")
-      ->required();
+      ->required()
+      ->check(kNonEmptyPath);
   AddChunkerFlags(cmd, "--algo", "262144", &args->chunker);
   cmd->add_flag("--json", args->json, "Print one JSON object with a chunks array and a summary");
   cmd->add_option("--io-backend", args->io_backend, "auto (default), uring or psync")

@@ -16,6 +16,12 @@ inline constexpr int kExitCancelled = 130;
 // Set by SIGINT/SIGTERM; every long-running command passes it to its job.
 CancelToken& GlobalCancel();
 
+// For arguments that name a path: an empty one (an unset shell variable, quoted) is bad usage,
+// not a file called "".
+inline const CLI::Validator kNonEmptyPath(
+    [](const std::string& s) { return s.empty() ? std::string("an empty path") : std::string(); },
+    "");
+
 // Prints "ferry: <message>" to stderr.
 void PrintError(const std::string& message);
 

@@ -59,11 +59,16 @@ Result<std::unique_ptr<Transport>> OpenTransport(const RepoArgs& args, bool crea
 
 namespace {
 
-Result<std::string> ReadFirstLine(const std::string& path) {
+// The first line of `path`; an empty one is refused (a secret that was never mounted, a file
+// truncated by mistake), naming the file rather than failing later as a wrong passphrase.
+Result<std::string> ReadPassphraseFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return Err(Status::FromErrno(errno, "password file " + path));
   std::string line;
   std::getline(in, line);
+  if (line.empty()) {
+    return Err(Status::InvalidArgument("password file " + path + ": its first line is empty"));
+  }
   return line;
 }
 
@@ -87,12 +92,14 @@ std::string Prompt(const char* text) {
 }  // namespace
 
 Result<std::string> ReadPassphrase(const RepoArgs& args, bool confirm) {
-  if (const char* p = std::getenv("FERRY_PASSWORD"); p != nullptr) return std::string(p);
-  std::string file = args.password_file;
-  if (file.empty()) {
-    if (const char* f = std::getenv("FERRY_PASSWORD_FILE"); f != nullptr) file = f;
+  // The flag is the most explicit choice: it wins over the environment.
+  if (!args.password_file.empty()) return ReadPassphraseFile(args.password_file);
+  if (const char* p = std::getenv("FERRY_PASSWORD"); p != nullptr && *p != '\0') {
+    return std::string(p);
   }
-  if (!file.empty()) return ReadFirstLine(file);
+  if (const char* f = std::getenv("FERRY_PASSWORD_FILE"); f != nullptr && *f != '\0') {
+    return ReadPassphraseFile(f);
+  }
   if (isatty(STDIN_FILENO) != 1) {
     return Err(Status::InvalidArgument(
         "a passphrase is needed: set FERRY_PASSWORD or FERRY_PASSWORD_FILE, or pass "

@@ -1,5 +1,6 @@
-// How the CLI finds and opens a repository: --repo or FERRY_REPO, and the passphrase from
-// FERRY_PASSWORD, FERRY_PASSWORD_FILE, --password-file, or a prompt when stdin is a terminal.
+// How the CLI finds and opens a repository: --repo or FERRY_REPO, and the passphrase from the
+// first of --password-file, FERRY_PASSWORD, FERRY_PASSWORD_FILE, or a prompt when stdin is a
+// terminal.
 #pragma once
 
 #include <memory>

@@ -563,7 +563,8 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     c->add_option("sources", a->sources,
                   "What to back up: files, block devices, QCOW2 images, NBD URIs "
                   "(nbd://HOST/EXPORT, nbd+unix:///EXPORT?socket=PATH), - for stdin")
-        ->required();
+        ->required()
+        ->check(kNonEmptyPath);
     c->add_option("--name", a->name, "Volume name (default: the file name; stdin for -)");
     c->add_option("--tag", a->tags, "Tag the snapshot (repeatable)")->allow_extra_args(false);
     c->add_option("--threads", a->threads, "Worker threads (default: cores)");
@@ -603,7 +604,9 @@ void RegisterRepoCommands(CLI::App& app, int* exit_code) {
     AddRepoOptions(c, &a->repo);
     c->add_option("snapshot", a->what, "Snapshot id, unique id prefix, or latest[:VOLUME]")
         ->required();
-    c->add_option("-t,--target", a->target, "File, block device, or - for stdout")->required();
+    c->add_option("-t,--target", a->target, "File, block device, or - for stdout")
+        ->required()
+        ->check(kNonEmptyPath);
     c->add_flag("--overwrite", a->overwrite, "Replace an existing target file");
     c->add_flag("--delta", a->delta,
                 "Rewrite an existing target in place, writing only the chunks that differ");
