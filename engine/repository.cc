@@ -195,9 +195,14 @@ Status Repository::LoadIndex(const std::set<repo::ObjectId>& avoid_packs, Avoid 
         names,
         [&](size_t i, const repo::ObjectId& id, const std::string& sealed,
             repo::Sealer& sealer) -> Status {
-          FERRY_ASSIGN_OR_RETURN(auto entries, repo::DecodeIndex(sealer, id, sealed, names[i]));
+          auto entries = repo::DecodeIndex(sealer, id, sealed, names[i]);
+          if (!entries && entries.error().IsCorruption()) {
+            return entries.error().WithNote(
+                "`ferry repair index` rebuilds the index from the packs");
+          }
+          if (!entries) return entries.error();
           std::lock_guard lock(index_mu);
-          for (const auto& e : entries) add(e);
+          for (const auto& e : *entries) add(e);
           return Status();
         },
         &vanished));

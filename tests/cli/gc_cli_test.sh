@@ -104,6 +104,15 @@ check "check fails without an index" grep -q "is not in the index" "$tmp/out"
 check "repair index rebuilds it from the packs" grep -q "^index rebuilt from [1-9]" "$tmp/out"
 checks_clean "$tmp/noindex" "after repair index"
 verify_all "$tmp/noindex" "after repair index"
+cp -r "$repo" "$tmp/badindex"
+damaged=$(cd "$tmp/badindex" && ls index/* | head -1)
+truncate -s 100 "$tmp/badindex/$damaged"
+"$ferry" restore -r "$tmp/badindex" latest -t "$tmp/bad.out" >/dev/null 2>"$tmp/err"
+check "a damaged index object fails a restore, naming it and the repair" test $? -eq 1 -a \
+  -n "$(grep "$damaged: .*; \`ferry repair index\` rebuilds the index from the packs" "$tmp/err")"
+"$ferry" repair index -r "$tmp/badindex" >/dev/null 2>&1
+checks_clean "$tmp/badindex" "after repairing a damaged index object"
+verify_all "$tmp/badindex" "after repairing a damaged index object"
 
 # --- bit rot: every damaged pack is found; unaffected snapshots still restore ------------
 rot=$tmp/rot
