@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/exception_words.h"
+
 namespace ferry::cbt {
 
 namespace {
@@ -131,7 +133,8 @@ Result<ChangedBlocks> ParseCsiDelta(std::string_view text, const std::string& wh
       }
     }
   } catch (const json::exception& e) {
-    return Err(Status::InvalidArgument(fmt::format("{}: not valid JSON: {}", what, e.what())));
+    return Err(
+        Status::InvalidArgument(fmt::format("{}: not valid JSON: {}", what, ExceptionWords(e))));
   }
   if (responses.empty()) {
     return Err(Status::InvalidArgument(what + ": no GetMetadataDelta response in it"));

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/exception_words.h"
+
 #include "formats/json_fields.h"
 
 namespace ferry::qcow2_layout {
@@ -89,7 +91,7 @@ Result<LayoutConfig> DecodeConfig(std::string_view text) {
       c.full_every = static_cast<uint32_t>(n);
     }
   } catch (const std::exception& e) {
-    return Err(Status::Corruption(std::string("config: ") + e.what()));
+    return Err(Status::Corruption(std::string("config: ") + ExceptionWords(e)));
   }
   return c;
 }
@@ -177,7 +179,7 @@ Result<Sidecar> DecodeSidecar(std::string_view text, std::string_view name) {
     s.stats.bytes_written = json_fields::Unsigned<uint64_t>(st, "bytes_written");
     s.stats.seconds = json_fields::Number(st, "seconds");
   } catch (const std::exception& e) {
-    return Err(Status::Corruption(where + ": " + e.what()));
+    return Err(Status::Corruption(where + ": " + ExceptionWords(e)));
   }
   return s;
 }

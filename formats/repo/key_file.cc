@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 
+#include "common/exception_words.h"
+
 #include "formats/codec/aes_gcm.h"
 #include "formats/codec/secure_random.h"
 #include "formats/json_fields.h"
@@ -108,7 +110,7 @@ Result<MasterKey> DecodeKeyFile(std::string_view text, std::string_view config_b
     master.resize(*opened);
     return MasterKey{std::move(master)};
   } catch (const std::exception& e) {
-    return Err(Status::Corruption(std::string("key file: ") + e.what()));
+    return Err(Status::Corruption(std::string("key file: ") + ExceptionWords(e)));
   }
 }
 

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/exception_words.h"
+
 #include "formats/json_fields.h"
 #include "formats/repo/id_list.h"
 
@@ -94,7 +96,7 @@ Result<LockRecord> DecodeLock(Sealer& sealer, std::string_view sealed, std::stri
     lock.time = j.at("time").get<std::string>();
     lock.seen = IdListFromJson(j.at("seen"));
   } catch (const std::exception& e) {
-    return Err(Status::Corruption(what + ": " + e.what()));
+    return Err(Status::Corruption(what + ": " + ExceptionWords(e)));
   }
   return lock;
 }

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/exception_words.h"
+
 #include "formats/json_fields.h"
 #include "formats/repo/id_list.h"
 
@@ -42,7 +44,7 @@ Result<PruneRecord> DecodePruneRecord(Sealer& sealer, const ObjectId& id, std::s
     r.snapshots = IdListFromJson(j.at("snapshots"));
     r.packs = IdListFromJson(j.at("packs"));
   } catch (const std::exception& e) {
-    return Err(Status::Corruption(name + ": " + e.what()));
+    return Err(Status::Corruption(name + ": " + ExceptionWords(e)));
   }
   return r;
 }

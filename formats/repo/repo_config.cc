@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/exception_words.h"
+
 #include "formats/json_fields.h"
 
 namespace ferry::repo {
@@ -102,7 +104,7 @@ Result<RepoConfig> DecodeConfig(std::string_view text) {
       }
     }
   } catch (const std::exception& e) {
-    return Err(Status::Corruption(std::string("config: ") + e.what()));
+    return Err(Status::Corruption(std::string("config: ") + ExceptionWords(e)));
   }
   if (Status s = chunker::ValidateParams(c.chunker); !s.ok()) return Err(s.WithContext("config"));
   if (c.pack_size < (1u << 20) || c.pack_size > kMaxPackSize) {

@@ -51,6 +51,10 @@ TEST(RepoConfigTest, RoundTripsAndRejectsForeignOrNewer) {
   EXPECT_TRUE(DecodeConfig("garbage").error().IsCorruption());
   // A format tag of the wrong type is not a ferry repository either (the fuzzer found a throw).
   EXPECT_TRUE(DecodeConfig("{\"format\": 3}").error().IsNotSupported());
+  // A damaged field is named in plain words, without the JSON library's tag.
+  std::string damaged = EncodeConfig(c);
+  damaged.replace(damaged.find("\"chunker\""), 9, "\"chunkex\"");
+  EXPECT_EQ(DecodeConfig(damaged).error().message(), "config: key 'chunker' not found");
 }
 
 TEST(RepoConfigTest, TheIncrementalLevelIsOptionalAndChecked) {

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/exception_words.h"
+
 #include "formats/json_fields.h"
 
 namespace ferry::repo {
@@ -130,7 +132,7 @@ Result<Snapshot> DecodeSnapshot(Sealer& sealer, const ObjectId& id, std::string_
                json_fields::Unsigned<uint64_t>(st, "chunks_new"),
                json_fields::Number(st, "seconds")};
   } catch (const std::exception& e) {
-    return Err(Status::Corruption(name + ": " + e.what()));
+    return Err(Status::Corruption(name + ": " + ExceptionWords(e)));
   }
   return s;
 }
