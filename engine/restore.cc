@@ -377,7 +377,7 @@ class WindowRestorer {
 Result<bool> OpenTarget(const std::string& target, bool exists, const struct stat& st,
                         const repo::SnapshotVolume& volume, RestoreOptions* o,
                         std::unique_ptr<Qcow2Placer>* placer, io::FileHandle* direct,
-                        io::FileHandle* buffered) {
+                        io::FileHandle* buffered, bool* touched) {
   const bool device = exists && S_ISBLK(st.st_mode);
   if (o->delta) {
     FERRY_RETURN_IF_ERROR(CheckDeltaTarget(target, exists, st, o->qcow2.has_value()));
@@ -395,6 +395,7 @@ Result<bool> OpenTarget(const std::string& target, bool exists, const struct sta
                                                                 .create = !device && !o->delta,
                                                                 .truncate = !device && !o->delta,
                                                                 .direct = true}));
+  *touched = true;
   FERRY_ASSIGN_OR_RETURN(*buffered, io::FileHandle::Open(target, {.write = true}));
   if (device) {
     FERRY_ASSIGN_OR_RETURN(uint64_t device_size, buffered->Size());
@@ -457,100 +458,120 @@ Result<RestoreResult> Restore(Repository& repository, const repo::Snapshot& snap
   FERRY_RETURN_IF_ERROR(repository.LoadIndex(lock->candidate_packs()));
   FERRY_ASSIGN_OR_RETURN(std::vector<Extent> extents, LoadVolumeMap(repository, *volume));
 
-  // Open the target: a new (or, with overwrite, replaced) sparse file, a block device, for a
-  // delta restore the existing file or device, or a stream as it is (standard output is open).
-  bool device = false;
-  std::unique_ptr<Qcow2Placer> placer;
-  io::FileHandle direct, buffered;
-  if (!stream) {
-    FERRY_ASSIGN_OR_RETURN(
-        device, OpenTarget(target, exists, st, *volume, &o, &placer, &direct, &buffered));
-  } else if (!to_stdout) {
-    FERRY_ASSIGN_OR_RETURN(buffered, OpenStreamTarget(target, options.cancel));
-  }
-  // A delta restore to a file without a change list: where neither the file nor the snapshot
-  // holds anything (a hole, or zeros, against a hole), both read zeros; only the rest may differ.
-  if (o.delta && !o.target_changes && !device && !stream) {
-    FERRY_ASSIGN_OR_RETURN(cbt::ExtentList held,
-                           cbt::AllocatedRanges(buffered.fd(), volume->size, target));
-    for (const Extent& e : extents) {
-      if (e.kind == ExtentKind::kChunk) held.push_back({e.offset, e.length});
+  // Everything from opening the target on. `touched`: the target was opened for writing (a
+  // file is created or truncated then).
+  bool touched = false;
+  auto written = [&]() -> Result<RestoreResult> {
+    // Open the target: a new (or, with overwrite, replaced) sparse file, a block device, for a
+    // delta restore the existing file or device, or a stream as it is (standard output is open).
+    bool device = false;
+    std::unique_ptr<Qcow2Placer> placer;
+    io::FileHandle direct, buffered;
+    if (!stream) {
+      FERRY_ASSIGN_OR_RETURN(device, OpenTarget(target, exists, st, *volume, &o, &placer, &direct,
+                                                &buffered, &touched));
+    } else if (!to_stdout) {
+      FERRY_ASSIGN_OR_RETURN(buffered, OpenStreamTarget(target, options.cancel));
     }
-    o.target_changes = cbt::Normalize(std::move(held));
-  }
-
-  const unsigned threads = shape.threads;
-  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<WindowWriter> writer,
-                         WindowWriter::Create({.fd = to_stdout ? STDOUT_FILENO
-                                                     : stream  ? buffered.fd()
-                                                               : direct.fd(),
-                                               .direct = direct.direct(),
-                                               .tail_fd = buffered.fd(),
-                                               .size = volume->size,
-                                               .name = target_name,
-                                               .placer = placer.get(),
-                                               .stream = stream},
-                                              o.window, shape.buffers));
-  // A stream and an overlay must see every window, zeros included (an overlay's may hide the
-  // backing image's data).
-  const bool every_window = stream || device || (o.qcow2 && !o.qcow2->backing.empty());
-  WindowJob job{repository,  extents,       o,     *writer, volume->size, every_window,
-                direct.fd(), buffered.fd(), target};
-  ProgressTicker ticker;
-  // A QCOW2 image is placed cluster by cluster: its windows are whole clusters.
-  std::vector<uint64_t> bounds;
-  if (placer) {
-    for (uint64_t start = 0; start < volume->size; start += o.window) bounds.push_back(start);
-    bounds.push_back(volume->size);
-  } else {
-    bounds = CutWindowsAtChunks(extents, volume->size, o.window);
-  }
-  const uint64_t windows = bounds.size() - 1;
-  std::atomic<uint64_t> next_window{0};
-  std::atomic<unsigned> running{threads};
-  auto worker = [&] {
-    WindowRestorer restorer(job);
-    Status s = restorer.Init();
-    for (uint64_t w; s.ok() && !writer->failed() && (w = next_window.fetch_add(1)) < windows;) {
-      if (options.cancel != nullptr && options.cancel->cancelled()) {
-        s = Status::Cancelled("restore was cancelled");
-        break;
+    // A delta restore to a file without a change list: where neither the file nor the snapshot
+    // holds anything (a hole, or zeros, against a hole), both read zeros; only the rest may differ.
+    if (o.delta && !o.target_changes && !device && !stream) {
+      FERRY_ASSIGN_OR_RETURN(cbt::ExtentList held,
+                             cbt::AllocatedRanges(buffered.fd(), volume->size, target));
+      for (const Extent& e : extents) {
+        if (e.kind == ExtentKind::kChunk) held.push_back({e.offset, e.length});
       }
-      s = restorer.Restore({w, bounds[w], bounds[w + 1]});
+      o.target_changes = cbt::Normalize(std::move(held));
     }
-    if (!s.ok()) writer->Fail(s);
-    running.fetch_sub(1);
-  };
-  std::vector<std::thread> pool;
-  for (unsigned i = 0; i < threads; ++i) pool.emplace_back(worker);
-  Status s = writer->Run([&] { return running.load() == 0; },
-                         [&](uint64_t covered) {
-                           if (options.progress) {
-                             options.progress({covered, volume->size, ticker.seconds(), false});
-                           }
-                         });
-  for (auto& t : pool) t.join();
-  FERRY_RETURN_IF_ERROR(s);
-  // O_DIRECT writes are on the device already; fsync flushes its cache, the buffered tail and
-  // the file's metadata. A QCOW2 image's metadata follows the data, phase by phase.
-  if (placer) {
-    FERRY_RETURN_IF_ERROR(placer->Finish(buffered.fd(), target));
-  } else if (!stream && ::fsync(buffered.fd()) != 0) {
-    return Err(Status::FromErrno(errno, "fsync " + target));
+
+    const unsigned threads = shape.threads;
+    FERRY_ASSIGN_OR_RETURN(std::unique_ptr<WindowWriter> writer,
+                           WindowWriter::Create({.fd = to_stdout ? STDOUT_FILENO
+                                                       : stream  ? buffered.fd()
+                                                                 : direct.fd(),
+                                                 .direct = direct.direct(),
+                                                 .tail_fd = buffered.fd(),
+                                                 .size = volume->size,
+                                                 .name = target_name,
+                                                 .placer = placer.get(),
+                                                 .stream = stream},
+                                                o.window, shape.buffers));
+    // A stream and an overlay must see every window, zeros included (an overlay's may hide the
+    // backing image's data).
+    const bool every_window = stream || device || (o.qcow2 && !o.qcow2->backing.empty());
+    WindowJob job{repository,  extents,       o,     *writer, volume->size, every_window,
+                  direct.fd(), buffered.fd(), target};
+    ProgressTicker ticker;
+    // A QCOW2 image is placed cluster by cluster: its windows are whole clusters.
+    std::vector<uint64_t> bounds;
+    if (placer) {
+      for (uint64_t start = 0; start < volume->size; start += o.window) bounds.push_back(start);
+      bounds.push_back(volume->size);
+    } else {
+      bounds = CutWindowsAtChunks(extents, volume->size, o.window);
+    }
+    const uint64_t windows = bounds.size() - 1;
+    std::atomic<uint64_t> next_window{0};
+    std::atomic<unsigned> running{threads};
+    auto worker = [&] {
+      WindowRestorer restorer(job);
+      Status s = restorer.Init();
+      for (uint64_t w; s.ok() && !writer->failed() && (w = next_window.fetch_add(1)) < windows;) {
+        if (options.cancel != nullptr && options.cancel->cancelled()) {
+          s = Status::Cancelled("restore was cancelled");
+          break;
+        }
+        s = restorer.Restore({w, bounds[w], bounds[w + 1]});
+      }
+      if (!s.ok()) writer->Fail(s);
+      running.fetch_sub(1);
+    };
+    std::vector<std::thread> pool;
+    for (unsigned i = 0; i < threads; ++i) pool.emplace_back(worker);
+    Status s = writer->Run([&] { return running.load() == 0; },
+                           [&](uint64_t covered) {
+                             if (options.progress) {
+                               options.progress({covered, volume->size, ticker.seconds(), false});
+                             }
+                           });
+    for (auto& t : pool) t.join();
+    FERRY_RETURN_IF_ERROR(s);
+    // O_DIRECT writes are on the device already; fsync flushes its cache, the buffered tail and
+    // the file's metadata. A QCOW2 image's metadata follows the data, phase by phase.
+    if (placer) {
+      FERRY_RETURN_IF_ERROR(placer->Finish(buffered.fd(), target));
+    } else if (!stream && ::fsync(buffered.fd()) != 0) {
+      return Err(Status::FromErrno(errno, "fsync " + target));
+    }
+    RestoreResult result;
+    result.size = volume->size;
+    result.bytes_written = writer->bytes_written();
+    result.chunks = job.chunks.load();
+    result.bytes_compared = job.compared.load();
+    result.io_backend = writer->backend();
+    result.direct = direct.direct();
+    if (placer) result.clusters = placer->data_clusters() + placer->compressed_clusters();
+    result.pack_reads = job.pack_reads.load();
+    result.pack_bytes_read = job.pack_bytes_read.load();
+    result.shape = shape;
+    result.shape.window = o.window;  // Whole clusters, for a QCOW2 image.
+    result.seconds = ticker.seconds();
+    return result;
+  }();
+  if (!written) {
+    // A file this restore created and could not finish goes: under the name asked for, a
+    // partial volume would pass for a restored one. Anything else is said to be unfinished.
+    if (touched && !exists && ::unlink(target.c_str()) == 0) {
+      return Err(written.error().WithNote("removed the unfinished " + target));
+    }
+    if (touched && exists) {
+      return Err(written.error().WithNote(
+          fmt::format("{} is {}: restore it again", target,
+                      o.delta ? "partly rolled back" : "left unfinished")));
+    }
+    return Err(written.error());
   }
-  RestoreResult result;
-  result.size = volume->size;
-  result.bytes_written = writer->bytes_written();
-  result.chunks = job.chunks.load();
-  result.bytes_compared = job.compared.load();
-  result.io_backend = writer->backend();
-  result.direct = direct.direct();
-  if (placer) result.clusters = placer->data_clusters() + placer->compressed_clusters();
-  result.pack_reads = job.pack_reads.load();
-  result.pack_bytes_read = job.pack_bytes_read.load();
-  result.shape = shape;
-  result.shape.window = o.window;  // Whole clusters, for a QCOW2 image.
-  result.seconds = ticker.seconds();
+  RestoreResult result = std::move(*written);
   // The target is complete: a lock that cannot be removed only goes stale, which is no reason
   // to call the restore failed.
   Status released = lock->Release();

@@ -233,6 +233,45 @@ TEST_F(RestoreTest, AChunkWhoseContentDoesNotMatchItsIdFailsTheRestoreNamingIt) 
   }
 }
 
+// A restore that cannot finish never leaves a partial volume under the name asked for as if it
+// were whole: a file it created goes, and one it replaced or rolled back in part is named.
+TEST_F(RestoreTest, AnUnfinishedRestoreRemovesTheFileItCreatedAndNamesOneItChanged) {
+  auto repo = InitRepo();
+  const std::string vol = MakeVolume("vol.img", 23);
+  auto backup = Run(*repo, {{vol, "v"}});
+  ASSERT_TRUE(backup.has_value()) << backup.error().ToString();
+  CancelToken cancel;
+  cancel.Cancel();  // Seen by the first window, after the target is open.
+  struct Case {
+    bool exists;
+    bool overwrite;
+    bool delta;
+    std::string note;
+  };
+  for (const Case& c : {Case{false, false, false, "; removed the unfinished " + OutPath()},
+                        Case{true, true, false, "; " + OutPath() + " is left unfinished"},
+                        Case{true, false, true, "; " + OutPath() + " is partly rolled back"},
+                        Case{true, false, false, ""}}) {
+    SCOPED_TRACE(c.note);
+    std::filesystem::remove(OutPath());
+    if (c.exists) testing::WriteFileOrDie(OutPath(), "old");
+    RestoreOptions o;
+    o.cancel = &cancel;
+    o.overwrite = c.overwrite;
+    o.delta = c.delta;
+    auto r = Restore(*repo, backup->snapshot, "v", OutPath(), o);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(std::filesystem::exists(OutPath()), c.exists);
+    if (c.note.empty()) {  // Refused before the target was touched: nothing to say about it.
+      EXPECT_EQ(r.error().code(), Status::Code::kAlreadyExists) << r.error().ToString();
+      EXPECT_EQ(testing::ReadFileOrDie(OutPath()), "old");
+      continue;
+    }
+    EXPECT_TRUE(r.error().IsCancelled()) << r.error().ToString();
+    EXPECT_NE(r.error().message().find(c.note), std::string::npos) << r.error().ToString();
+  }
+}
+
 TEST_F(RestoreTest, DeltaRestoreRollsBackAChangedVolumeWritingOnlyWhatDiffers) {
   auto repo = InitRepo();
   const std::string vol = MakeVolume("vol.img", 22);

@@ -59,6 +59,8 @@ head -c $(($(free) - (8 << 20))) /dev/zero >"$tmp/small/filler"
 "$ferry" restore -r "$repo" latest -t "$tmp/small/out.img" >/dev/null 2>"$tmp/err"
 check "a restore to a full disk fails with exit 1" test $? -eq 1
 check "... and says so" grep -q "No space left on device" "$tmp/err"
+check "... removing the file it created, and saying so" test ! -e "$tmp/small/out.img" -a \
+  -n "$(grep "; removed the unfinished $tmp/small/out.img" "$tmp/err")"
 rm -f "$tmp/small/out.img" "$tmp/small/filler"
 
 # --- room again: forget and prune free the space --------------------------------------------
