@@ -1,9 +1,12 @@
 #include "common/origin.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
+#include <vector>
 
 #include <fmt/format.h>
+#include <pwd.h>
 #include <unistd.h>
 
 namespace ferry {
@@ -72,6 +75,18 @@ std::string LocalHostname() {
   char host[256] = {};
   ::gethostname(host, sizeof(host) - 1);
   return host;
+}
+
+std::string LocalUsername() {
+  std::vector<char> buffer(4096);
+  passwd entry{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(::geteuid(), &entry, buffer.data(), buffer.size(), &found) == 0 &&
+      found != nullptr && found->pw_name != nullptr) {
+    return found->pw_name;
+  }
+  const char* user = std::getenv("USER");
+  return user != nullptr ? user : "";
 }
 
 }  // namespace ferry

@@ -1,4 +1,4 @@
-// Where and when a backup was made, as snapshots record it.
+// Where and when a backup was made (as snapshots record it) or a key file was added.
 #pragma once
 
 #include <chrono>
@@ -23,5 +23,8 @@ std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_vi
 
 // This machine's host name (empty if it has none).
 std::string LocalHostname();
+// The name of the user this process runs as ($USER if the password database has none; empty
+// if neither does).
+std::string LocalUsername();
 
 }  // namespace ferry

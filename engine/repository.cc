@@ -9,6 +9,7 @@
 
 #include "common/parallel_for.h"
 
+#include "engine/repo_keys.h"
 #include "formats/repo/pack.h"
 
 namespace ferry {
@@ -67,13 +68,16 @@ Result<std::unique_ptr<Repository>> Repository::Init(std::unique_ptr<Transport> 
 Status Repository::WriteNew(const InitOptions& options) {
   const std::string config_bytes = repo::EncodeConfig(config_);
   FERRY_ASSIGN_OR_RETURN(repo::MasterKey key, repo::NewMasterKey());
-  FERRY_ASSIGN_OR_RETURN(std::string key_file,
-                         repo::EncodeKeyFile(key, config_bytes, options.encrypted,
-                                             options.passphrase, options.scrypt));
+  FERRY_ASSIGN_OR_RETURN(
+      std::string key_file,
+      repo::EncodeKeyFile(key, config_bytes, options.encrypted, options.passphrase, options.scrypt,
+                          ThisProcessKeyLabel()));
   FERRY_ASSIGN_OR_RETURN(repo::ObjectId key_id, repo::NewObjectId());
-  FERRY_RETURN_IF_ERROR(transport_->Put("keys/" + key_id.ToHex(), AsBytes(key_file)));
+  FERRY_RETURN_IF_ERROR(transport_->Put(repo::KeyName(key_id), AsBytes(key_file)));
   FERRY_RETURN_IF_ERROR(transport_->Put(kConfigName, AsBytes(config_bytes), true));
   key_ = std::move(key);
+  key_id_ = key_id;
+  config_bytes_ = config_bytes;
   return Status();
 }
 
@@ -119,6 +123,8 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::unique_ptr<Transport> 
     if (key) {
       std::unique_ptr<Repository> repository(
           new Repository(std::move(transport), std::move(config), std::move(*key)));
+      FERRY_ASSIGN_OR_RETURN(repository->key_id_, repo::ObjectIdOfName(name));
+      repository->config_bytes_ = std::move(config_bytes);
       if (repository->config_.object_lock.enabled()) {
         const Status s =
             repository->transport_->SetObjectLockPolicy(repository->object_lock_policy());

@@ -85,6 +85,14 @@ class Repository {
   Transport& transport() { return *transport_; }
   const repo::RepoConfig& config() const { return config_; }
   const repo::MasterKey& key() const { return key_; }
+  // The key file this repository was opened with (keys/<id>), and the exact bytes of its
+  // config, to which every key file is bound (docs/FORMAT.md §4). See engine/repo_keys.h.
+  const repo::ObjectId& key_id() const { return key_id_; }
+  // Changing the passphrase changes the key this repository holds open.
+  friend Result<repo::ObjectId> ChangePassphrase(Repository& repository,
+                                                 std::string_view passphrase,
+                                                 const codec::ScryptParams& params);
+  const std::string& config_bytes() const { return config_bytes_; }
 
   // OK if jobs may write: always, unless the config asks for Object Lock and the transport could
   // not set it up (kNotSupported, naming both). Jobs that write new data check this first.
@@ -177,6 +185,8 @@ class Repository {
   std::unique_ptr<Transport> transport_;
   repo::RepoConfig config_;
   repo::MasterKey key_;
+  repo::ObjectId key_id_;
+  std::string config_bytes_;
   Status writable_;
   std::unordered_map<codec::ChunkId, ChunkLocation, ChunkIdHash> index_;
 };

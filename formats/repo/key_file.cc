@@ -31,24 +31,9 @@ bool SaneScrypt(uint64_t n, uint32_t r, uint32_t p) {
   return n >= 1024 && n <= (uint64_t{1} << 22) && r >= 1 && r <= 32 && p >= 1 && p <= 16;
 }
 
-}  // namespace
-
-Result<MasterKey> NewMasterKey() {
-  FERRY_ASSIGN_OR_RETURN(std::string bytes, codec::RandomString(kMasterKeySize));
-  return MasterKey{std::move(bytes)};
-}
-
-Result<std::string> EncodeKeyFile(const MasterKey& master, std::string_view config_bytes,
-                                  bool encrypted, std::string_view passphrase,
-                                  const codec::ScryptParams& params) {
-  const std::string config_sha = Sha256Hex(config_bytes);
-  if (!encrypted) {
-    return json{{"kdf", "none"},
-                {"config_sha256", config_sha},
-                {"master", ToHex(AsBytes(master.bytes))}}
-               .dump(2) +
-           "\n";
-  }
+// The fields of an encrypted key file: `master` sealed under a key derived from `passphrase`.
+Result<json> SealMasterKey(const MasterKey& master, const std::string& config_sha,
+                           std::string_view passphrase, const codec::ScryptParams& params) {
   FERRY_ASSIGN_OR_RETURN(std::string salt, codec::RandomString(32));
   FERRY_ASSIGN_OR_RETURN(std::string kek,
                          codec::DeriveKeyScrypt(passphrase, AsBytes(salt), params, 32));
@@ -62,9 +47,47 @@ Result<std::string> EncodeKeyFile(const MasterKey& master, std::string_view conf
               {"p", params.p},
               {"salt", ToHex(AsBytes(salt))},
               {"config_sha256", config_sha},
-              {"master", ToHex(AsBytes(sealed))}}
-             .dump(2) +
-         "\n";
+              {"master", ToHex(AsBytes(sealed))}};
+}
+
+}  // namespace
+
+std::string KeyName(const ObjectId& id) { return "keys/" + id.ToHex(); }
+
+Result<MasterKey> NewMasterKey() {
+  FERRY_ASSIGN_OR_RETURN(std::string bytes, codec::RandomString(kMasterKeySize));
+  return MasterKey{std::move(bytes)};
+}
+
+Result<std::string> EncodeKeyFile(const MasterKey& master, std::string_view config_bytes,
+                                  bool encrypted, std::string_view passphrase,
+                                  const codec::ScryptParams& params, const KeyLabel& label) {
+  const std::string config_sha = Sha256Hex(config_bytes);
+  json j;
+  if (!encrypted) {
+    j = json{
+        {"kdf", "none"}, {"config_sha256", config_sha}, {"master", ToHex(AsBytes(master.bytes))}};
+  } else {
+    FERRY_ASSIGN_OR_RETURN(j, SealMasterKey(master, config_sha, passphrase, params));
+  }
+  if (!label.created.empty()) j["created"] = label.created;
+  if (!label.hostname.empty()) j["hostname"] = label.hostname;
+  if (!label.username.empty()) j["username"] = label.username;
+  return j.dump(2) + "\n";
+}
+
+Result<KeyLabel> DecodeKeyLabel(std::string_view text) {
+  const json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("kdf")) {
+    return Err(Status::Corruption("key file is not JSON"));
+  }
+  KeyLabel label;
+  for (auto [field, out] :
+       {std::pair{"created", &label.created}, std::pair{"hostname", &label.hostname},
+        std::pair{"username", &label.username}}) {
+    if (auto it = j.find(field); it != j.end() && it->is_string()) *out = it->get<std::string>();
+  }
+  return label;
 }
 
 Result<MasterKey> DecodeKeyFile(std::string_view text, std::string_view config_bytes,

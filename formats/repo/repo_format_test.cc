@@ -131,6 +131,24 @@ TEST(KeyFileTest, UnencryptedStoresTheKeyPlain) {
   EXPECT_EQ(DecodeKeyFile(file, "c", "").value().bytes, master.bytes);
 }
 
+TEST(KeyFileTest, TheLabelIsReadWithoutThePassphraseAndMayBeAbsent) {
+  const MasterKey master = NewMasterKey().value();
+  const codec::ScryptParams cheap{1024, 8, 1};
+  const KeyLabel label{"2026-11-25T01:02:03.000000Z", "host-a", "alice"};
+  const std::string file = EncodeKeyFile(master, "c", true, "pw", cheap, label).value();
+  const KeyLabel back = DecodeKeyLabel(file).value();
+  EXPECT_EQ(back.created, label.created);
+  EXPECT_EQ(back.hostname, label.hostname);
+  EXPECT_EQ(back.username, label.username);
+  EXPECT_EQ(DecodeKeyFile(file, "c", "pw").value().bytes, master.bytes);
+  // Key files written before labels: the fields are absent, and so empty.
+  const KeyLabel none =
+      DecodeKeyLabel(EncodeKeyFile(master, "c", true, "pw", cheap).value()).value();
+  EXPECT_TRUE(none.created.empty() && none.hostname.empty() && none.username.empty());
+  EXPECT_TRUE(DecodeKeyLabel("[1]").error().IsCorruption());
+  EXPECT_TRUE(DecodeKeyLabel(R"({"created": 5, "kdf": "none"})").value().created.empty());
+}
+
 // Found by the repo_objects fuzz target: a "kdf" that is not a string threw (nlohmann's value()
 // converts, and throws when it cannot).
 TEST(KeyFileTest, AMalformedKdfIsCorruptionAndNoCrash) {

@@ -137,6 +137,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       break;
     case 9:
+      (void)repo::DecodeKeyLabel(body);  // What `ferry key list` reads, without a passphrase.
       if (!CostlyKeyFile(body)) {
         (void)repo::DecodeKeyFile(body, "{\"version\":1}", "passphrase");
       }

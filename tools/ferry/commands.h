@@ -29,5 +29,6 @@ void RegisterChunkCommand(CLI::App& app, int* exit_code);
 void RegisterChangesCommand(CLI::App& app, int* exit_code);
 void RegisterRepoCommands(CLI::App& app, int* exit_code);
 void RegisterMaintenanceCommands(CLI::App& app, int* exit_code);
+void RegisterKeyCommands(CLI::App& app, int* exit_code);
 
 }  // namespace ferry::cli

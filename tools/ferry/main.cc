@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   RegisterChangesCommand(app, &exit_code);
   RegisterRepoCommands(app, &exit_code);
   RegisterMaintenanceCommands(app, &exit_code);
+  RegisterKeyCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -112,6 +112,23 @@ Result<std::string> ReadPassphrase(const RepoArgs& args, bool confirm) {
   return first;
 }
 
+Result<std::string> ReadNewPassphrase(const std::string& file) {
+  if (!file.empty()) return ReadPassphraseFile(file);
+  if (const char* p = std::getenv("FERRY_NEW_PASSWORD"); p != nullptr && *p != '\0') {
+    return std::string(p);
+  }
+  if (isatty(STDIN_FILENO) != 1) {
+    return Err(Status::InvalidArgument(
+        "a new passphrase is needed: set FERRY_NEW_PASSWORD or pass --new-password-file"));
+  }
+  std::string first = Prompt("enter the new passphrase: ");
+  if (first.empty()) return Err(Status::InvalidArgument("the new passphrase is empty"));
+  if (Prompt("enter it again: ") != first) {
+    return Err(Status::InvalidArgument("the passphrases do not match"));
+  }
+  return first;
+}
+
 Result<std::unique_ptr<Repository>> OpenRepository(const RepoArgs& args, bool load_index) {
   FERRY_ASSIGN_OR_RETURN(auto transport, OpenTransport(args, false));
   FERRY_ASSIGN_OR_RETURN(auto repo, Repository::Open(std::move(transport),

@@ -28,6 +28,11 @@ Result<std::unique_ptr<Transport>> OpenTransport(const RepoArgs& args, bool crea
 // twice. Errors: kInvalidArgument when there is no source and no terminal to ask on.
 Result<std::string> ReadPassphrase(const RepoArgs& args, bool confirm);
 
+// A new passphrase (ferry key add/passwd): from `file` if given, else FERRY_NEW_PASSWORD, else
+// a prompt that asks twice. Errors: kInvalidArgument for an empty one, for prompts that differ,
+// and when there is no source and no terminal to ask on.
+Result<std::string> ReadNewPassphrase(const std::string& file);
+
 // Opens the repository (asking for the passphrase only if it is encrypted).
 Result<std::unique_ptr<Repository>> OpenRepository(const RepoArgs& args, bool load_index = false);
 
