@@ -200,7 +200,8 @@ TEST_F(GcTest, ExclusiveLocksExcludeEachOtherAndStaleLocksAreSeen) {
   auto second = RepoLock::Acquire(*repo, repo::LockKind::kExclusive);
   ASSERT_FALSE(second.has_value());
   EXPECT_EQ(second.error().code(), Status::Code::kUnavailable);
-  EXPECT_NE(second.error().message().find("another prune or repair is running"), std::string::npos);
+  EXPECT_NE(second.error().message().find("another prune, repair or key removal is running"),
+            std::string::npos);
   auto pruned = Prune(*repo, {});
   ASSERT_FALSE(pruned.has_value());  // Prune takes the same lock.
   ASSERT_TRUE((*first)->Release().ok());

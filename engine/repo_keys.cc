@@ -4,6 +4,8 @@
 
 #include "common/origin.h"
 
+#include "engine/repo_lock.h"
+
 namespace ferry {
 
 repo::KeyLabel ThisProcessKeyLabel() { return {NowRfc3339(), LocalHostname(), LocalUsername()}; }
@@ -74,13 +76,25 @@ Status RemoveKey(Repository& repository, const repo::ObjectId& id) {
         "repository until then",
         repository.config().object_lock.days, name));
   }
-  auto size = repository.transport().Size(name);
+  // Two removals at once, each by a key the other removes, would leave no key at all, and the
+  // repository unopenable: an exclusive lock keeps them apart, and under it the key in use must
+  // still be there.
+  FERRY_ASSIGN_OR_RETURN(auto lock, RepoLock::Acquire(repository, repo::LockKind::kExclusive));
+  Transport& t = repository.transport();
+  auto own = t.Size(repo::KeyName(repository.key_id()));
+  if (!own && own.error().IsNotFound()) {
+    return Status::Unavailable(fmt::format(
+        "key {}, which opened this repository, was removed meanwhile: nothing was removed",
+        repository.key_id().ToHex().substr(0, 8)));
+  }
+  if (!own) return own.error();
+  auto size = t.Size(name);
   if (!size && size.error().IsNotFound()) {
-    return Status::NotFound(
-        fmt::format("no key {} in {}", id.ToHex().substr(0, 8), repository.transport().Describe()));
+    return Status::NotFound(fmt::format("no key {} in {}", id.ToHex().substr(0, 8), t.Describe()));
   }
   if (!size) return size.error();
-  return repository.transport().Remove(name);
+  FERRY_RETURN_IF_ERROR(t.Remove(name));
+  return lock->Release();
 }
 
 }  // namespace ferry

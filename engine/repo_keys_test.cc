@@ -72,6 +72,24 @@ TEST_F(RepoKeysTest, RemovingAKeyRetiresItsPassphraseButNeverTheOneInUse) {
   EXPECT_EQ(ListKeys(*repo).value().size(), 1u);
 }
 
+// Two admins, each removing the other's key: whichever comes second finds its own key gone and
+// removes nothing, so one key always remains.
+TEST_F(RepoKeysTest, TwoRemovalsOfEachOthersKeysLeaveOneKey) {
+  auto a = InitRepo();
+  auto added = AddKey(*a, "b", kCheap);
+  ASSERT_TRUE(added.has_value()) << added.error().ToString();
+  auto b = OpenWith("b");
+  ASSERT_TRUE(b.has_value()) << b.error().ToString();
+  ASSERT_TRUE(RemoveKey(**b, a->key_id()).ok());
+  Status s = RemoveKey(*a, (*b)->key_id());
+  EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.ToString();
+  EXPECT_NE(s.message().find("was removed meanwhile: nothing was removed"), std::string::npos)
+      << s.ToString();
+  EXPECT_TRUE(OpenWith("b").has_value());
+  EXPECT_EQ(ListKeys(**b).value().size(), 1u);
+  EXPECT_TRUE(a->transport().List("locks").value().empty());
+}
+
 TEST_F(RepoKeysTest, ChangingThePassphraseLeavesOnlyTheNewOne) {
   auto repo = InitRepo();
   const std::string vol = MakeVolume("vol.img", 2);

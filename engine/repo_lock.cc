@@ -165,7 +165,8 @@ Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(Repository& repository, repo
       }
       if (other.record.kind == repo::LockKind::kExclusive) {
         return Err(Status::Unavailable(fmt::format(
-            "another prune or repair is running: {}; try again when it is done (a lock left by a "
+            "another prune, repair or key removal is running: {}; try again when it is done (a "
+            "lock left by a "
             "dead process goes stale after {} s without refresh)",
             other.Describe(), timing.stale.count())));
       }
