@@ -154,9 +154,14 @@ Status ChunkStore::WriteIndexIfDue(repo::Sealer& sealer, bool all) {
     entries = std::move(unindexed_);
     unindexed_.clear();
     packs_since_index_ = 0;
+  }
+  // A gate that refuses means no index names these packs: they stay removable on failure. Past
+  // it, the index write may land even if it reports failure, so they leave the list first.
+  if (index_gate_) FERRY_RETURN_IF_ERROR(index_gate_(entries));
+  {
+    std::lock_guard lock(index_mu_);
     for (const repo::IndexEntry& e : entries) never_indexed_.erase(e.pack);
   }
-  if (index_gate_) FERRY_RETURN_IF_ERROR(index_gate_(entries));
   FERRY_ASSIGN_OR_RETURN(repo::ObjectId index_id, repo::NewObjectId());
   FERRY_ASSIGN_OR_RETURN(std::string sealed, repo::EncodeIndex(sealer, index_id, entries));
   FERRY_RETURN_IF_ERROR(repo_.transport().Put("index/" + index_id.ToHex(), AsBytes(sealed)));

@@ -54,7 +54,7 @@ class ChunkStore {
   ~ChunkStore();  // Waits for publishing packs; a pack not flushed is never indexed.
 
   // Runs before each index object is written, with its entries; an error fails the write and
-  // leaves their packs unindexed (garbage for the next prune). A backup checks there that its
+  // leaves their packs unindexed (RemoveNeverIndexed removes them). A backup checks there that its
   // lock has not gone stale under a prune (RepoLock::ValidateBeforeNaming). REQUIRES: before
   // the first StoreIfNew; thread-safe itself (workers write indexes).
   using IndexGate = std::function<Status(const std::vector<repo::IndexEntry>& entries)>;

@@ -89,6 +89,17 @@ std::string Prompt(const char* text) {
   return line;
 }
 
+// Asks on the terminal, twice with `confirm`; without a terminal, fails with `no_terminal`
+// (which says how else to give it).
+Result<std::string> AskOnTerminal(const char* prompt, bool confirm, const char* no_terminal) {
+  if (isatty(STDIN_FILENO) != 1) return Err(Status::InvalidArgument(no_terminal));
+  std::string first = Prompt(prompt);
+  if (confirm && Prompt("enter it again: ") != first) {
+    return Err(Status::InvalidArgument("the passphrases do not match"));
+  }
+  return first;
+}
+
 }  // namespace
 
 Result<std::string> ReadPassphrase(const RepoArgs& args, bool confirm) {
@@ -100,16 +111,9 @@ Result<std::string> ReadPassphrase(const RepoArgs& args, bool confirm) {
   if (const char* f = std::getenv("FERRY_PASSWORD_FILE"); f != nullptr && *f != '\0') {
     return ReadPassphraseFile(f);
   }
-  if (isatty(STDIN_FILENO) != 1) {
-    return Err(Status::InvalidArgument(
-        "a passphrase is needed: set FERRY_PASSWORD or FERRY_PASSWORD_FILE, or pass "
-        "--password-file"));
-  }
-  std::string first = Prompt("enter passphrase: ");
-  if (confirm && Prompt("enter it again: ") != first) {
-    return Err(Status::InvalidArgument("the passphrases do not match"));
-  }
-  return first;
+  return AskOnTerminal("enter passphrase: ", confirm,
+                       "a passphrase is needed: set FERRY_PASSWORD or FERRY_PASSWORD_FILE, or "
+                       "pass --password-file");
 }
 
 Result<std::string> ReadNewPassphrase(const std::string& file) {
@@ -117,16 +121,10 @@ Result<std::string> ReadNewPassphrase(const std::string& file) {
   if (const char* p = std::getenv("FERRY_NEW_PASSWORD"); p != nullptr && *p != '\0') {
     return std::string(p);
   }
-  if (isatty(STDIN_FILENO) != 1) {
-    return Err(Status::InvalidArgument(
-        "a new passphrase is needed: set FERRY_NEW_PASSWORD or pass --new-password-file"));
-  }
-  std::string first = Prompt("enter the new passphrase: ");
-  if (first.empty()) return Err(Status::InvalidArgument("the new passphrase is empty"));
-  if (Prompt("enter it again: ") != first) {
-    return Err(Status::InvalidArgument("the passphrases do not match"));
-  }
-  return first;
+  // (An empty one is refused by AddKey.)
+  return AskOnTerminal("enter the new passphrase: ", true,
+                       "a new passphrase is needed: set FERRY_NEW_PASSWORD or pass "
+                       "--new-password-file");
 }
 
 Result<std::unique_ptr<Repository>> OpenRepository(const RepoArgs& args, bool load_index) {
